@@ -1,0 +1,452 @@
+//! The event envelope and its validation.
+//!
+//! An event is `{"id", "type", "at", "<entity>": {...}}`. [`parse_event`] turns one raw record
+//! into an [`Event`] or a [`RecordError`] that names the field and the reason; it never
+//! panics, whatever the bytes.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::entity::*;
+
+/// Size limits applied to every record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted record (one JSON object), in bytes.
+    pub max_record_bytes: usize,
+    /// Largest accepted text field (post text, bio, claim, ...), in bytes.
+    pub max_text_bytes: usize,
+    /// Largest accepted identifier, in bytes.
+    pub max_id_bytes: usize,
+    /// How far in the future an event or post time may lie (clock skew).
+    pub max_future_skew: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_record_bytes: 256 * 1024,
+            max_text_bytes: 64 * 1024,
+            max_id_bytes: 256,
+            max_future_skew: Duration::hours(24),
+        }
+    }
+}
+
+/// The earliest time steward accepts: nothing it governs predates 2000.
+pub fn earliest_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// A validated event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub payload: Payload,
+}
+
+/// What an event carries; the variant fixes the event type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    AccountUpserted(Account),
+    PostCreated(Post),
+    PostDeleted(PostRef),
+    ReportCreated(Report),
+    FactCheckUpserted(FactCheck),
+    IdentityUpserted(Identity),
+    CredentialVerified(Credential),
+    FollowerSnapshot(FollowerSnapshot),
+}
+
+/// Every event type with the name of the field that holds its payload.
+pub const EVENT_TYPES: &[(&str, &str)] = &[
+    ("account.upserted", "account"),
+    ("post.created", "post"),
+    ("post.deleted", "post"),
+    ("report.created", "report"),
+    ("factcheck.upserted", "factcheck"),
+    ("identity.upserted", "identity"),
+    ("credential.verified", "credential"),
+    ("follower.snapshot", "snapshot"),
+];
+
+impl Payload {
+    /// The event type string, e.g. `post.created`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Payload::AccountUpserted(_) => "account.upserted",
+            Payload::PostCreated(_) => "post.created",
+            Payload::PostDeleted(_) => "post.deleted",
+            Payload::ReportCreated(_) => "report.created",
+            Payload::FactCheckUpserted(_) => "factcheck.upserted",
+            Payload::IdentityUpserted(_) => "identity.upserted",
+            Payload::CredentialVerified(_) => "credential.verified",
+            Payload::FollowerSnapshot(_) => "follower.snapshot",
+        }
+    }
+
+    /// The account the event concerns, if any.
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Payload::AccountUpserted(a) => Some(&a.id),
+            Payload::PostCreated(p) => Some(&p.account_id),
+            Payload::PostDeleted(p) => p.account_id.as_deref(),
+            Payload::ReportCreated(r) => r.account_id.as_deref(),
+            Payload::CredentialVerified(c) => Some(&c.account_id),
+            Payload::FollowerSnapshot(s) => Some(&s.account_id),
+            Payload::FactCheckUpserted(_) | Payload::IdentityUpserted(_) => None,
+        }
+    }
+}
+
+/// Why a record was rejected: the field (a dotted path, empty for the record itself) and
+/// the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{reason}", if field.is_empty() { String::new() } else { format!("field `{field}`: ") })]
+pub struct RecordError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl RecordError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        RecordError { field: field.into(), reason: reason.into() }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    at: String,
+    #[serde(borrow, default)]
+    account: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    post: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    report: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    factcheck: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    identity: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    credential: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    snapshot: Option<&'a RawValue>,
+}
+
+impl<'a> Envelope<'a> {
+    fn payloads(&self) -> [(&'static str, Option<&'a RawValue>); 7] {
+        [
+            ("account", self.account),
+            ("post", self.post),
+            ("report", self.report),
+            ("factcheck", self.factcheck),
+            ("identity", self.identity),
+            ("credential", self.credential),
+            ("snapshot", self.snapshot),
+        ]
+    }
+}
+
+/// Parses and validates one record. `now` bounds how far in the future times may lie.
+pub fn parse_event(bytes: &[u8], limits: &Limits, now: DateTime<Utc>) -> Result<Event, RecordError> {
+    if bytes.len() > limits.max_record_bytes {
+        return Err(RecordError::new(
+            "",
+            format!("record is {} bytes, over the limit of {} bytes", bytes.len(), limits.max_record_bytes),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        RecordError::new("", format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+    })?;
+    let envelope: Envelope = deserialize(text, "")?;
+    check_id("id", &envelope.id, limits)?;
+    let at = check_time("at", &envelope.at, limits, now)?;
+
+    let Some(&(_, entity)) = EVENT_TYPES.iter().find(|(t, _)| *t == envelope.kind) else {
+        let known: Vec<&str> = EVENT_TYPES.iter().map(|(t, _)| *t).collect();
+        return Err(RecordError::new(
+            "type",
+            format!("unknown event type {:?}; known types: {}", envelope.kind, known.join(", ")),
+        ));
+    };
+    let mut raw = None;
+    for (name, value) in envelope.payloads() {
+        match value {
+            Some(v) if name == entity => raw = Some(v),
+            Some(_) => {
+                return Err(RecordError::new(
+                    name,
+                    format!("a {} event carries its payload under `{entity}`, not `{name}`", envelope.kind),
+                ));
+            }
+            None => {}
+        }
+    }
+    let raw = raw.ok_or_else(|| {
+        RecordError::new(entity, format!("missing: a {} event needs a `{entity}` object", envelope.kind))
+    })?;
+    let raw = raw.get();
+    let payload = match envelope.kind.as_str() {
+        "account.upserted" => Payload::AccountUpserted(deserialize(raw, entity)?),
+        "post.created" => Payload::PostCreated(deserialize(raw, entity)?),
+        "post.deleted" => Payload::PostDeleted(deserialize(raw, entity)?),
+        "report.created" => Payload::ReportCreated(deserialize(raw, entity)?),
+        "factcheck.upserted" => Payload::FactCheckUpserted(deserialize(raw, entity)?),
+        "identity.upserted" => Payload::IdentityUpserted(deserialize(raw, entity)?),
+        "credential.verified" => Payload::CredentialVerified(deserialize(raw, entity)?),
+        "follower.snapshot" => Payload::FollowerSnapshot(deserialize(raw, entity)?),
+        _ => unreachable!("event types are checked above"),
+    };
+    let event = Event { id: envelope.id, at, payload };
+    validate_payload(&event.payload, limits, now)?;
+    Ok(event)
+}
+
+fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, RecordError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix.is_empty(), path.as_str()) {
+            (_, ".") => prefix.to_string(),
+            (true, p) => p.to_string(),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        RecordError::new(field, e.into_inner().to_string())
+    })?;
+    de.end().map_err(|e| RecordError::new(prefix, e.to_string()))?;
+    Ok(value)
+}
+
+/// Deserializes an owned value from JSON with the same field-precise errors as events.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, RecordError> {
+    deserialize(text, "")
+}
+
+fn check_id(field: &str, id: &str, limits: &Limits) -> Result<(), RecordError> {
+    if id.is_empty() {
+        return Err(RecordError::new(field, "must not be empty"));
+    }
+    if id.len() > limits.max_id_bytes {
+        return Err(RecordError::new(
+            field,
+            format!("is {} bytes, over the limit of {} bytes", id.len(), limits.max_id_bytes),
+        ));
+    }
+    if id.chars().any(|c| c.is_control()) {
+        return Err(RecordError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, text: &str, limits: &Limits) -> Result<(), RecordError> {
+    if text.len() > limits.max_text_bytes {
+        return Err(RecordError::new(
+            field,
+            format!("is {} bytes, over the limit of {} bytes", text.len(), limits.max_text_bytes),
+        ));
+    }
+    Ok(())
+}
+
+fn check_time(field: &str, text: &str, limits: &Limits, now: DateTime<Utc>) -> Result<DateTime<Utc>, RecordError> {
+    let t = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| RecordError::new(field, format!("{text:?} is not an RFC 3339 time ({e})")))?
+        .with_timezone(&Utc);
+    check_range(field, t, limits, now)
+}
+
+fn check_range(field: &str, t: DateTime<Utc>, limits: &Limits, now: DateTime<Utc>) -> Result<DateTime<Utc>, RecordError> {
+    if t < earliest_time() {
+        return Err(RecordError::new(field, format!("{} is before 2000-01-01", t.to_rfc3339())));
+    }
+    if t > now + limits.max_future_skew {
+        return Err(RecordError::new(
+            field,
+            format!(
+                "{} is more than {} hours in the future",
+                t.to_rfc3339(),
+                limits.max_future_skew.num_hours()
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+fn validate_payload(payload: &Payload, limits: &Limits, now: DateTime<Utc>) -> Result<(), RecordError> {
+    match payload {
+        Payload::AccountUpserted(a) => {
+            check_id("account.id", &a.id, limits)?;
+            check_text("account.handle", &a.handle, limits)?;
+            check_text("account.display_name", &a.display_name, limits)?;
+            check_text("account.bio", &a.bio, limits)?;
+        }
+        Payload::PostCreated(p) => {
+            check_id("post.id", &p.id, limits)?;
+            check_id("post.account_id", &p.account_id, limits)?;
+            check_text("post.text", &p.text, limits)?;
+            if let Some(title) = &p.title {
+                check_text("post.title", title, limits)?;
+            }
+            if let Some(g) = &p.group_id {
+                check_id("post.group_id", g, limits)?;
+            }
+            if let Some(r) = &p.reposted_from {
+                check_id("post.reposted_from", r, limits)?;
+            }
+            check_range("post.created_at", p.created_at, limits, now)?;
+        }
+        Payload::PostDeleted(p) => check_id("post.id", &p.id, limits)?,
+        Payload::ReportCreated(r) => {
+            check_id("report.id", &r.id, limits)?;
+            check_id("report.reporter_id", &r.reporter_id, limits)?;
+            if r.post_id.is_none() && r.account_id.is_none() {
+                return Err(RecordError::new("report", "needs `post_id` or `account_id`"));
+            }
+            check_text("report.text", &r.text, limits)?;
+        }
+        Payload::FactCheckUpserted(f) => {
+            check_id("factcheck.id", &f.id, limits)?;
+            if f.claim.trim().is_empty() {
+                return Err(RecordError::new("factcheck.claim", "must not be empty"));
+            }
+            check_text("factcheck.claim", &f.claim, limits)?;
+            check_text("factcheck.explanation", &f.explanation, limits)?;
+            check_range("factcheck.published_at", f.published_at, limits, now)?;
+        }
+        Payload::IdentityUpserted(i) => {
+            check_id("identity.id", &i.id, limits)?;
+            if i.name.trim().is_empty() {
+                return Err(RecordError::new("identity.name", "must not be empty"));
+            }
+            check_text("identity.name", &i.name, limits)?;
+        }
+        Payload::CredentialVerified(c) => check_id("credential.account_id", &c.account_id, limits)?,
+        Payload::FollowerSnapshot(s) => check_id("snapshot.account_id", &s.account_id, limits)?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn parse(s: &str) -> Result<Event, RecordError> {
+        parse_event(s.as_bytes(), &Limits::default(), now())
+    }
+
+    const POST: &str = r#"{"id":"e1","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p1","account_id":"a1","kind":"short_post","text":"你好","created_at":"2026-11-22T08:00:00Z","ai_generated":{"declared":true,"implicit_label":false},"explicit_label":false}}"#;
+
+    #[test]
+    fn parses_the_contract_example() {
+        let e = parse(POST).unwrap();
+        assert_eq!(e.id, "e1");
+        let Payload::PostCreated(p) = e.payload else { panic!("not a post") };
+        assert_eq!(p.text, "你好");
+        assert_eq!(p.ai_generated, Some(AiGenerated { declared: true, implicit_label: false }));
+    }
+
+    #[test]
+    fn malformed_json_names_the_position() {
+        let err = parse(r#"{"id":"e1","type":"#).unwrap_err();
+        assert!(err.reason.contains("EOF"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let err = parse(&POST.replace(r#""declared":true"#, r#""declared":"yes""#)).unwrap_err();
+        assert_eq!(err.field, "post.ai_generated.declared");
+        assert!(err.reason.contains("expected a boolean"), "{err}");
+    }
+
+    #[test]
+    fn misspelt_field_is_rejected() {
+        let err = parse(&POST.replace("explicit_label", "explicit_lable")).unwrap_err();
+        assert!(err.reason.contains("unknown field `explicit_lable`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_event_type_lists_known_ones() {
+        let err = parse(&POST.replace("post.created", "post.liked")).unwrap_err();
+        assert_eq!(err.field, "type");
+        assert!(err.reason.contains("post.created"), "{err}");
+    }
+
+    #[test]
+    fn payload_under_the_wrong_name_is_rejected() {
+        let err = parse(&POST.replace("post.created", "account.upserted")).unwrap_err();
+        assert_eq!(err.field, "post");
+    }
+
+    #[test]
+    fn oversized_text_is_rejected() {
+        let big = "字".repeat(30_000);
+        let err = parse(&POST.replace("你好", &big)).unwrap_err();
+        assert_eq!(err.field, "post.text");
+        assert!(err.reason.contains("over the limit"), "{err}");
+    }
+
+    #[test]
+    fn oversized_record_is_rejected_before_parsing() {
+        let big = "x".repeat(300_000);
+        let err = parse(&POST.replace("你好", &big)).unwrap_err();
+        assert_eq!(err.field, "");
+        assert!(err.reason.contains("record is"), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected() {
+        let mut bytes = POST.as_bytes().to_vec();
+        let i = POST.find("你好").unwrap();
+        bytes[i] = 0xff;
+        let err = parse_event(&bytes, &Limits::default(), now()).unwrap_err();
+        assert!(err.reason.contains("invalid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn absurd_timestamps_are_rejected() {
+        for (at, what) in [("9999-01-01T00:00:00Z", "future"), ("1970-01-01T00:00:00Z", "before 2000")] {
+            let err = parse(&POST.replace(r#""at":"2026-11-22T08:00:00Z""#, &format!(r#""at":"{at}""#))).unwrap_err();
+            assert_eq!(err.field, "at");
+            assert!(err.reason.contains(what), "{err}");
+        }
+        let err = parse(&POST.replace(r#""at":"2026-11-22T08:00:00Z""#, r#""at":"yesterday""#)).unwrap_err();
+        assert!(err.reason.contains("RFC 3339"), "{err}");
+        let err = parse(&POST.replace(
+            r#""created_at":"2026-11-22T08:00:00Z""#,
+            r#""created_at":"3026-11-22T08:00:00Z""#,
+        ))
+        .unwrap_err();
+        assert_eq!(err.field, "post.created_at");
+    }
+
+    #[test]
+    fn empty_id_is_rejected() {
+        let err = parse(&POST.replace(r#""id":"e1""#, r#""id":"""#)).unwrap_err();
+        assert_eq!(err.field, "id");
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut seed = 7u64;
+        for len in 0..2000 {
+            let mut bytes: Vec<u8> = POST.as_bytes().to_vec();
+            for _ in 0..(len % 7 + 1) {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let i = (seed >> 33) as usize % bytes.len();
+                bytes[i] = (seed >> 13) as u8;
+            }
+            let _ = parse_event(&bytes, &Limits::default(), now());
+        }
+    }
+}

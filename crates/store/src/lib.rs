@@ -1,0 +1,167 @@
+//! Storage for steward.
+//!
+//! [`Store`] is the one interface the engine and the server use. Two backends implement it:
+//! embedded SQLite in WAL mode (the default, one file in the data directory) and PostgreSQL
+//! (when a `postgres://` URL is configured). Both run the same versioned migrations and pass
+//! the same test suite. Every write goes through [`Store::commit`], which writes a whole
+//! [`Batch`] atomically, including its entries in the hash-chained audit log.
+//!
+//! ```no_run
+//! let store = steward_store::open(std::path::Path::new("steward-data"), None).unwrap();
+//! println!("{} events stored", store.event_count().unwrap());
+//! ```
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use steward_model::{CreditEntry, Decision, Restriction, Role};
+
+pub mod audit;
+mod migrations;
+mod postgres_store;
+mod sqlite_store;
+
+pub use audit::{AuditEntry, AuditRecord, ChainBreak};
+pub use postgres_store::PostgresStore;
+pub use sqlite_store::SqliteStore;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("cannot open the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("the database holds schema version {found}, newer than this steward knows ({known}); upgrade steward")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: expected postgres:// or postgresql://")]
+    BadUrl(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An accepted event as stored: the original record, byte for byte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: String,
+    pub event_type: String,
+    pub at: DateTime<Utc>,
+    /// The record as received (JSON).
+    pub body: String,
+}
+
+/// The current state of one entity (account, post, fact-check, ...), as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityRow {
+    /// `account`, `post`, `report`, `factcheck`, `identity`, `credential`, `snapshot`.
+    pub kind: &'static str,
+    pub id: String,
+    /// The account the entity belongs to, for lookups by account.
+    pub account_id: Option<String>,
+    pub body: String,
+    /// Set by `post.deleted`; a deleted entity keeps its body.
+    pub deleted: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An API key; only the SHA-256 of the secret is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Public identifier, shown in listings and the audit log.
+    pub id: String,
+    /// Hex SHA-256 of the secret key.
+    pub hash: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything one step of the pipeline writes; committed atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// New events. An id that is already stored is skipped (never an error).
+    pub events: Vec<StoredEvent>,
+    /// Entity upserts, applied in order (a later row for the same kind and id wins).
+    pub entities: Vec<EntityRow>,
+    /// New decisions. A decision id that is already stored is skipped.
+    pub decisions: Vec<Decision>,
+    /// Restrictions of the decisions above (also inside each decision, kept here for queries).
+    pub restrictions: Vec<Restriction>,
+    pub credits: Vec<CreditEntry>,
+    /// Audit entries to chain, in order.
+    pub audit: Vec<AuditRecord>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.entities.is_empty()
+            && self.decisions.is_empty()
+            && self.restrictions.is_empty()
+            && self.credits.is_empty()
+            && self.audit.is_empty()
+    }
+}
+
+/// The storage interface. Implementations are safe to share between threads; writes are
+/// serialized inside.
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Which of `ids` are stored events already.
+    fn existing_event_ids(&self, ids: &[&str]) -> Result<HashSet<String>>;
+
+    /// Writes the batch in one transaction: all of it or none of it. Returns how many of
+    /// its events were new.
+    fn commit(&self, batch: &Batch) -> Result<usize>;
+
+    fn event_count(&self) -> Result<u64>;
+
+    fn event(&self, id: &str) -> Result<Option<StoredEvent>>;
+
+    /// One entity's current state.
+    fn entity(&self, kind: &str, id: &str) -> Result<Option<EntityRow>>;
+
+    /// All entities of a kind, for rebuilding in-memory indexes at start.
+    fn entities(&self, kind: &str) -> Result<Vec<EntityRow>>;
+
+    /// Decisions whose account or post is `subject`, newest first, at most `limit`.
+    fn decisions_for(&self, subject: &str, limit: usize) -> Result<Vec<Decision>>;
+
+    fn decision(&self, id: &str) -> Result<Option<Decision>>;
+
+    /// Every restriction ever placed on the account or its posts.
+    fn restrictions_for(&self, account_id: &str) -> Result<Vec<Restriction>>;
+
+    /// Every credit deduction of the account.
+    fn credits_for(&self, account_id: &str) -> Result<Vec<CreditEntry>>;
+
+    /// Restrictions not ended at `at` and credit entries not restored at `at`, for all
+    /// accounts: what the engine needs in memory after a restart.
+    fn enforcement_in_force(&self, at: DateTime<Utc>) -> Result<(Vec<Restriction>, Vec<CreditEntry>)>;
+
+    /// Stores a new key and audits its creation.
+    fn insert_key(&self, key: &ApiKey) -> Result<()>;
+
+    fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+
+    /// Audit entries with `seq > after`, in order, at most `limit`.
+    fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+}
+
+/// Opens the store: PostgreSQL when `database_url` is given, else SQLite in `data_dir`
+/// (created if missing). Runs pending migrations.
+pub fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Arc<dyn Store>> {
+    match database_url {
+        Some(url) => Ok(Arc::new(PostgresStore::connect(url)?)),
+        None => Ok(Arc::new(SqliteStore::open(data_dir)?)),
+    }
+}
