@@ -162,9 +162,8 @@ pub fn parse_event(bytes: &[u8], limits: &Limits, now: DateTime<Utc>) -> Result<
             format!("record is {} bytes, over the limit of {} bytes", bytes.len(), limits.max_record_bytes),
         ));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        RecordError::new("", format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| RecordError::new("", format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let envelope: Envelope = deserialize(text, "")?;
     check_id("id", &envelope.id, limits)?;
     let at = check_time("at", &envelope.at, limits, now)?;
@@ -262,18 +261,19 @@ fn check_time(field: &str, text: &str, limits: &Limits, now: DateTime<Utc>) -> R
     check_range(field, t, limits, now)
 }
 
-fn check_range(field: &str, t: DateTime<Utc>, limits: &Limits, now: DateTime<Utc>) -> Result<DateTime<Utc>, RecordError> {
+fn check_range(
+    field: &str,
+    t: DateTime<Utc>,
+    limits: &Limits,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, RecordError> {
     if t < earliest_time() {
         return Err(RecordError::new(field, format!("{} is before 2000-01-01", t.to_rfc3339())));
     }
     if t > now + limits.max_future_skew {
         return Err(RecordError::new(
             field,
-            format!(
-                "{} is more than {} hours in the future",
-                t.to_rfc3339(),
-                limits.max_future_skew.num_hours()
-            ),
+            format!("{} is more than {} hours in the future", t.to_rfc3339(), limits.max_future_skew.num_hours()),
         ));
     }
     Ok(t)
@@ -422,11 +422,9 @@ mod tests {
         }
         let err = parse(&POST.replace(r#""at":"2026-11-22T08:00:00Z""#, r#""at":"yesterday""#)).unwrap_err();
         assert!(err.reason.contains("RFC 3339"), "{err}");
-        let err = parse(&POST.replace(
-            r#""created_at":"2026-11-22T08:00:00Z""#,
-            r#""created_at":"3026-11-22T08:00:00Z""#,
-        ))
-        .unwrap_err();
+        let err =
+            parse(&POST.replace(r#""created_at":"2026-11-22T08:00:00Z""#, r#""created_at":"3026-11-22T08:00:00Z""#))
+                .unwrap_err();
         assert_eq!(err.field, "post.created_at");
     }
 

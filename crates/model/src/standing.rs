@@ -32,11 +32,7 @@ impl Standing {
     ) -> Standing {
         let deducted: i64 = credits.iter().filter(|c| c.active_at(at)).map(|c| c.points as i64).sum();
         let recent_violations = credits.iter().filter(|c| c.active_at(at)).count() as u32;
-        let restrictions = restrictions
-            .iter()
-            .filter(|r| r.post_id.is_none() && r.active_at(at))
-            .cloned()
-            .collect();
+        let restrictions = restrictions.iter().filter(|r| r.post_id.is_none() && r.active_at(at)).cloned().collect();
         Standing {
             account_id: account_id.to_string(),
             at,

@@ -1,0 +1,168 @@
+//! `steward bench`: the whole pipeline in events/s, and single-event HTTP latency under a
+//! fixed request rate. Results are printed as one JSON object.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use chrono::{SecondsFormat, Utc};
+use clap::Subcommand;
+use serde_json::json;
+use steward_engine::Engine;
+use steward_engine::input::split_ndjson;
+use steward_model::Role;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// NDJSON → validation → detectors → policy → store, in batches, on a fresh store.
+    Pipeline {
+        /// Post events to ingest.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Records per batch (one transaction each).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// PostgreSQL URL; a temporary SQLite store when omitted.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Single-event `POST /v1/events` latency at a fixed request rate against an
+    /// in-process server on a fresh SQLite store (open loop: latency counts from the
+    /// moment each request was due, so a stall is not hidden).
+    Http {
+        /// Requests per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Seconds of load (after one second of warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+}
+
+pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
+    match command {
+        BenchCommand::Pipeline { events, batch, database_url } => pipeline(events, batch, database_url)?,
+        BenchCommand::Http { rate, seconds, connections } => http(rate, seconds, connections)?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A synthetic post event: realistic sizes, one in ten an unlabelled AI post that the
+/// default policy acts on.
+pub fn synthetic_event(i: usize, at: &str) -> String {
+    let ai = if i % 10 == 0 { r#","ai_generated":{"declared":false,"implicit_label":true}"# } else { "" };
+    format!(
+        r#"{{"id":"bench-{i}","type":"post.created","at":"{at}","post":{{"id":"p{i}","account_id":"a{}","kind":"short_post","title":"第{i}条","text":"今天在成都的街头看到了一场特别的表演，很多人围观拍照，气氛非常热烈。Post number {i} with some English text as well.","created_at":"{at}"{ai}}}}}"#,
+        i % 5000
+    )
+}
+
+fn pipeline(events: usize, batch: usize, database_url: Option<String>) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = steward_store::open(dir.path(), database_url.as_deref())?;
+    let policy = Arc::new(steward_engine::default_policy().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut engine = Engine::open(store.clone(), policy, Default::default())?;
+    let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let body: String = (0..events).map(|i| synthetic_event(i, &at) + "\n").collect();
+    let lines: Vec<&str> = body.lines().collect();
+    let started = Instant::now();
+    let mut decisions = 0;
+    for chunk in lines.chunks(batch.max(1)) {
+        let text = chunk.join("\n");
+        let outcome = engine.ingest(&split_ndjson(text.as_bytes(), 1))?;
+        anyhow::ensure!(outcome.rejected.is_empty(), "synthetic events were rejected: {:?}", outcome.rejected[0]);
+        decisions += outcome.decisions.len();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let stored = store.event_count()?;
+    anyhow::ensure!(stored as usize == events, "stored {stored} of {events} events");
+    println!(
+        "{}",
+        json!({
+            "bench": "pipeline",
+            "backend": store.backend(),
+            "events": events,
+            "batch": batch,
+            "decisions": decisions,
+            "seconds": seconds,
+            "events_per_second": events as f64 / seconds,
+            "bytes_per_event": body.len() / events.max(1),
+        })
+    );
+    Ok(())
+}
+
+fn http(rate: u32, seconds: u32, connections: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = steward_store::open(dir.path(), None)?;
+    let policy = Arc::new(steward_engine::default_policy().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let key = steward_server::auth::create_key(store.as_ref(), Role::Ingest)?;
+    let engine = Engine::open(store, policy, Default::default())?;
+    // The server gets its own runtime and threads, the load generator another.
+    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let app = steward_server::router(steward_server::AppState::new(engine, Default::default()));
+    server.spawn(async move { axum::serve(listener, app).await });
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let latencies = client_rt.block_on(async move {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
+        let url = format!("http://{addr}/v1/events");
+        let total = (rate as usize) * (seconds as usize + 1);
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let limit = Arc::new(tokio::sync::Semaphore::new(connections));
+        let begin = tokio::time::Instant::now();
+        let mut tasks = Vec::with_capacity(total);
+        for i in 0..total {
+            let due = begin + interval * i as u32;
+            tokio::time::sleep_until(due).await;
+            let permit = limit.clone().acquire_owned().await?;
+            let (client, url, key) = (client.clone(), url.clone(), key.clone());
+            let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+            let body = format!("[{}]", synthetic_event(i, &at));
+            tasks.push(tokio::spawn(async move {
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                drop(permit);
+                let ok = matches!(&response, Ok(r) if r.status().is_success());
+                (i, due.elapsed(), ok)
+            }));
+        }
+        let mut latencies = Vec::with_capacity(total);
+        for t in tasks {
+            let (i, latency, ok) = t.await?;
+            anyhow::ensure!(ok, "request {i} failed");
+            if i >= rate as usize {
+                latencies.push(latency);
+            }
+        }
+        anyhow::Ok(latencies)
+    })?;
+    let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
+    println!(
+        "{}",
+        json!({
+            "bench": "http",
+            "rate": rate,
+            "requests": ms.len(),
+            "connections": connections,
+            "p50_ms": q(0.50),
+            "p90_ms": q(0.90),
+            "p99_ms": q(0.99),
+            "max_ms": ms.last().copied().unwrap_or(0.0),
+        })
+    );
+    server.shutdown_background();
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! `steward ingest`: NDJSON files through the engine in batches, with a progress bar.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use steward_engine::input::split_ndjson;
+use steward_engine::{Engine, IngestOutcome};
+use steward_policy::Policy;
+use steward_store::Store;
+
+/// Records per engine batch (one store transaction each).
+const BATCH: usize = 1000;
+/// Rejections printed in full; the rest are counted.
+const SHOWN_REJECTIONS: usize = 50;
+
+#[derive(Default)]
+struct Totals {
+    accepted: usize,
+    duplicates: usize,
+    rejected: usize,
+    decisions: usize,
+}
+
+pub fn run(store: Arc<dyn Store>, policy: Arc<Policy>, files: &[PathBuf]) -> Result<ExitCode> {
+    let limits = steward_model::Limits::default();
+    let mut engine = Engine::open(store, policy, Default::default())?;
+    let mut totals = Totals::default();
+    let started = Instant::now();
+    for path in files {
+        let (reader, size): (Box<dyn Read>, Option<u64>) = if path == Path::new("-") {
+            (Box::new(std::io::stdin().lock()), None)
+        } else {
+            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let size = file.metadata().map(|m| m.len()).ok();
+            (Box::new(file), size)
+        };
+        let bar = match size {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_message(path.display().to_string());
+        let name = path.display().to_string();
+        let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(reader));
+        let mut chunk = Vec::with_capacity(1 << 20);
+        let mut first_line = 1;
+        let mut lines = 0;
+        loop {
+            let read = read_line_limited(&mut reader, &mut chunk, limits.max_record_bytes + 1)
+                .with_context(|| format!("reading {name}"))?;
+            if read > 0 {
+                lines += 1;
+            }
+            if lines == BATCH || (read == 0 && lines > 0) {
+                let outcome = engine.ingest(&split_ndjson(&chunk, first_line))?;
+                report(&bar, &name, &outcome, &mut totals);
+                first_line += lines;
+                lines = 0;
+                chunk.clear();
+            }
+            if read == 0 {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let total = totals.accepted + totals.duplicates + totals.rejected;
+    eprintln!(
+        "ingested {total} records in {seconds:.2} s ({:.0}/s): {} accepted, {} duplicates, {} rejected; {} decisions",
+        total as f64 / seconds.max(1e-9),
+        totals.accepted,
+        totals.duplicates,
+        totals.rejected,
+        totals.decisions
+    );
+    Ok(if totals.rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn report(bar: &ProgressBar, name: &str, outcome: &IngestOutcome, totals: &mut Totals) {
+    for r in &outcome.rejected {
+        if totals.rejected < SHOWN_REJECTIONS {
+            bar.suspend(|| eprintln!("{name}:{}: rejected: {}", r.line.unwrap_or(0), r.error));
+        } else if totals.rejected == SHOWN_REJECTIONS {
+            bar.suspend(|| eprintln!("(further rejections are counted, not shown)"));
+        }
+        totals.rejected += 1;
+    }
+    totals.accepted += outcome.accepted;
+    totals.duplicates += outcome.duplicates;
+    totals.decisions += outcome.decisions.len();
+}
+
+/// Appends one line (with its newline) to `buf`, keeping at most `limit` bytes of it: an
+/// absurdly long line cannot exhaust memory, and the engine still rejects it as oversized.
+/// Returns the bytes consumed, 0 at end of input.
+fn read_line_limited(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    let mut kept = 0;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            if consumed > 0 {
+                buf.push(b'\n');
+            }
+            return Ok(consumed);
+        }
+        let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let keep = take.min(limit.saturating_sub(kept));
+        buf.extend_from_slice(&available[..keep]);
+        kept += keep;
+        reader.consume(take);
+        consumed += take;
+        if done {
+            // A cut line lost its newline; the record must still end here.
+            if buf.last() != Some(&b'\n') {
+                buf.push(b'\n');
+            }
+            return Ok(consumed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_and_still_end_the_record() {
+        let input = b"short\nxxxxxxxxxxxxxxxx\nlast";
+        let mut reader = &input[..];
+        let mut buf = Vec::new();
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 8).unwrap(), 6);
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 8).unwrap(), 17);
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 8).unwrap(), 4);
+        assert_eq!(read_line_limited(&mut reader, &mut buf, 8).unwrap(), 0);
+        assert_eq!(buf, b"short\nxxxxxxxx\nlast\n");
+    }
+}

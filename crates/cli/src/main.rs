@@ -1,0 +1,244 @@
+//! The `steward` command. Each subcommand builds a typed command for the engine or the
+//! store; none of them contains governance logic.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use steward_model::Role;
+
+mod bench;
+mod demo;
+mod ingest;
+
+#[derive(Parser)]
+#[command(
+    name = "steward",
+    version,
+    about = "Governance engine for self-media platforms and group chats.",
+    long_about = "steward takes in accounts, posts, reports and fact-checks, runs its detectors, applies \
+the operator's policy, and enforces time-limited, explained, appealable actions that are audited.\n\n\
+Start with `steward demo`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Policy file (TOML); the shipped default policy when omitted.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Largest accepted request body, in bytes.
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        max_body_bytes: usize,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Ingest NDJSON event files (`-` for standard input) through the whole pipeline.
+    /// Exits with status 1 when any record was rejected; valid records are kept.
+    Ingest {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Policy file (TOML); the shipped default policy when omitted.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// NDJSON files, one event a line; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Load the default policy and a realistic event stream into a fresh data directory,
+    /// print the decisions with their reasons, and serve the API.
+    Demo {
+        /// Data directory (a new temporary one when omitted).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Address to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Print the summary and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Measure the hot paths.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (alone, on standard output). Only its hash is stored.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// ingest, moderator, admin or auditor.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file: syntax, rules, actions, signals and fields, CEL conditions
+    /// and reason templates. Prints every error with its line.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the audit log; names the first broken entry.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the data lives.
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Data directory of the embedded SQLite store.
+    #[arg(long, default_value = "steward-data", env = "STEWARD_DATA_DIR")]
+    data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://...); when given, the data directory is not used.
+    #[arg(long, env = "STEWARD_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn open(&self) -> Result<Arc<dyn steward_store::Store>> {
+        steward_store::open(&self.data_dir, self.database_url.as_deref()).with_context(|| match &self.database_url {
+            Some(_) => "opening the PostgreSQL store".to_string(),
+            None => format!("opening the store in {}", self.data_dir.display()),
+        })
+    }
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use ingest, moderator, admin or auditor"))
+}
+
+fn load_policy(path: Option<&std::path::Path>) -> Result<steward_policy::Policy> {
+    steward_engine::load_policy(path).map_err(|e| anyhow::anyhow!("the policy is invalid:\n{e}"))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| "warn,steward=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve { store, listen, policy, max_body_bytes } => {
+            let policy = Arc::new(load_policy(policy.as_deref())?);
+            let store = store.open()?;
+            serve(store, policy, listen, steward_server::Limits { max_body_bytes }, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Create { store, role } } => {
+            let key = steward_server::auth::create_key(store.open()?.as_ref(), role)?;
+            println!("{key}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest { store, policy, files } => {
+            let policy = Arc::new(load_policy(policy.as_deref())?);
+            ingest::run(store.open()?, policy, &files)
+        }
+        Command::Policy { command: PolicyCommand::Check { file } } => {
+            match steward_policy::Policy::load(&file, &steward_engine::schema()) {
+                Ok(p) => {
+                    println!(
+                        "{}: ok (version {}, {} rules, {} ladder steps)",
+                        file.display(),
+                        p.version,
+                        p.rules.len(),
+                        p.ladder.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Audit { command: AuditCommand::Verify { store } } => {
+            match steward_store::audit::verify(store.open()?.as_ref()) {
+                Ok(n) => {
+                    println!("audit log ok: {n} entries, chain intact");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(b) => {
+                    eprintln!("{b}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Demo { data_dir, listen, no_serve } => demo::run(data_dir, listen, no_serve),
+        Command::Bench { command } => bench::run(command),
+    }
+}
+
+/// Serves the API until Ctrl-C. `ready` is told the bound address.
+pub(crate) fn serve(
+    store: Arc<dyn steward_store::Store>,
+    policy: Arc<steward_policy::Policy>,
+    listen: SocketAddr,
+    limits: steward_server::Limits,
+    banner: Option<String>,
+) -> Result<()> {
+    let engine = steward_engine::Engine::open(store, policy, Default::default())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        match banner {
+            Some(b) => println!("{b}"),
+            None => eprintln!("steward listening on http://{addr}"),
+        }
+        let app = steward_server::router(steward_server::AppState::new(engine, limits));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}

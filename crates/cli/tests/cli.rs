@@ -1,0 +1,122 @@
+//! The command line as users run it: ingest, keys, policy check, audit verify, demo.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
+
+fn steward(args: &[&str]) -> Output {
+    Command::new(STEWARD).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn event(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"post.created","at":"{t}","post":{{"id":"p-{id}","account_id":"a1","kind":"image","text":"x","created_at":"{t}","ai_generated":{{"declared":true}}}}}}"#,
+        t = now()
+    )
+}
+
+#[test]
+fn ingest_keeps_valid_records_reports_bad_lines_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.ndjson");
+    let data = format!("{}\nnot json\n{}\n{}\n", event("e1"), event("e2"), event("e1"));
+    std::fs::write(&file, data).unwrap();
+    let d = dir.path().join("data");
+    let out = steward(&["ingest", "--data-dir", d.to_str().unwrap(), file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("events.ndjson:2: rejected"), "{stderr}");
+    assert!(stderr.contains("2 accepted, 1 duplicates, 1 rejected"), "{stderr}");
+
+    // Standard input, all valid, all replays: success.
+    let mut child = Command::new(STEWARD)
+        .args(["ingest", "--data-dir", d.to_str().unwrap(), "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}\n{}", event("e1"), event("e2")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("0 accepted, 2 duplicates, 0 rejected"));
+}
+
+#[test]
+fn keys_create_prints_the_key_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = steward(&["keys", "create", "--role", "auditor", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(stdout.starts_with("stw_"));
+    let out = steward(&["keys", "create", "--role", "root", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unknown role"));
+}
+
+#[test]
+fn policy_check_accepts_the_default_and_names_lines_of_errors() {
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/default.toml");
+    let out = steward(&["policy", "check", default]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "version = \"t\"\n\n[[rules]]\nid = \"r1\"\nground = \"g\"\ncategory = \"c\"\nwhen = \"has(signals.no_such_signal)\"\nactions = [{ type = \"explode\" }]\nreason = \"x\"\n",
+    )
+    .unwrap();
+    let out = steward(&["policy", "check", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("bad.toml:7:"), "{stderr}");
+    assert!(stderr.contains("no_such_signal"), "{stderr}");
+    assert!(stderr.contains("explode"), "{stderr}");
+
+    // The server refuses to start on it.
+    let out = steward(&["serve", "--data-dir", dir.path().to_str().unwrap(), "--policy", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no_such_signal"));
+}
+
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let file = dir.path().join("e.ndjson");
+    let lines: Vec<String> = (0..5).map(|i| event(&format!("x{i}"))).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    assert!(steward(&["ingest", "--data-dir", d, file.to_str().unwrap()]).status.success());
+    let out = steward(&["audit", "verify", "--data-dir", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("5 entries"), "{}", text(&out.stdout));
+
+    let db = rusqlite::Connection::open(dir.path().join("steward.db")).unwrap();
+    db.execute("UPDATE audit SET body = replace(body, 'ai-unlabelled', 'nothing') WHERE seq = 3", []).unwrap();
+    drop(db);
+    let out = steward(&["audit", "verify", "--data-dir", d]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("entry 3"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn demo_runs_without_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = steward(&["demo", "--no-serve", "--data-dir", dir.path().join("demo").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ai-unlabelled"), "{stdout}");
+    assert!(stdout.contains("ladder."), "the content farm should cross a ladder threshold:\n{stdout}");
+    assert!(stdout.contains("hash chain intact"), "{stdout}");
+    assert!(stdout.contains("rejected line"), "{stdout}");
+}

@@ -1,0 +1,58 @@
+//! The compliance test every registered detector passes: unique names, a version, and only
+//! declared signals with declared evidence and scores in [0, 1], on every kind of event.
+
+use std::collections::HashSet;
+
+use steward_model::{Limits, parse_event};
+
+use crate::{Context, registry};
+
+const EVENTS: &[&str] = &[
+    r#"{"id":"1","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{"id":"a1","handle":"h","display_name":"","followers":0}}"#,
+    r#"{"id":"2","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p1","account_id":"a1","kind":"short_post","text":"","created_at":"2026-11-22T08:00:00Z"}}"#,
+    r#"{"id":"3","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p2","account_id":"a1","kind":"video","title":"标题","text":"AI 生成的视频 [吃惊]","created_at":"2026-11-22T08:00:00Z","ai_generated":{"declared":true,"implicit_label":true},"media":[{"kind":"video","ai_marker":true}]}}"#,
+    r#"{"id":"4","type":"post.deleted","at":"2026-11-22T08:00:00Z","post":{"id":"p1"}}"#,
+    r#"{"id":"5","type":"report.created","at":"2026-11-22T08:00:00Z","report":{"id":"r1","reporter_id":"a2","post_id":"p2","reason":"rumour"}}"#,
+    r#"{"id":"6","type":"factcheck.upserted","at":"2026-11-22T08:00:00Z","factcheck":{"id":"f1","claim":"x","verdict":"false","publisher":"p","published_at":"2026-11-22T08:00:00Z"}}"#,
+    r#"{"id":"7","type":"identity.upserted","at":"2026-11-22T08:00:00Z","identity":{"id":"i1","name":"某某市公安局","kind":"police"}}"#,
+    r#"{"id":"8","type":"credential.verified","at":"2026-11-22T08:00:00Z","credential":{"account_id":"a1","field":"medicine","title":"主任医师"}}"#,
+    r#"{"id":"9","type":"follower.snapshot","at":"2026-11-22T08:00:00Z","snapshot":{"account_id":"a1","followers":999999}}"#,
+];
+
+#[test]
+fn every_detector_complies() {
+    let now = chrono::Utc::now();
+    let events: Vec<_> =
+        EVENTS.iter().map(|e| parse_event(e.as_bytes(), &Limits::default(), now).expect("fixture parses")).collect();
+    let mut names = HashSet::new();
+    let mut raised = HashSet::new();
+    for mut detector in registry() {
+        let name = detector.name();
+        assert!(!name.is_empty());
+        assert!(names.insert(name), "two detectors are named {name}");
+        assert!(detector.version() >= 1, "{name} has no version");
+        let specs = detector.signals();
+        assert!(!specs.is_empty(), "{name} declares no signals");
+        for event in &events {
+            let mut out = Vec::new();
+            detector.inspect(&Context { event, account: None }, &mut out);
+            for s in out {
+                let spec = specs.iter().find(|spec| spec.name == s.name);
+                let spec = spec.unwrap_or_else(|| panic!("{name} raised undeclared signal {}", s.name));
+                assert_eq!(s.detector, name);
+                assert_eq!(s.version, detector.version());
+                assert!((0.0..=1.0).contains(&s.score), "{name}: score {}", s.score);
+                for key in s.evidence.keys() {
+                    assert!(spec.evidence.contains(&key.as_str()), "{name}: undeclared evidence {key}");
+                }
+                raised.insert(s.name);
+            }
+        }
+    }
+    // The fixtures exercise every detector at least once.
+    for detector in registry() {
+        for spec in detector.signals() {
+            assert!(raised.contains(spec.name), "no fixture raises {}", spec.name);
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The steward pipeline, the same for every entry point:
+//!
+//! ```text
+//! record ─► validate ─► dedupe ─► detectors ─► signals ─► policy ─► decisions
+//!        ─► enforcement (restrictions with an end, credit) ─► store + audit, in one commit
+//! ```
+//!
+//! [`Engine::ingest`] takes raw records (split by [`input`]) and returns an
+//! [`IngestOutcome`]: how many were accepted, how many were replays of stored events, every
+//! rejection with its position, field and reason, and the decisions made. A batch is
+//! committed atomically; nothing is acknowledged before it is stored.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use steward_engine::{Engine, EngineOptions, input::split_ndjson};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = steward_store::open(dir.path(), None).unwrap();
+//! let policy = Arc::new(steward_engine::default_policy().unwrap());
+//! let mut engine = Engine::open(store, policy, EngineOptions::default()).unwrap();
+//! let body = br#"{"id":"e1","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p1","account_id":"a1","kind":"video","text":"sunset","created_at":"2026-11-22T08:00:00Z","ai_generated":{"declared":true}}}"#;
+//! let outcome = engine.ingest(&split_ndjson(body, 1)).unwrap();
+//! assert_eq!(outcome.accepted, 1);
+//! assert_eq!(outcome.decisions[0].rule_id, "ai-unlabelled");
+//! ```
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use steward_detect::{Context, Detectors};
+use steward_model::{Decision, Event, Limits, Payload, Signal, Standing, parse_event};
+use steward_policy::{Input, Policy, PolicyErrors, Schema, SignalSpec};
+use steward_store::{AuditRecord, Batch, EntityRow, Store, StoreError, StoredEvent};
+
+mod decide;
+pub mod input;
+mod state;
+
+use decide::{Circumstances, Verdict, decide};
+use input::RawRecord;
+use state::State;
+
+/// The policy steward ships, compiled into the binary.
+pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.toml");
+
+/// The schema policies are checked against: every signal the registered detectors raise.
+pub fn schema() -> Schema {
+    let specs = Detectors::default().signal_specs();
+    Schema {
+        signals: specs
+            .iter()
+            .map(|s| SignalSpec {
+                name: s.name.to_string(),
+                evidence: s.evidence.iter().map(|e| e.to_string()).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Parses the shipped default policy.
+pub fn default_policy() -> Result<Policy, PolicyErrors> {
+    Policy::parse(DEFAULT_POLICY, "policies/default.toml", &schema())
+}
+
+/// Loads a policy file, or the default policy when `path` is `None`.
+pub fn load_policy(path: Option<&std::path::Path>) -> Result<Policy, PolicyErrors> {
+    match path {
+        Some(p) => Policy::load(p, &schema()),
+        None => default_policy(),
+    }
+}
+
+/// Where the engine's notion of "now" comes from.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Engine settings.
+#[derive(Clone)]
+pub struct EngineOptions {
+    pub limits: Limits,
+    pub clock: Clock,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { limits: Limits::default(), clock: Arc::new(Utc::now) }
+    }
+}
+
+/// A record that was not accepted, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Rejection {
+    /// 0-based position in the batch.
+    pub index: usize,
+    /// 1-based line, for NDJSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Dotted path of the offending field; empty for the record as a whole.
+    pub field: String,
+    /// The whole message: field and reason.
+    pub error: String,
+}
+
+/// The result of one batch.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct IngestOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<Rejection>,
+    pub decisions: Vec<Decision>,
+}
+
+/// Why a batch could not be processed at all. Nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The pipeline. One engine owns the write path of a store; entry points share it.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    detectors: Detectors,
+    state: State,
+    options: EngineOptions,
+    /// Set when a commit failed: memory may be ahead of the store, so reload first.
+    stale: bool,
+}
+
+impl Engine {
+    /// Opens the engine over a store, rebuilding in-memory state from it, and records the
+    /// policy in force in the audit log when it changed.
+    pub fn open(store: Arc<dyn Store>, policy: Arc<Policy>, options: EngineOptions) -> Result<Engine, EngineError> {
+        let now = (options.clock)();
+        let state = State::load(store.as_ref(), now)?;
+        Ok(Engine { store, policy, detectors: Detectors::default(), state, options, stale: false })
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Validates, stores and acts on a batch of records. Rejected records are reported and
+    /// the valid ones kept; replays of stored events are counted and skipped.
+    pub fn ingest(&mut self, records: &[RawRecord]) -> Result<IngestOutcome, EngineError> {
+        let now = (self.options.clock)();
+        if self.stale {
+            self.state = State::load(self.store.as_ref(), now)?;
+            self.stale = false;
+        }
+        let mut outcome = IngestOutcome::default();
+        let mut events = Vec::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            match parse_event(record.bytes, &self.options.limits, now) {
+                Ok(event) => events.push((event, record.bytes)),
+                Err(e) => outcome.rejected.push(Rejection {
+                    index,
+                    line: record.line,
+                    field: e.field.clone(),
+                    error: e.to_string(),
+                }),
+            }
+        }
+        let ids: Vec<&str> = events.iter().map(|(e, _)| e.id.as_str()).collect();
+        let stored = self.store.existing_event_ids(&ids)?;
+        let mut seen = HashSet::with_capacity(events.len());
+        let mut batch = Batch::default();
+        let mut signals = Vec::new();
+        for (event, raw) in &events {
+            if stored.contains(&event.id) || !seen.insert(event.id.as_str()) {
+                outcome.duplicates += 1;
+                continue;
+            }
+            batch.events.push(StoredEvent {
+                id: event.id.clone(),
+                event_type: event.payload.event_type().to_string(),
+                at: event.at,
+                // parse_event checked the bytes are UTF-8.
+                body: String::from_utf8_lossy(raw).into_owned(),
+            });
+            self.process(event, now, &mut signals, &mut batch, &mut outcome.decisions)?;
+            outcome.accepted += 1;
+        }
+        if let Err(e) = self.store.commit(&batch) {
+            self.stale = true;
+            return Err(e.into());
+        }
+        Ok(outcome)
+    }
+
+    /// One event through entity state, detectors, policy and enforcement.
+    fn process(
+        &mut self,
+        event: &Event,
+        now: DateTime<Utc>,
+        signals: &mut Vec<Signal>,
+        batch: &mut Batch,
+        decisions: &mut Vec<Decision>,
+    ) -> Result<(), EngineError> {
+        self.record_entity(event, batch)?;
+        let account_id = event.payload.account_id();
+        let account = account_id.and_then(|id| self.state.accounts.get(id));
+        signals.clear();
+        self.detectors.inspect(&Context { event, account }, signals);
+        let standing = account_id.map(|id| self.state.standing(id, self.policy.credit.initial, now));
+        let post = match &event.payload {
+            Payload::PostCreated(p) => Some(p),
+            _ => None,
+        };
+        let input = Input { event, account, post, signals, standing: standing.as_ref() };
+        let matches = match self.policy.evaluate(&input) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(event = %event.id, "policy evaluation failed: {e}");
+                Vec::new()
+            }
+        };
+        if matches.is_empty() {
+            return Ok(());
+        }
+        let circumstances = Circumstances {
+            event,
+            account_id,
+            post_id: post.map(|p| p.id.as_str()),
+            signals,
+            standing: standing.as_ref(),
+            now,
+        };
+        let mut outcomes: Vec<_> = matches
+            .into_iter()
+            .map(|m| {
+                let verdict = Verdict {
+                    rule_id: &m.rule.id,
+                    ground: &m.rule.ground,
+                    category: &m.rule.category,
+                    actions: &m.rule.actions,
+                    automated: m.rule.automated,
+                    explanation: m.explanation,
+                };
+                decide(&self.policy, &circumstances, verdict)
+            })
+            .collect();
+        // Credit deductions may cross ladder thresholds, each of which escalates once.
+        if let (Some(id), Some(before)) = (account_id, standing.as_ref()) {
+            let deducted: i64 = outcomes.iter().map(|o| o.decision.credit_deducted as i64).sum();
+            let after_credit = before.credit - deducted;
+            let after = Standing { credit: after_credit, ..before.clone() };
+            let input = Input { standing: Some(&after), ..input };
+            for step in &self.policy.ladder {
+                if before.credit >= step.below && after_credit < step.below {
+                    let rule_id = format!("ladder.{}", step.id);
+                    let verdict = Verdict {
+                        rule_id: &rule_id,
+                        ground: &step.ground,
+                        category: &step.category,
+                        actions: &step.actions,
+                        automated: true,
+                        explanation: self.policy.render_ladder(step, &input),
+                    };
+                    let c = Circumstances { account_id: Some(id), ..circumstances };
+                    outcomes.push(decide(&self.policy, &c, verdict));
+                }
+            }
+        }
+        for o in outcomes {
+            self.state.enforce(&o.decision.restrictions, &o.credits, now);
+            batch.audit.push(AuditRecord {
+                at: now,
+                action: "decision.created".into(),
+                subject: o.decision.id.clone(),
+                body: json!({
+                    "event_id": o.decision.event_id,
+                    "rule_id": o.decision.rule_id,
+                    "policy_version": o.decision.policy_version,
+                    "account_id": o.decision.account_id,
+                    "post_id": o.decision.post_id,
+                    "actions": o.decision.actions,
+                    "restrictions": o.decision.restrictions,
+                    "credit_deducted": o.decision.credit_deducted,
+                }),
+            });
+            batch.restrictions.extend(o.decision.restrictions.iter().cloned());
+            batch.credits.extend(o.credits);
+            decisions.push(o.decision.clone());
+            batch.decisions.push(o.decision);
+        }
+        Ok(())
+    }
+
+    /// Keeps the entity's current state: in memory where detectors need it, and in the store.
+    fn record_entity(&mut self, event: &Event, batch: &mut Batch) -> Result<(), EngineError> {
+        let row = |kind, id: &str, account_id: Option<&str>, body: String| EntityRow {
+            kind,
+            id: id.to_string(),
+            account_id: account_id.map(str::to_string),
+            body,
+            deleted: false,
+            updated_at: event.at,
+        };
+        let entity = match &event.payload {
+            Payload::AccountUpserted(a) => {
+                self.state.accounts.insert(a.id.clone(), a.clone());
+                row("account", &a.id, Some(&a.id), json(a))
+            }
+            Payload::PostCreated(p) => row("post", &p.id, Some(&p.account_id), json(p)),
+            Payload::PostDeleted(p) => {
+                let pending = batch.entities.iter().rev().find(|r| r.kind == "post" && r.id == p.id).cloned();
+                let existing = match pending {
+                    Some(r) => Some(r),
+                    None => self.store.entity("post", &p.id)?,
+                };
+                let (account_id, body) = match existing {
+                    Some(r) => (r.account_id, r.body),
+                    None => (p.account_id.clone(), json(p)),
+                };
+                EntityRow { deleted: true, ..row("post", &p.id, account_id.as_deref(), body) }
+            }
+            Payload::ReportCreated(r) => row("report", &r.id, r.account_id.as_deref(), json(r)),
+            Payload::FactCheckUpserted(f) => row("factcheck", &f.id, None, json(f)),
+            Payload::IdentityUpserted(i) => row("identity", &i.id, None, json(i)),
+            Payload::CredentialVerified(c) => {
+                let id = format!("{}/{}", c.account_id, c.field);
+                row("credential", &id, Some(&c.account_id), json(c))
+            }
+            Payload::FollowerSnapshot(s) => row("snapshot", &s.account_id, Some(&s.account_id), json(s)),
+        };
+        batch.entities.push(entity);
+        Ok(())
+    }
+}
+
+/// Entities are plain data: serializing them cannot fail.
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// An account's standing now, read from the store (restrictions lapse by time alone).
+pub fn standing(
+    store: &dyn Store,
+    policy: &Policy,
+    account_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Standing, StoreError> {
+    let restrictions = store.restrictions_for(account_id)?;
+    let credits = store.credits_for(account_id)?;
+    Ok(Standing::compute(account_id, &restrictions, &credits, policy.credit.initial, at))
+}

@@ -1,0 +1,64 @@
+//! What the engine keeps in memory between events, rebuilt from the store at start: the
+//! current accounts and the enforcement that has not lapsed yet.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use steward_model::{Account, CreditEntry, Restriction, Standing};
+use steward_store::{Store, StoreError};
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub accounts: HashMap<String, Account>,
+    pub enforcement: HashMap<String, Enforcement>,
+}
+
+/// An account's restrictions and credit entries that may still matter.
+#[derive(Default)]
+pub(crate) struct Enforcement {
+    pub restrictions: Vec<Restriction>,
+    pub credits: Vec<CreditEntry>,
+}
+
+impl State {
+    pub fn load(store: &dyn Store, now: DateTime<Utc>) -> Result<State, StoreError> {
+        let mut state = State::default();
+        for row in store.entities("account")? {
+            let account: Account =
+                serde_json::from_str(&row.body).map_err(|e| StoreError::Corrupt(format!("account {}: {e}", row.id)))?;
+            state.accounts.insert(account.id.clone(), account);
+        }
+        let (restrictions, credits) = store.enforcement_in_force(now)?;
+        for r in restrictions {
+            state.enforcement.entry(r.account_id.clone()).or_default().restrictions.push(r);
+        }
+        for c in credits {
+            state.enforcement.entry(c.account_id.clone()).or_default().credits.push(c);
+        }
+        Ok(state)
+    }
+
+    pub fn standing(&self, account_id: &str, credit_initial: i64, at: DateTime<Utc>) -> Standing {
+        match self.enforcement.get(account_id) {
+            Some(e) => Standing::compute(account_id, &e.restrictions, &e.credits, credit_initial, at),
+            None => Standing::compute(account_id, &[], &[], credit_initial, at),
+        }
+    }
+
+    /// Adds new enforcement and drops what has lapsed for the accounts it touches, so
+    /// memory holds only what can still matter.
+    pub fn enforce(&mut self, restrictions: &[Restriction], credits: &[CreditEntry], now: DateTime<Utc>) {
+        let accounts = restrictions.iter().filter(|r| r.post_id.is_none()).map(|r| &r.account_id);
+        for account_id in accounts.chain(credits.iter().map(|c| &c.account_id)) {
+            let e = self.enforcement.entry(account_id.clone()).or_default();
+            e.restrictions.retain(|r| r.end.is_none_or(|end| end > now));
+            e.credits.retain(|c| c.restores_at.is_none_or(|r| r > now));
+        }
+        for r in restrictions.iter().filter(|r| r.post_id.is_none()) {
+            self.enforcement.entry(r.account_id.clone()).or_default().restrictions.push(r.clone());
+        }
+        for c in credits {
+            self.enforcement.entry(c.account_id.clone()).or_default().credits.push(c.clone());
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The pipeline end to end on real stores: decisions, enforcement with expiry, the credit
+//! ladder, idempotency, and state rebuilt after a restart. Runs on SQLite, and on
+//! PostgreSQL too when `STEWARD_TEST_DATABASE_URL` is set.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+use steward_engine::input::split_ndjson;
+use steward_engine::{Engine, EngineOptions, IngestOutcome};
+use steward_model::RestrictionKind;
+use steward_policy::Policy;
+use steward_store::Store;
+
+mod stores;
+
+const POLICY: &str = r#"
+version = "test-1"
+
+[credit]
+initial = 10
+restore_days = 30
+
+[appeal]
+days = 14
+how = "Reply to the notice."
+
+[[ladder]]
+id = "below-8"
+below = 8
+ground = "Repeated violations"
+category = "repeat_violations"
+actions = [{ type = "restrict_posting", days = 7 }]
+reason = "Credit fell to {{standing.credit}}."
+
+[[rules]]
+id = "ai"
+ground = "AI labelling rules"
+category = "ai_unlabelled"
+when = "has(signals.unlabelled_ai)"
+actions = [{ type = "label", label = "ai-generated" }, { type = "deduct_credit", points = 1 }]
+reason = "Post {{post.id}} is AI-generated ({{signals.unlabelled_ai.evidence.source}}) without a label."
+"#;
+
+/// A clock the test moves by hand.
+struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    fn start() -> (TestClock, EngineOptions) {
+        let t = Arc::new(AtomicI64::new(t0().timestamp()));
+        let read = t.clone();
+        let options = EngineOptions {
+            clock: Arc::new(move || Utc.timestamp_opt(read.load(Ordering::SeqCst), 0).unwrap()),
+            ..Default::default()
+        };
+        (TestClock(t), options)
+    }
+    fn advance(&self, d: Duration) {
+        self.0.fetch_add(d.num_seconds(), Ordering::SeqCst);
+    }
+    fn now(&self) -> DateTime<Utc> {
+        Utc.timestamp_opt(self.0.load(Ordering::SeqCst), 0).unwrap()
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap()
+}
+
+fn policy() -> Arc<Policy> {
+    Arc::new(Policy::parse(POLICY, "test.toml", &steward_engine::schema()).unwrap())
+}
+
+fn ai_post(id: &str, account: &str, at: DateTime<Utc>) -> String {
+    json!({"id": id, "type": "post.created", "at": at, "post": {"id": format!("p-{id}"), "account_id": account,
+        "kind": "video", "text": "生成的视频", "created_at": at, "ai_generated": {"declared": true}}})
+    .to_string()
+}
+
+fn ingest(engine: &mut Engine, lines: &[String]) -> IngestOutcome {
+    let body = lines.join("\n");
+    engine.ingest(&split_ndjson(body.as_bytes(), 1)).unwrap()
+}
+
+fn each_store(test: impl Fn(Arc<dyn Store>)) {
+    for s in stores::all() {
+        eprintln!("-- {}", s.store.backend());
+        test(s.store.clone());
+    }
+}
+
+#[test]
+fn one_event_never_yields_the_same_decision_twice() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let e = ai_post("e1", "a1", clock.now());
+        let first = ingest(&mut engine, &[e.clone(), e.clone()]);
+        assert_eq!((first.accepted, first.duplicates, first.decisions.len()), (1, 1, 1));
+        let again = ingest(&mut engine, std::slice::from_ref(&e));
+        assert_eq!((again.accepted, again.duplicates, again.decisions.len()), (0, 1, 0));
+        assert_eq!(store.decisions_for("a1", 10).unwrap().len(), 1);
+        let d = &first.decisions[0];
+        assert_eq!(d.id, "ai@e1");
+        assert_eq!(d.explanation, "Post p-e1 is AI-generated (declared) without a label.");
+        assert_eq!(d.policy_version, "test-1");
+        assert_eq!(d.appeal.until, clock.now() + Duration::days(14));
+        assert_eq!(d.restrictions[0].kind, RestrictionKind::Label);
+        assert_eq!(d.restrictions[0].detail, "ai-generated");
+    });
+}
+
+#[test]
+fn the_ladder_escalates_once_and_restrictions_lapse_on_their_own() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let posts: Vec<String> = (0..4).map(|i| ai_post(&format!("l{i}"), "a1", clock.now())).collect();
+        let outcome = ingest(&mut engine, &posts);
+        // 10 → 6: the third violation crosses 8, and only that one escalates.
+        let ladder: Vec<_> = outcome.decisions.iter().filter(|d| d.rule_id == "ladder.below-8").collect();
+        assert_eq!(ladder.len(), 1, "{:#?}", outcome.decisions);
+        assert_eq!(ladder[0].event_id, "l2");
+        assert_eq!(ladder[0].explanation, "Credit fell to 7.");
+        let policy = policy();
+        let standing = steward_engine::standing(store.as_ref(), &policy, "a1", clock.now()).unwrap();
+        assert_eq!(standing.credit, 6);
+        assert!(standing.is(RestrictionKind::Posting));
+
+        clock.advance(Duration::days(8));
+        let standing = steward_engine::standing(store.as_ref(), &policy, "a1", clock.now()).unwrap();
+        assert!(!standing.is(RestrictionKind::Posting), "the 7-day restriction should have lapsed");
+        assert_eq!(standing.credit, 6);
+        clock.advance(Duration::days(30));
+        let standing = steward_engine::standing(store.as_ref(), &policy, "a1", clock.now()).unwrap();
+        assert_eq!(standing.credit, 10, "credit comes back after restore_days");
+    });
+}
+
+#[test]
+fn state_survives_a_restart() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options.clone()).unwrap();
+        let posts: Vec<String> = (0..2).map(|i| ai_post(&format!("s{i}"), "a1", clock.now())).collect();
+        ingest(&mut engine, &posts);
+        drop(engine);
+        // A new engine over the same store knows the credit already lost: one more
+        // violation (10 → 7) crosses the threshold.
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let outcome = ingest(&mut engine, &[ai_post("s2", "a1", clock.now())]);
+        assert!(outcome.decisions.iter().any(|d| d.rule_id == "ladder.below-8"), "{:#?}", outcome.decisions);
+        assert!(steward_store::audit::verify(store.as_ref()).is_ok());
+    });
+}
+
+#[test]
+fn every_event_type_is_stored_and_deletion_keeps_the_post() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let at = clock.now();
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let lines = [
+            json!({"id":"1","type":"account.upserted","at":at,"account":{"id":"a1","handle":"h","display_name":"某某"}}),
+            json!({"id":"2","type":"post.created","at":at,"post":{"id":"p1","account_id":"a1","kind":"article","text":"正文","created_at":at}}),
+            json!({"id":"3","type":"post.deleted","at":at,"post":{"id":"p1"}}),
+            json!({"id":"4","type":"report.created","at":at,"report":{"id":"r1","reporter_id":"a2","post_id":"p1","reason":"rumour"}}),
+            json!({"id":"5","type":"factcheck.upserted","at":at,"factcheck":{"id":"f1","claim":"c","verdict":"misleading","publisher":"p","published_at":at}}),
+            json!({"id":"6","type":"identity.upserted","at":at,"identity":{"id":"i1","name":"某市公安局","kind":"police"}}),
+            json!({"id":"7","type":"credential.verified","at":at,"credential":{"account_id":"a1","field":"law","title":"律师"}}),
+            json!({"id":"8","type":"follower.snapshot","at":at,"snapshot":{"account_id":"a1","followers":5}}),
+        ]
+        .map(|v| v.to_string());
+        let outcome = ingest(&mut engine, &lines);
+        assert_eq!(outcome.accepted, 8, "{:?}", outcome.rejected);
+        assert_eq!(store.event_count().unwrap(), 8);
+        let post = store.entity("post", "p1").unwrap().unwrap();
+        assert!(post.deleted);
+        assert!(post.body.contains("正文"), "a deleted post keeps its content for appeals");
+        assert_eq!(post.account_id.as_deref(), Some("a1"));
+        for (kind, id) in
+            [("report", "r1"), ("factcheck", "f1"), ("identity", "i1"), ("credential", "a1/law"), ("snapshot", "a1")]
+        {
+            assert!(store.entity(kind, id).unwrap().is_some(), "{kind} {id}");
+        }
+    });
+}
+
+#[test]
+fn a_bad_record_never_costs_the_good_ones() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let good = ai_post("g1", "a1", clock.now());
+        let future = ai_post("g2", "a1", clock.now() + Duration::days(400));
+        let lines = [good, "{\"id\": 5}".to_string(), future, "[]".to_string()];
+        let outcome = ingest(&mut engine, &lines);
+        assert_eq!(outcome.accepted, 1);
+        let fields: Vec<&str> = outcome.rejected.iter().map(|r| r.field.as_str()).collect();
+        assert_eq!(fields, ["id", "at", ""]);
+        assert_eq!(outcome.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [Some(2), Some(3), Some(4)]);
+    });
+}

@@ -1,0 +1,146 @@
+//! The HTTP API of steward: a thin adapter that turns requests into engine commands and
+//! engine results into responses. No governance logic lives here.
+//!
+//! Every handler has the same shape: the [`auth::Caller`] extractor, a validated request, one
+//! call into the engine or the store, a typed response. [`ApiError`] is the one place where
+//! errors become HTTP statuses.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! let store = steward_store::open(std::path::Path::new("steward-data"), None)?;
+//! let policy = Arc::new(steward_engine::default_policy()?);
+//! let engine = steward_engine::Engine::open(store.clone(), policy.clone(), Default::default())?;
+//! let state = steward_server::AppState::new(engine, steward_server::Limits::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, steward_server::router(state)).await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use steward_engine::Engine;
+use steward_policy::Policy;
+use steward_store::{Store, StoreError};
+
+pub mod auth;
+mod ingest;
+mod metrics;
+mod openapi;
+mod routes;
+
+pub use ingest::EngineHandle;
+pub use metrics::Metrics;
+
+/// Request size limits (record and text limits are the engine's).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body_bytes: 16 * 1024 * 1024 }
+    }
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: EngineHandle,
+    pub store: Arc<dyn Store>,
+    pub policy: Arc<Policy>,
+    pub keys: auth::KeyCache,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+impl AppState {
+    /// Moves the engine onto its own writer thread and builds the state around it.
+    pub fn new(engine: Engine, limits: Limits) -> AppState {
+        let store = engine.store().clone();
+        let policy = engine.policy().clone();
+        AppState {
+            engine: EngineHandle::spawn(engine),
+            store,
+            policy,
+            keys: auth::KeyCache::default(),
+            metrics: Arc::new(Metrics::default()),
+            limits,
+        }
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.limits.max_body_bytes;
+    Router::new()
+        .route("/v1/events", post(routes::post_events))
+        .route("/v1/decisions", get(routes::get_decisions))
+        .route("/v1/decisions/{id}", get(routes::get_decision))
+        .route("/v1/accounts/{id}/standing", get(routes::get_standing))
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .route("/openapi.json", get(openapi::serve))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// An error answered to the client: a status and a message, as `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into() }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, m)
+    }
+    pub fn unauthorized(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, m)
+    }
+    pub fn forbidden(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, m)
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("store: {e}");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("storage unavailable: {e}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(ErrorBody { error: self.message })).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,164 @@
+//! Request handlers. Each: the caller's role, a validated request, one engine or store call,
+//! a typed response.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use steward_engine::IngestOutcome;
+use steward_model::{Decision, Role, Standing};
+
+use crate::auth::Caller;
+use crate::ingest::{BodyFormat, IngestFailure};
+use crate::{ApiError, AppState, ErrorBody};
+
+/// Ingest events: a JSON array, or NDJSON with `Content-Type: application/x-ndjson`.
+/// Answers 200 when anything was accepted or was a replay, 400 when every record was
+/// rejected; either way the body lists each rejection with its index and reason.
+#[utoipa::path(post, path = "/v1/events", tag = "events",
+    request_body(content = Vec<Object>, description = "Events", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored; valid records kept", body = IngestOutcome),
+        (status = 400, description = "Malformed body, or every record rejected", body = IngestOutcome),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn post_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::can_ingest, "send events")?;
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body is over the limit of {} bytes; split it into smaller batches",
+                state.limits.max_body_bytes
+            ),
+        ),
+        status => ApiError::new(status, format!("cannot read the request body: {e}")),
+    })?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let format = if content_type.starts_with("application/x-ndjson") || content_type.starts_with("application/jsonl") {
+        BodyFormat::Ndjson
+    } else {
+        BodyFormat::JsonArray
+    };
+    let started = Instant::now();
+    let outcome = state.engine.ingest(body, format).await.map_err(|e| match e {
+        IngestFailure::BadBody(m) => ApiError::bad_request(format!(
+            "{m}; send a JSON array of events, or NDJSON with Content-Type: application/x-ndjson"
+        )),
+        IngestFailure::Engine(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+        IngestFailure::Stopped => ApiError::internal("the engine has stopped"),
+    })?;
+    state.metrics.record(&outcome, started.elapsed().as_secs_f64());
+    let status = if outcome.accepted + outcome.duplicates == 0 && !outcome.rejected.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(outcome)).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DecisionsQuery {
+    /// Account or post id.
+    subject: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DecisionList {
+    pub subject: String,
+    pub decisions: Vec<Decision>,
+}
+
+/// Decisions about an account or a post, each with its statement of reasons.
+#[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionsQuery),
+    responses((status = 200, body = DecisionList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_decisions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<DecisionsQuery>,
+) -> Result<Json<DecisionList>, ApiError> {
+    caller.require(Role::can_read, "read decisions")?;
+    let subject = q
+        .subject
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("query parameter `subject` (an account or post id) is required"))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let store = state.store.clone();
+    let s = subject.clone();
+    let decisions = blocking(move || store.decisions_for(&s, limit)).await??;
+    Ok(Json(DecisionList { subject, decisions }))
+}
+
+/// One decision by id.
+#[utoipa::path(get, path = "/v1/decisions/{id}", tag = "decisions",
+    responses((status = 200, body = Decision), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_decision(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Decision>, ApiError> {
+    caller.require(Role::can_read, "read decisions")?;
+    let store = state.store.clone();
+    let lookup = id.clone();
+    let decision = blocking(move || store.decision(&lookup)).await??;
+    decision.map(Json).ok_or_else(|| ApiError::not_found(format!("no decision {id:?}")))
+}
+
+/// An account's standing now: credit and the restrictions in force. Restrictions lapse by
+/// time alone; this is computed at read time.
+#[utoipa::path(get, path = "/v1/accounts/{id}/standing", tag = "accounts",
+    responses((status = 200, body = Standing), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_standing(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Standing>, ApiError> {
+    caller.require(Role::can_read, "read standing")?;
+    let store = state.store.clone();
+    let policy = state.policy.clone();
+    let standing =
+        blocking(move || steward_engine::standing(store.as_ref(), &policy, &id, chrono::Utc::now())).await??;
+    Ok(Json(standing))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub backend: &'static str,
+    pub policy_version: String,
+}
+
+/// Liveness; needs no key.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health { status: "ok", backend: state.store.backend(), policy_version: state.policy.version.clone() })
+}
+
+/// Prometheus metrics; needs no key.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+}
+
+/// Runs store work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(e.to_string()))
+}

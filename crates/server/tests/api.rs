@@ -1,0 +1,199 @@
+//! End-to-end tests of the HTTP API over a real socket and a real SQLite store.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use steward_model::Role;
+
+struct Server {
+    base: String,
+    keys: std::collections::HashMap<Role, String>,
+    client: Client,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(max_body_bytes: usize) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = steward_store::open(dir.path(), None).unwrap();
+    let keys =
+        Role::ALL.into_iter().map(|r| (r, steward_server::auth::create_key(store.as_ref(), r).unwrap())).collect();
+    let policy = Arc::new(steward_engine::default_policy().unwrap());
+    let engine = steward_engine::Engine::open(store, policy, Default::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = steward_server::router(steward_server::AppState::new(engine, steward_server::Limits { max_body_bytes }));
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    Server { base, keys, client: Client::new(), _dir: dir, _runtime: runtime }
+}
+
+impl Server {
+    fn post(&self, role: Role, content_type: &str, body: impl Into<reqwest::blocking::Body>) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}/v1/events", self.base))
+            .bearer_auth(&self.keys[&role])
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    fn get(&self, role: Option<Role>, path: &str) -> (StatusCode, Value) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(role) = role {
+            req = req.bearer_auth(&self.keys[&role]);
+        }
+        let r = req.send().unwrap();
+        let status = r.status();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn ai_post(id: &str, account: &str) -> Value {
+    json!({"id": id, "type": "post.created", "at": now(), "post": {"id": format!("p-{id}"), "account_id": account,
+        "kind": "video", "text": "AI 生成的熊猫视频", "created_at": now(),
+        "ai_generated": {"declared": true, "implicit_label": true}, "explicit_label": false}})
+}
+
+#[test]
+fn json_array_ingest_decides_and_serves_the_statement_of_reasons() {
+    let s = start(1 << 20);
+    let account = json!({"id": "e0", "type": "account.upserted", "at": now(),
+        "account": {"id": "a1", "handle": "lin", "display_name": "林晓雨", "followers": 100}});
+    let (status, body) = s.post(Role::Ingest, "application/json", json!([account, ai_post("e1", "a1")]).to_string());
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(body["duplicates"], 0);
+    assert_eq!(body["decisions"][0]["rule_id"], "ai-unlabelled");
+
+    let (status, body) = s.get(Some(Role::Auditor), "/v1/decisions?subject=a1");
+    assert_eq!(status, StatusCode::OK);
+    let d = &body["decisions"][0];
+    assert_eq!(d["post_id"], "p-e1");
+    assert_eq!(d["automated_detection"], true);
+    assert!(d["explanation"].as_str().unwrap().contains("p-e1"), "{d}");
+    assert!(d["appeal"]["until"].is_string());
+    assert!(d["policy_version"].is_string());
+    assert!(d["facts"]["signals"][0]["evidence"]["source"] == "declared");
+
+    let (_, by_post) = s.get(Some(Role::Moderator), "/v1/decisions?subject=p-e1");
+    assert_eq!(by_post["decisions"].as_array().unwrap().len(), 1);
+    let id = d["id"].as_str().unwrap();
+    let (status, one) = s.get(Some(Role::Admin), &format!("/v1/decisions/{id}"));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["id"], id);
+
+    let (status, standing) = s.get(Some(Role::Auditor), "/v1/accounts/a1/standing");
+    assert_eq!(status, StatusCode::OK);
+    assert!(standing["credit"].as_i64().unwrap() < standing["credit_initial"].as_i64().unwrap());
+}
+
+#[test]
+fn ndjson_keeps_valid_records_and_names_each_rejection() {
+    let s = start(1 << 20);
+    let body = format!(
+        "{}\n{}\n\n{}\n{}\n",
+        ai_post("n1", "a1"),
+        r#"{"id":"n2","type":"post.created","at":"#,
+        json!({"id": "n3", "type": "post.liked", "at": now()}),
+        ai_post("n4", "a2"),
+    );
+    let (status, body) = s.post(Role::Ingest, "application/x-ndjson", body);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 2);
+    let rejected = body["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["index"], 1);
+    assert_eq!(rejected[0]["line"], 2);
+    assert_eq!(rejected[1]["line"], 4);
+    assert_eq!(rejected[1]["field"], "type");
+    assert!(rejected[1]["error"].as_str().unwrap().contains("unknown event type"));
+}
+
+#[test]
+fn replays_are_counted_no_ops() {
+    let s = start(1 << 20);
+    let batch = json!([ai_post("r1", "a1"), ai_post("r1", "a1")]).to_string();
+    let (_, first) = s.post(Role::Ingest, "application/json", batch.clone());
+    assert_eq!((first["accepted"].as_u64(), first["duplicates"].as_u64()), (Some(1), Some(1)));
+    let (status, second) = s.post(Role::Admin, "application/json", batch);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((second["accepted"].as_u64(), second["duplicates"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(second["decisions"].as_array().unwrap().len(), 0);
+    let (_, decisions) = s.get(Some(Role::Auditor), "/v1/decisions?subject=a1");
+    assert_eq!(decisions["decisions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn limits_answer_413_and_400_with_a_message() {
+    let s = start(4096);
+    let big = json!([ai_post("b1", "a1")]).to_string() + &" ".repeat(5000);
+    let (status, body) = s.post(Role::Ingest, "application/json", big);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["error"].as_str().unwrap().contains("4096 bytes"), "{body}");
+
+    let s = start(1 << 20);
+    let mut post = ai_post("b2", "a1");
+    post["post"]["text"] = json!("长".repeat(30_000));
+    let (status, body) = s.post(Role::Ingest, "application/json", json!([post]).to_string());
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["rejected"][0]["field"], "post.text");
+
+    let (status, body) = s.post(Role::Ingest, "application/json", "[{\"id\":");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("JSON array"), "{body}");
+
+    let (status, body) = s.post(Role::Ingest, "application/x-ndjson", vec![b'{', 0xff, 0xfe, b'}']);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["rejected"][0]["error"].as_str().unwrap().contains("UTF-8"), "{body}");
+}
+
+#[test]
+fn every_v1_route_needs_a_key_of_an_allowed_role() {
+    let s = start(1 << 20);
+    for path in ["/v1/decisions?subject=a1", "/v1/accounts/a1/standing", "/v1/decisions/x"] {
+        let (status, _) = s.get(None, path);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _) = s.get(Some(Role::Ingest), path);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = s.client.post(format!("{}/v1/events", s.base)).body("[]").send().unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s.client.post(format!("{}/v1/events", s.base)).bearer_auth("stw_nope").body("[]").send().unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    for role in [Role::Auditor, Role::Moderator] {
+        let (status, body) = s.post(role, "application/json", "[]");
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role:?}");
+        assert!(body["error"].as_str().unwrap().contains("may not send events"));
+    }
+    let (status, _) = s.get(Some(Role::Auditor), "/v1/decisions");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn health_metrics_and_openapi_are_served() {
+    let s = start(1 << 20);
+    let (status, health) = s.get(None, "/healthz");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["backend"], "sqlite");
+    s.post(Role::Ingest, "application/json", json!([ai_post("m1", "a1")]).to_string());
+    let metrics = s.client.get(format!("{}/metrics", s.base)).send().unwrap().text().unwrap();
+    assert!(metrics.contains("steward_events_total{outcome=\"accepted\"} 1"), "{metrics}");
+    assert!(metrics.contains("steward_decisions_total{rule=\"ai-unlabelled\"} 1"), "{metrics}");
+    let (status, doc) = s.get(None, "/openapi.json");
+    assert_eq!(status, StatusCode::OK);
+    for path in ["/v1/events", "/v1/decisions", "/v1/accounts/{id}/standing", "/healthz", "/metrics"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["Decision"].is_object());
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Quality gates: `steward eval ...` on ../shared/data, failing below the floors the issues
+# set. Run after a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${STEWARD_EVAL_DATA:-../shared/data}"
+STEWARD=./target/release/steward
+
+# gate NAME JSON FIELD OP FLOOR
+gate() {
+  local name=$1 json=$2 field=$3 op=$4 floor=$5
+  python3 - "$name" "$json" "$field" "$op" "$floor" <<'PY'
+import json, sys
+name, text, field, op, floor = sys.argv[1:]
+value = json.loads(text)[field]
+ok = value >= float(floor) if op == ">=" else value <= float(floor)
+print(f"{'ok  ' if ok else 'FAIL'} {name}: {field} = {value:.4f} (must be {op} {floor})")
+sys.exit(0 if ok else 1)
+PY
+}
+
+status=0
+# No detector with an evaluation set exists yet (unlabelled AI content is judged by its
+# tests); the gates of the copy, claims, clickbait and impersonation issues go here.
+[ -d "$DATA" ] || { echo "no evaluation data at $DATA"; exit 1; }
+"$STEWARD" --version
+exit $status
