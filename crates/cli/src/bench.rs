@@ -9,7 +9,6 @@ use chrono::{SecondsFormat, Utc};
 use clap::Subcommand;
 use serde_json::json;
 use steward_engine::Engine;
-use steward_engine::input::split_ndjson;
 use steward_model::Role;
 
 #[derive(Subcommand)]
@@ -19,9 +18,6 @@ pub enum BenchCommand {
         /// Post events to ingest.
         #[arg(long, default_value_t = 200_000)]
         events: usize,
-        /// Records per batch (one transaction each).
-        #[arg(long, default_value_t = 1000)]
-        batch: usize,
         /// PostgreSQL URL; a temporary SQLite store when omitted.
         #[arg(long)]
         database_url: Option<String>,
@@ -44,7 +40,7 @@ pub enum BenchCommand {
 
 pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
     match command {
-        BenchCommand::Pipeline { events, batch, database_url } => pipeline(events, batch, database_url)?,
+        BenchCommand::Pipeline { events, database_url } => pipeline(events, database_url)?,
         BenchCommand::Http { rate, seconds, connections } => http(rate, seconds, connections)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
@@ -53,29 +49,32 @@ pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
 /// A synthetic post event: realistic sizes, one in ten an unlabelled AI post that the
 /// default policy acts on.
 pub fn synthetic_event(i: usize, at: &str) -> String {
-    let ai = if i % 10 == 0 { r#","ai_generated":{"declared":false,"implicit_label":true}"# } else { "" };
+    let ai = if i.is_multiple_of(10) { r#","ai_generated":{"declared":false,"implicit_label":true}"# } else { "" };
     format!(
         r#"{{"id":"bench-{i}","type":"post.created","at":"{at}","post":{{"id":"p{i}","account_id":"a{}","kind":"short_post","title":"第{i}条","text":"今天在成都的街头看到了一场特别的表演，很多人围观拍照，气氛非常热烈。Post number {i} with some English text as well.","created_at":"{at}"{ai}}}}}"#,
         i % 5000
     )
 }
 
-fn pipeline(events: usize, batch: usize, database_url: Option<String>) -> Result<()> {
+fn pipeline(events: usize, database_url: Option<String>) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let store = steward_store::open(dir.path(), database_url.as_deref())?;
     let policy = Arc::new(steward_engine::default_policy().map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut engine = Engine::open(store.clone(), policy, Default::default())?;
     let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-    let body: String = (0..events).map(|i| synthetic_event(i, &at) + "\n").collect();
-    let lines: Vec<&str> = body.lines().collect();
-    let started = Instant::now();
-    let mut decisions = 0;
-    for chunk in lines.chunks(batch.max(1)) {
-        let text = chunk.join("\n");
-        let outcome = engine.ingest(&split_ndjson(text.as_bytes(), 1))?;
-        anyhow::ensure!(outcome.rejected.is_empty(), "synthetic events were rejected: {:?}", outcome.rejected[0]);
-        decisions += outcome.decisions.len();
+    let file = dir.path().join("events.ndjson");
+    let mut body = String::with_capacity(events * 400);
+    for i in 0..events {
+        body.push_str(&synthetic_event(i, &at));
+        body.push('\n');
     }
+    std::fs::write(&file, &body)?;
+    // The same path as `steward ingest`: read, parse, process, commit.
+    let started = Instant::now();
+    let (totals, result) = crate::ingest::ingest_files(&mut engine, &[file]);
+    result?;
+    anyhow::ensure!(totals.rejected == 0, "synthetic events were rejected");
+    let decisions = totals.decisions;
     let seconds = started.elapsed().as_secs_f64();
     let stored = store.event_count()?;
     anyhow::ensure!(stored as usize == events, "stored {stored} of {events} events");
@@ -85,7 +84,6 @@ fn pipeline(events: usize, batch: usize, database_url: Option<String>) -> Result
             "bench": "pipeline",
             "backend": store.backend(),
             "events": events,
-            "batch": batch,
             "decisions": decisions,
             "seconds": seconds,
             "events_per_second": events as f64 / seconds,
@@ -108,35 +106,35 @@ fn http(rate: u32, seconds: u32, connections: usize) -> Result<()> {
     let app = steward_server::router(steward_server::AppState::new(engine, Default::default()));
     server.spawn(async move { axum::serve(listener, app).await });
 
+    // Requests are started by a plain thread at their due times (tokio's timer ticks in
+    // whole milliseconds, which would add up to a millisecond to every measurement) and
+    // run on a client runtime of their own.
     let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let latencies = client_rt.block_on(async move {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
-        let url = format!("http://{addr}/v1/events");
-        let total = (rate as usize) * (seconds as usize + 1);
-        let interval = Duration::from_secs_f64(1.0 / rate as f64);
-        let limit = Arc::new(tokio::sync::Semaphore::new(connections));
-        let begin = tokio::time::Instant::now();
-        let mut tasks = Vec::with_capacity(total);
-        for i in 0..total {
-            let due = begin + interval * i as u32;
-            tokio::time::sleep_until(due).await;
-            let permit = limit.clone().acquire_owned().await?;
-            let (client, url, key) = (client.clone(), url.clone(), key.clone());
-            let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-            let body = format!("[{}]", synthetic_event(i, &at));
-            tasks.push(tokio::spawn(async move {
-                let response = client
-                    .post(&url)
-                    .bearer_auth(&key)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                drop(permit);
-                let ok = matches!(&response, Ok(r) if r.status().is_success());
-                (i, due.elapsed(), ok)
-            }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).tcp_nodelay(true).build()?;
+    let url = format!("http://{addr}/v1/events");
+    let total = (rate as usize) * (seconds as usize + 1);
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let limit = Arc::new(tokio::sync::Semaphore::new(connections));
+    let begin = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = begin + interval * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
         }
+        let (client, url, key, limit) = (client.clone(), url.clone(), key.clone(), limit.clone());
+        let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+        let body = format!("[{}]", synthetic_event(i, &at));
+        tasks.push(client_rt.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let response =
+                client.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body).send().await;
+            let ok = matches!(&response, Ok(r) if r.status().is_success());
+            // From when the request was due: a stall delays every request behind it.
+            (i, due.elapsed(), ok)
+        }));
+    }
+    let latencies = client_rt.block_on(async move {
         let mut latencies = Vec::with_capacity(total);
         for t in tasks {
             let (i, latency, ok) = t.await?;

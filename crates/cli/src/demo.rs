@@ -117,16 +117,49 @@ fn summarise(outcome: &IngestOutcome, replay: &IngestOutcome) {
 /// The demo stream: accounts, posts (human, labelled AI, unlabelled AI from several
 /// sources, a content farm), fact-checks, protected identities, credentials, reports,
 /// follower snapshots, one malformed record.
+/// Builds the demo stream, numbering events and posts.
+struct Stream {
+    start: DateTime<Utc>,
+    out: Vec<String>,
+    posts: usize,
+}
+
+impl Stream {
+    fn push(&mut self, kind: &str, entity: &str, payload: Value, at: DateTime<Utc>) {
+        let mut e = json!({ "id": format!("demo-{:04}", self.out.len() + 1), "type": kind, "at": fmt_time(at) });
+        e[entity] = payload;
+        self.out.push(e.to_string());
+    }
+
+    /// A post `minutes` after the start; `ai` is (declared, implicit label).
+    #[allow(clippy::too_many_arguments)]
+    fn post(
+        &mut self,
+        account: &str,
+        kind: &str,
+        title: Option<&str>,
+        text: &str,
+        ai: Option<(bool, bool)>,
+        label: bool,
+        minutes: i64,
+    ) {
+        self.posts += 1;
+        let at = self.start + Duration::minutes(minutes);
+        let mut p = json!({ "id": format!("post-{:03}", self.posts), "account_id": account, "kind": kind,
+            "text": text, "created_at": fmt_time(at), "explicit_label": label });
+        if let Some(t) = title {
+            p["title"] = json!(t);
+        }
+        if let Some((declared, implicit)) = ai {
+            p["ai_generated"] = json!({ "declared": declared, "implicit_label": implicit });
+        }
+        self.push("post.created", "post", p, at);
+    }
+}
+
 fn events(now: DateTime<Utc>) -> Vec<String> {
     let start = now - Duration::hours(6);
-    let mut out = Vec::new();
-    let mut n = 0;
-    let mut push = |kind: &str, entity: &str, payload: Value, at: DateTime<Utc>| {
-        n += 1;
-        let mut e = json!({ "id": format!("demo-{n:04}"), "type": kind, "at": fmt_time(at) });
-        e[entity] = payload;
-        out.push(e.to_string());
-    };
+    let mut s = Stream { start, out: Vec::new(), posts: 0 };
     let accounts = [
         ("acct-lin", "linxiaoyu", "林晓雨的日常", "成都 | 生活vlog | 合作请私信", 52_300, false),
         ("acct-science", "kexuexiaozhan", "科学小站", "用图讲清楚科学。AI 配图均已标注。", 480_000, true),
@@ -146,41 +179,10 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
     for (id, handle, name, bio, followers, verified) in accounts {
         let account = json!({ "id": id, "handle": handle, "display_name": name, "bio": bio,
             "followers": followers, "verified": verified, "ip_region": "四川" });
-        push("account.upserted", "account", account, start);
+        s.push("account.upserted", "account", account, start);
     }
-    let mut post_no = 0;
-    let mut post = |push: &mut dyn FnMut(&str, &str, Value, DateTime<Utc>),
-                    account: &str,
-                    kind: &str,
-                    title: Option<&str>,
-                    text: &str,
-                    ai: Option<(bool, bool)>,
-                    label: bool,
-                    minutes: i64| {
-        post_no += 1;
-        let at = start + Duration::minutes(minutes);
-        let mut p = json!({ "id": format!("post-{post_no:03}"), "account_id": account, "kind": kind,
-            "text": text, "created_at": fmt_time(at), "explicit_label": label });
-        if let Some(t) = title {
-            p["title"] = json!(t);
-        }
-        if let Some((declared, implicit)) = ai {
-            p["ai_generated"] = json!({ "declared": declared, "implicit_label": implicit });
-        }
-        push("post.created", "post", p, at);
-    };
-    post(
-        &mut push,
-        "acct-lin",
-        "video",
-        Some("成都周末去哪儿"),
-        "带大家逛了宽窄巷子和人民公园，喝了盖碗茶。",
-        None,
-        false,
-        5,
-    );
-    post(
-        &mut push,
+    s.post("acct-lin", "video", Some("成都周末去哪儿"), "带大家逛了宽窄巷子和人民公园，喝了盖碗茶。", None, false, 5);
+    s.post(
         "acct-lin",
         "video",
         Some("如果大熊猫会说话"),
@@ -189,8 +191,7 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
         false,
         40,
     );
-    post(
-        &mut push,
+    s.post(
         "acct-science",
         "image",
         Some("黑洞长什么样"),
@@ -199,8 +200,7 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
         true,
         50,
     );
-    post(
-        &mut push,
+    s.post(
         "acct-harbor",
         "image",
         None,
@@ -209,18 +209,8 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
         true,
         60,
     );
-    post(
-        &mut push,
-        "acct-harbor",
-        "image",
-        None,
-        "New series: lighthouses that never existed.",
-        Some((false, true)),
-        false,
-        75,
-    );
-    post(
-        &mut push,
+    s.post("acct-harbor", "image", None, "New series: lighthouses that never existed.", Some((false, true)), false, 75);
+    s.post(
         "acct-news",
         "article",
         Some("Bridge closure extended to Friday"),
@@ -229,8 +219,7 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
         false,
         80,
     );
-    post(
-        &mut push,
+    s.post(
         "acct-chen",
         "article",
         Some("秋冬季节如何预防流感"),
@@ -239,7 +228,7 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
         false,
         90,
     );
-    post(&mut push, "acct-wang", "short_post", None, "今天的火锅太辣了[哈哈]", None, false, 95);
+    s.post("acct-wang", "short_post", None, "今天的火锅太辣了[哈哈]", None, false, 95);
     // A content farm: AI videos with the embedded label but none shown to viewers.
     let farm_titles = [
         "震惊！深山发现会发光的巨型蘑菇",
@@ -269,28 +258,28 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
     ];
     for (i, title) in farm_titles.iter().enumerate() {
         let text = format!("{title}，看完你就明白了！转发给家人看看");
-        post(&mut push, "acct-farm", "video", Some(title), &text, Some((false, true)), false, 100 + 10 * i as i64);
+        s.post("acct-farm", "video", Some(title), &text, Some((false, true)), false, 100 + 10 * i as i64);
     }
     let factcheck = json!({ "id": "fc-demo-1", "claim": "吃大蒜可以预防新冠病毒感染", "verdict": "false",
         "explanation": "世界卫生组织指出，没有证据表明吃大蒜能防止感染新冠病毒。", "publisher": "辟谣平台",
         "published_at": fmt_time(start) });
-    push("factcheck.upserted", "factcheck", factcheck, start);
+    s.push("factcheck.upserted", "factcheck", factcheck, start);
     let identity = json!({ "id": "id-demo-police", "name": "成都市公安局", "aliases": ["成都公安", "平安成都"],
         "kind": "police", "owner_account_ids": ["acct-police"] });
-    push("identity.upserted", "identity", identity, start);
+    s.push("identity.upserted", "identity", identity, start);
     let credential = json!({ "account_id": "acct-chen", "field": "medicine", "title": "主任医师",
         "issuer": "国家卫生健康委员会" });
-    push("credential.verified", "credential", credential, start);
+    s.push("credential.verified", "credential", credential, start);
     let report = json!({ "id": "rep-1", "reporter_id": "acct-wang", "post_id": "post-010",
         "account_id": "acct-farm", "reason": "ai_unlabelled", "text": "这些视频明显是AI做的，但没有标注" });
-    push("report.created", "report", report, start + Duration::hours(5));
+    s.push("report.created", "report", report, start + Duration::hours(5));
     let snapshot = json!({ "account_id": "acct-farm", "followers": 1_180_000 });
-    push("follower.snapshot", "snapshot", snapshot, start + Duration::hours(5));
+    s.push("follower.snapshot", "snapshot", snapshot, start + Duration::hours(5));
     // A client bug: a post whose flag is a string. Rejected with its line; the rest is kept.
-    out.push(format!(
+    s.out.push(format!(
         r#"{{"id":"demo-bad","type":"post.created","at":"{}","post":{{"id":"post-bad","account_id":"acct-wang","kind":"short_post","text":"hi","created_at":"{}","explicit_label":"no"}}}}"#,
         fmt_time(now),
         fmt_time(now)
     ));
-    out
+    s.out
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use steward_engine::input::split_ndjson;
-use steward_engine::{Engine, IngestOutcome};
+use steward_engine::{Engine, IngestOutcome, Parsed, parse_records};
 use steward_policy::Policy;
 use steward_store::Store;
 
@@ -19,60 +19,19 @@ const BATCH: usize = 1000;
 /// Rejections printed in full; the rest are counted.
 const SHOWN_REJECTIONS: usize = 50;
 
+/// What an ingest did.
 #[derive(Default)]
-struct Totals {
-    accepted: usize,
-    duplicates: usize,
-    rejected: usize,
-    decisions: usize,
+pub struct Totals {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub decisions: usize,
 }
 
 pub fn run(store: Arc<dyn Store>, policy: Arc<Policy>, files: &[PathBuf]) -> Result<ExitCode> {
-    let limits = steward_model::Limits::default();
     let mut engine = Engine::open(store, policy, Default::default())?;
-    let mut totals = Totals::default();
     let started = Instant::now();
-    for path in files {
-        let (reader, size): (Box<dyn Read>, Option<u64>) = if path == Path::new("-") {
-            (Box::new(std::io::stdin().lock()), None)
-        } else {
-            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            let size = file.metadata().map(|m| m.len()).ok();
-            (Box::new(file), size)
-        };
-        let bar = match size {
-            Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            ),
-            None => ProgressBar::new_spinner(),
-        };
-        bar.set_message(path.display().to_string());
-        let name = path.display().to_string();
-        let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(reader));
-        let mut chunk = Vec::with_capacity(1 << 20);
-        let mut first_line = 1;
-        let mut lines = 0;
-        loop {
-            let read = read_line_limited(&mut reader, &mut chunk, limits.max_record_bytes + 1)
-                .with_context(|| format!("reading {name}"))?;
-            if read > 0 {
-                lines += 1;
-            }
-            if lines == BATCH || (read == 0 && lines > 0) {
-                let outcome = engine.ingest(&split_ndjson(&chunk, first_line))?;
-                report(&bar, &name, &outcome, &mut totals);
-                first_line += lines;
-                lines = 0;
-                chunk.clear();
-            }
-            if read == 0 {
-                break;
-            }
-        }
-        bar.finish_and_clear();
-    }
+    let (totals, ingested) = ingest_files(&mut engine, files);
     let seconds = started.elapsed().as_secs_f64();
     let total = totals.accepted + totals.duplicates + totals.rejected;
     eprintln!(
@@ -83,7 +42,89 @@ pub fn run(store: Arc<dyn Store>, policy: Arc<Policy>, files: &[PathBuf]) -> Res
         totals.rejected,
         totals.decisions
     );
+    ingested.context("ingest stopped; the counts above were committed")?;
     Ok(if totals.rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Reads NDJSON files (`-` for stdin) and streams them through the engine, with a progress
+/// bar on a terminal. Returns what was committed, and the error that stopped it, if any.
+pub fn ingest_files(engine: &mut Engine, files: &[PathBuf]) -> (Totals, Result<()>) {
+    let limits = engine.options().limits;
+    let clock = engine.options().clock.clone();
+    let mut totals = Totals::default();
+    // Reading and parsing run on their own thread, ahead of the engine.
+    let (batches, received) = std::sync::mpsc::sync_channel::<(String, Vec<Parsed>)>(4);
+    let bar = ProgressBar::hidden();
+    let reader_bar = bar.clone();
+    let files = files.to_vec();
+    let reader = std::thread::spawn(move || -> Result<()> {
+        for path in &files {
+            let (input, size): (Box<dyn Read + Send>, Option<u64>) = if path == Path::new("-") {
+                (Box::new(std::io::stdin()), None)
+            } else {
+                let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+                let size = file.metadata().map(|m| m.len()).ok();
+                (Box::new(file), size)
+            };
+            start_bar(&reader_bar, path, size);
+            let name = path.display().to_string();
+            let mut input = BufReader::with_capacity(1 << 20, reader_bar.wrap_read(input));
+            let mut chunk = Vec::with_capacity(1 << 20);
+            let mut first_line = 1;
+            let mut lines = 0;
+            loop {
+                let read = read_line_limited(&mut input, &mut chunk, limits.max_record_bytes + 1)
+                    .with_context(|| format!("reading {name}"))?;
+                if read > 0 {
+                    lines += 1;
+                }
+                if lines == BATCH || (read == 0 && lines > 0) {
+                    let parsed = parse_records(&split_ndjson(&chunk, first_line), &limits, clock());
+                    if batches.send((name.clone(), parsed)).is_err() {
+                        return Ok(()); // the engine stopped; its error is reported
+                    }
+                    first_line += lines;
+                    lines = 0;
+                    chunk.clear();
+                }
+                if read == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    });
+    let names = std::cell::RefCell::new(std::collections::VecDeque::new());
+    let stream = received.iter().map(|(name, parsed)| {
+        names.borrow_mut().push_back(name);
+        parsed
+    });
+    let ingested = engine.ingest_stream(stream, |outcome| {
+        let name = names.borrow_mut().pop_front().unwrap_or_default();
+        report(&bar, &name, &outcome, &mut totals);
+    });
+    drop(received);
+    let read = reader.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked")));
+    bar.finish_and_clear();
+    let result = ingested.map_err(anyhow::Error::from).and(read);
+    (totals, result)
+}
+
+fn start_bar(bar: &ProgressBar, path: &Path, size: Option<u64>) {
+    bar.reset();
+    match size {
+        Some(n) => {
+            bar.set_length(n);
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+        }
+        None => bar.set_style(ProgressStyle::default_spinner()),
+    }
+    bar.set_message(path.display().to_string());
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
 }
 
 fn report(bar: &ProgressBar, name: &str, outcome: &IngestOutcome, totals: &mut Totals) {

@@ -15,7 +15,7 @@ fn free_port() -> u16 {
 }
 
 fn serve(dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(STEWARD)
+    let mut child = Command::new(STEWARD)
         .args(["serve", "--data-dir"])
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -30,6 +30,8 @@ fn serve(dir: &std::path::Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start");
 }
 
@@ -41,7 +43,7 @@ fn batch(thread: usize, n: usize) -> (Vec<String>, String) {
         .map(|id| {
             json!({"id": id, "type": "post.created", "at": at, "post": {"id": format!("p-{id}"),
                 "account_id": format!("a{}", n % 7), "kind": "video", "text": "生成的视频", "created_at": at,
-                "ai_generated": {"declared": n % 2 == 0, "implicit_label": true}}})
+                "ai_generated": {"declared": n.is_multiple_of(2), "implicit_label": true}}})
         })
         .collect();
     (ids, serde_json::to_string(&body).unwrap())
@@ -106,7 +108,7 @@ fn sigkill_mid_ingest_loses_no_acknowledged_event() {
     let total = store.event_count().unwrap() as usize;
     let acked_events = acked.len() * 50;
     // Batches in flight at the kill may or may not have been committed, whole.
-    assert!(total >= acked_events && (total - acked_events) % 50 == 0, "{total} stored, {acked_events} acknowledged");
+    assert!(total >= acked_events && (total - acked_events).is_multiple_of(50), "{total} stored, {acked_events} acknowledged");
     drop(store);
 
     let verify = Command::new(STEWARD).args(["audit", "verify", "--data-dir"]).arg(dir.path()).output().unwrap();

@@ -8,7 +8,7 @@ use crate::{Context, Detector, SignalSpec};
 
 pub struct UnlabelledAi;
 
-const SPECS: &[SignalSpec] = &[SignalSpec { name: "unlabelled_ai", evidence: &["source", "kind"] }];
+const SPECS: &[SignalSpec] = &[SignalSpec { name: "unlabelled_ai", evidence: &["source", "basis", "kind"] }];
 
 impl Detector for UnlabelledAi {
     fn name(&self) -> &'static str {
@@ -31,18 +31,19 @@ impl Detector for UnlabelledAi {
         let ai = post.ai_generated.unwrap_or_default();
         // The strongest evidence first: the author's own declaration, then the embedded
         // label, then a marker found only in attached media.
-        let (source, score) = if ai.declared {
-            ("declared", 1.0)
+        let (source, basis, score) = if ai.declared {
+            ("declared", "the author declared it AI-generated", 1.0)
         } else if ai.implicit_label {
-            ("implicit_label", 0.95)
+            ("implicit_label", "its file carries an AI-generation label in its metadata (隐式标识)", 0.95)
         } else if post.media.iter().any(|m| m.ai_marker) {
-            ("media_marker", 0.9)
+            ("media_marker", "its attached media carry an AI-generation marker", 0.9)
         } else {
             return;
         };
         out.push(
             Signal::new("unlabelled_ai", self.name(), self.version(), score)
                 .with("source", source)
+                .with("basis", basis)
                 .with("kind", post.kind.as_str()),
         );
     }

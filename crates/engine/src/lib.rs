@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use steward_detect::{Context, Detectors};
-use steward_model::{Decision, Event, Limits, Payload, Signal, Standing, parse_event};
+use steward_model::{Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
 use steward_policy::{Input, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{AuditRecord, Batch, EntityRow, Store, StoreError, StoredEvent};
 
@@ -102,6 +102,30 @@ pub struct Rejection {
     pub error: String,
 }
 
+/// One record, parsed ahead of the engine (possibly on another thread).
+#[derive(Debug)]
+pub struct Parsed {
+    pub index: usize,
+    pub line: Option<usize>,
+    /// The event with its record as received, or why it was rejected.
+    pub result: Result<(Event, String), RecordError>,
+}
+
+/// Parses and validates records; `index` is each record's position in `records`.
+pub fn parse_records(records: &[RawRecord], limits: &Limits, now: DateTime<Utc>) -> Vec<Parsed> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(index, r)| Parsed {
+            index,
+            line: r.line,
+            result: parse_event(r.bytes, limits, now)
+                // parse_event checked the bytes are UTF-8.
+                .map(|e| (e, String::from_utf8_lossy(r.bytes).into_owned())),
+        })
+        .collect()
+}
+
 /// The result of one batch.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct IngestOutcome {
@@ -127,6 +151,8 @@ pub struct Engine {
     options: EngineOptions,
     /// Set when a commit failed: memory may be ahead of the store, so reload first.
     stale: bool,
+    /// Event ids of batches handed to the store and not yet confirmed (streaming ingest).
+    in_flight: std::collections::VecDeque<HashSet<String>>,
 }
 
 impl Engine {
@@ -135,7 +161,19 @@ impl Engine {
     pub fn open(store: Arc<dyn Store>, policy: Arc<Policy>, options: EngineOptions) -> Result<Engine, EngineError> {
         let now = (options.clock)();
         let state = State::load(store.as_ref(), now)?;
-        Ok(Engine { store, policy, detectors: Detectors::default(), state, options, stale: false })
+        Ok(Engine {
+            store,
+            policy,
+            detectors: Detectors::default(),
+            state,
+            options,
+            stale: false,
+            in_flight: Default::default(),
+        })
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
@@ -147,21 +185,86 @@ impl Engine {
     }
 
     /// Validates, stores and acts on a batch of records. Rejected records are reported and
-    /// the valid ones kept; replays of stored events are counted and skipped.
+    /// the valid ones kept; replays of stored events are counted and skipped. Returns once
+    /// the batch is committed.
     pub fn ingest(&mut self, records: &[RawRecord]) -> Result<IngestOutcome, EngineError> {
+        let parsed = parse_records(records, &self.options.limits, (self.options.clock)());
+        let (batch, outcome) = self.prepare(parsed)?;
+        self.commit(&batch)?;
+        Ok(outcome)
+    }
+
+    /// Ingests a stream of parsed batches, committing each while the next is processed:
+    /// on two cores the store's work and the pipeline's overlap. `done` receives each
+    /// batch's outcome once it is committed, in order. Stops at the first store error.
+    pub fn ingest_stream(
+        &mut self,
+        batches: impl IntoIterator<Item = Vec<Parsed>>,
+        mut done: impl FnMut(IngestOutcome),
+    ) -> Result<(), EngineError> {
+        let store = self.store.clone();
+        std::thread::scope(|scope| {
+            // One batch in flight: memory stays bounded and a failure stops the stream early.
+            let (to_commit, commits) = std::sync::mpsc::sync_channel::<Batch>(1);
+            let (to_report, committed) = std::sync::mpsc::channel::<Result<(), StoreError>>();
+            scope.spawn(move || {
+                for batch in commits {
+                    if to_report.send(store.commit(&batch).map(|_| ())).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut waiting: std::collections::VecDeque<IngestOutcome> = Default::default();
+            let mut confirm = |engine: &mut Engine, waiting: &mut std::collections::VecDeque<IngestOutcome>, r| {
+                let outcome = waiting.pop_front();
+                engine.in_flight.pop_front();
+                match r {
+                    Ok(()) => {
+                        done(outcome.unwrap_or_default());
+                        Ok(())
+                    }
+                    Err(e) => {
+                        engine.stale = true;
+                        Err(EngineError::from(e))
+                    }
+                }
+            };
+            for parsed in batches {
+                let (batch, outcome) = self.prepare(parsed)?;
+                self.in_flight.push_back(batch.events.iter().map(|e| e.id.clone()).collect());
+                waiting.push_back(outcome);
+                if to_commit.send(batch).is_err() {
+                    break;
+                }
+                while let Ok(r) = committed.try_recv() {
+                    confirm(self, &mut waiting, r)?;
+                }
+            }
+            drop(to_commit);
+            for r in committed {
+                confirm(self, &mut waiting, r)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Dedupes and processes parsed records into the batch to commit and its outcome.
+    /// Memory is updated at once; a failed commit marks it stale.
+    fn prepare(&mut self, parsed: Vec<Parsed>) -> Result<(Batch, IngestOutcome), EngineError> {
         let now = (self.options.clock)();
         if self.stale {
             self.state = State::load(self.store.as_ref(), now)?;
+            self.in_flight.clear();
             self.stale = false;
         }
         let mut outcome = IngestOutcome::default();
-        let mut events = Vec::with_capacity(records.len());
-        for (index, record) in records.iter().enumerate() {
-            match parse_event(record.bytes, &self.options.limits, now) {
-                Ok(event) => events.push((event, record.bytes)),
+        let mut events = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            match p.result {
+                Ok((event, raw)) => events.push((event, raw)),
                 Err(e) => outcome.rejected.push(Rejection {
-                    index,
-                    line: record.line,
+                    index: p.index,
+                    line: p.line,
                     field: e.field.clone(),
                     error: e.to_string(),
                 }),
@@ -172,26 +275,30 @@ impl Engine {
         let mut seen = HashSet::with_capacity(events.len());
         let mut batch = Batch::default();
         let mut signals = Vec::new();
-        for (event, raw) in &events {
-            if stored.contains(&event.id) || !seen.insert(event.id.as_str()) {
+        for (event, raw) in events {
+            let in_flight = self.in_flight.iter().any(|ids| ids.contains(&event.id));
+            if stored.contains(&event.id) || in_flight || !seen.insert(event.id.clone()) {
                 outcome.duplicates += 1;
                 continue;
             }
+            self.process(&event, now, &mut signals, &mut batch, &mut outcome.decisions)?;
             batch.events.push(StoredEvent {
-                id: event.id.clone(),
+                id: event.id,
                 event_type: event.payload.event_type().to_string(),
                 at: event.at,
-                // parse_event checked the bytes are UTF-8.
-                body: String::from_utf8_lossy(raw).into_owned(),
+                body: raw,
             });
-            self.process(event, now, &mut signals, &mut batch, &mut outcome.decisions)?;
             outcome.accepted += 1;
         }
-        if let Err(e) = self.store.commit(&batch) {
+        Ok((batch, outcome))
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), EngineError> {
+        self.store.commit(batch).map_err(|e| {
             self.stale = true;
-            return Err(e.into());
-        }
-        Ok(outcome)
+            EngineError::from(e)
+        })?;
+        Ok(())
     }
 
     /// One event through entity state, detectors, policy and enforcement.
@@ -214,13 +321,12 @@ impl Engine {
             _ => None,
         };
         let input = Input { event, account, post, signals, standing: standing.as_ref() };
-        let matches = match self.policy.evaluate(&input) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(event = %event.id, "policy evaluation failed: {e}");
-                Vec::new()
-            }
-        };
+        // A rule that fails at run time counts as not matching; the others still decide.
+        let evaluation = self.policy.evaluate_all(&input);
+        for e in &evaluation.errors {
+            tracing::warn!(event = %event.id, "policy rule failed: {e}");
+        }
+        let matches = evaluation.matches;
         if matches.is_empty() {
             return Ok(());
         }

@@ -22,6 +22,7 @@ use steward_model::{CreditEntry, Decision, Restriction, Role};
 pub mod audit;
 mod migrations;
 mod postgres_store;
+mod rows;
 mod sqlite_store;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
@@ -34,7 +35,7 @@ pub use sqlite_store::SqliteStore;
 pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("cannot open the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
@@ -44,6 +45,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: expected postgres:// or postgresql://")]
     BadUrl(String),
+}
+
+/// The server's message when there is one: `postgres::Error` alone displays as `db error`.
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.to_string(),
+        None => e.to_string(),
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -130,7 +139,7 @@ pub trait Store: Send + Sync {
     /// One entity's current state.
     fn entity(&self, kind: &str, id: &str) -> Result<Option<EntityRow>>;
 
-    /// All entities of a kind, for rebuilding in-memory indexes at start.
+    /// All entities of a kind, ordered by id, for rebuilding in-memory indexes at start.
     fn entities(&self, kind: &str) -> Result<Vec<EntityRow>>;
 
     /// Decisions whose account or post is `subject`, newest first, at most `limit`.

@@ -1,0 +1,492 @@
+//! Policies as operator data: TOML files of rules whose conditions are
+//! [CEL](https://github.com/google/cel-spec) expressions, checked and compiled once at load
+//! and evaluated for every event.
+//!
+//! A [`Policy`] holds the credit and appeal settings ([`CreditConfig`], [`AppealConfig`]), a
+//! credit ladder ([`LadderStep`]s that fire when an account's credit falls below a
+//! threshold) and [`Rule`]s. [`Policy::parse`] and [`Policy::load`] check everything against
+//! a [`Schema`] of the signals detectors can raise and return either the policy or every
+//! problem found ([`PolicyErrors`], one `file:line:col: message` per line).
+//! [`Policy::evaluate`] runs the rules on one event's [`Input`] and returns a [`Match`] with
+//! the rendered statement of reasons for each rule whose condition holds.
+//!
+//! # Policy files
+//!
+//! ```toml
+//! version = "default-2026.11"       # required; recorded on every decision
+//!
+//! [credit]                          # optional, these are the defaults
+//! initial = 100                     # credit every account starts with
+//! restore_days = 180                # deducted points come back after this many days
+//!
+//! [appeal]                          # optional
+//! days = 30                         # appeal window
+//! how = "..."                       # plain-language instructions
+//!
+//! [[ladder]]                        # zero or more
+//! id = "credit-below-80"            # [a-z0-9][a-z0-9_.-]*, unique among rules and steps
+//! below = 80                        # fires when credit drops from >= 80 to < 80; < credit.initial
+//! ground = "..."                    # the rule or law relied on
+//! category = "repeat_violations"
+//! actions = [{ type = "restrict_posting", days = 7 }]   # no deduct_credit here
+//! reason = "Your credit score fell to {{standing.credit}} ..."
+//!
+//! [[rules]]                         # zero or more, evaluated in file order
+//! id = "ai-unlabelled"
+//! ground = "..."
+//! category = "ai_unlabelled"
+//! when = "has(signals.unlabelled_ai) && signals.unlabelled_ai.score >= 0.5"
+//! actions = [{ type = "label", label = "ai-generated" }, { type = "deduct_credit", points = 1 }]
+//! reason = "Post {{post.id}} is AI-generated ({{signals.unlabelled_ai.evidence.source}}) ..."
+//! automated = true                  # optional: whether the decision is automated
+//! ```
+//!
+//! Actions are [`steward_model::Action`]s: `label{label}`, `limit_reach`, `remove`,
+//! `restrict_posting{days}`, `restrict_new_followers{days}`,
+//! `demonetize{features, days}`, `suspend{days}`, `close`, `queue_review{queue}`,
+//! `deduct_credit{points}`; `days` and `points` must be at least 1.
+//!
+//! # Variables
+//!
+//! Conditions and `{{...}}` placeholders in reasons see five variables, all maps:
+//!
+//! | variable | fields |
+//! |---|---|
+//! | `event` | `id`, `type` (e.g. `"post.created"`), `at` (RFC 3339 string) |
+//! | `account` | `id`, `handle`, `display_name`, `bio`, `followers` (int), `verified` (bool), `ip_region` (string or null), `monetization` (list of strings); `null` when the event concerns no known account |
+//! | `post` | `id`, `account_id`, `kind` (`short_post`, `article`, `video`, ...), `title` (string or null), `text`, `created_at` (RFC 3339), `group_id` and `reposted_from` (string or null), `explicit_label`, `ai_declared`, `ai_implicit_label`, `has_media`, `media_ai_marker` (bools); `null` when the event concerns no post |
+//! | `signals` | signal name → `{score: double, detector: string, version: int, evidence: map}`, holding **only** the signals raised for this event (the strongest one when a name was raised twice): guard with `has(signals.x)` or `"x" in signals` |
+//! | `standing` | `credit`, `credit_initial`, `recent_violations` (ints), `restrictions` (list of kinds in force: `posting`, `new_followers`, `monetization`, `suspended`, `closed`); `null` when unknown |
+//!
+//! The checker rejects, with line and column: unknown variables, unknown fields of
+//! `event`, `account`, `post`, `standing` and of a signal, signals the [`Schema`] does not
+//! know, evidence keys the signal's [`SignalSpec`] does not list, and unknown functions.
+//! CEL's standard library is there with the strings, math and lists extensions.
+//!
+//! A condition that fails at run time (say `signals.x.score > 0.5` without a `has()` guard
+//! for an event without `x`, or `account.followers > 10` when `account` is null) counts
+//! as false. [`Policy::evaluate`] then leaves the rule out; [`Policy::evaluate_all`] also
+//! returns the [`EvalError`]s so they can be logged, and [`Policy::runtime_errors`] counts
+//! them all.
+//!
+//! In templates a placeholder must name a value (not a whole map); values that are missing
+//! at render time (no post, a signal not raised, an absent evidence key, null) render as
+//! nothing. Lists render joined with `, `.
+//!
+//! # Example
+//!
+//! ```
+//! use steward_model::{parse_event, Limits, Signal};
+//! use steward_policy::{Input, Policy, Schema};
+//!
+//! let schema = Schema::new().with_signal("unlabelled_ai", &["source", "basis", "kind"]);
+//! let policy = Policy::parse(
+//!     r#"
+//! version = "example-1"
+//! [[rules]]
+//! id = "ai-unlabelled"
+//! ground = "Measures for Labelling AI-Generated Synthetic Content, art. 10"
+//! category = "ai_unlabelled"
+//! when = "has(signals.unlabelled_ai) && signals.unlabelled_ai.score >= 0.5"
+//! actions = [{ type = "label", label = "ai-generated" }, { type = "deduct_credit", points = 1 }]
+//! reason = "Post {{post.id}} is AI-generated ({{signals.unlabelled_ai.evidence.source}}) but unlabelled."
+//! "#,
+//!     "example.toml",
+//!     &schema,
+//! )
+//! .unwrap();
+//!
+//! let record = r#"{"id":"e1","type":"post.created","at":"2026-11-22T08:00:00Z",
+//!   "post":{"id":"p1","account_id":"a1","kind":"image","text":"sunset",
+//!   "created_at":"2026-11-22T08:00:00Z"}}"#;
+//! let event = parse_event(record.as_bytes(), &Limits::default(), chrono::Utc::now()).unwrap();
+//! let signals = [Signal::new("unlabelled_ai", "ai-label", 1, 0.9).with("source", "media_marker")];
+//!
+//! let matches = policy.evaluate(&Input::new(&event, &signals)).unwrap();
+//! assert_eq!(matches.len(), 1);
+//! assert_eq!(matches[0].rule.id, "ai-unlabelled");
+//! assert_eq!(matches[0].explanation, "Post p1 is AI-generated (media_marker) but unlabelled.");
+//!
+//! // Without the signal the rule does not match.
+//! assert!(policy.evaluate(&Input::new(&event, &[])).unwrap().is_empty());
+//! ```
+
+#![deny(missing_docs)]
+
+mod check;
+mod error;
+mod load;
+mod template;
+mod vars;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cel::common::types::CelBool;
+use cel::{Context, Env, IdedExpr, Value};
+use steward_model::{Account, Action, Event, Post, Signal, Standing};
+
+pub use error::{EvalError, PolicyError, PolicyErrors};
+
+use template::Template;
+use vars::Vars;
+
+/// Credit settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditConfig {
+    /// Credit every account starts with. Default 100.
+    pub initial: i64,
+    /// Points deducted come back after this many days. Default 180.
+    pub restore_days: u32,
+}
+
+impl Default for CreditConfig {
+    fn default() -> Self {
+        CreditConfig { initial: 100, restore_days: 180 }
+    }
+}
+
+/// How decisions can be appealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppealConfig {
+    /// Appeal window in days. Default 30.
+    pub days: u32,
+    /// Plain-language instructions shown with every decision.
+    pub how: String,
+}
+
+/// The appeal instructions used when a policy gives none.
+pub const DEFAULT_APPEAL_HOW: &str = "If you think this decision is wrong, contact the platform through its \
+     support or complaint channel within the appeal window and quote the decision id; a person will review it. \
+     Appeals through the API (POST /v1/appeals) are coming.";
+
+impl Default for AppealConfig {
+    fn default() -> Self {
+        AppealConfig { days: 30, how: DEFAULT_APPEAL_HOW.to_string() }
+    }
+}
+
+/// A compiled `when`.
+#[derive(Debug)]
+struct Condition {
+    source: String,
+    /// The checked expression, rewritten for speed (see `check::optimize`).
+    expr: IdedExpr,
+    /// Line of `when` in the file.
+    line: usize,
+}
+
+/// One rule: when its condition holds for an event, the engine takes its actions.
+#[derive(Debug)]
+pub struct Rule {
+    /// Unique id, `[a-z0-9][a-z0-9_.-]*`.
+    pub id: String,
+    /// The rule or law the content or conduct breaks.
+    pub ground: String,
+    /// Harm category, e.g. `ai_unlabelled`.
+    pub category: String,
+    /// What to do, in order.
+    pub actions: Vec<Action>,
+    /// Whether the decision is taken without a person (default true).
+    pub automated: bool,
+    when: Condition,
+    reason: Template,
+    line: usize,
+}
+
+impl Rule {
+    /// The condition as written.
+    pub fn when(&self) -> &str {
+        &self.when.source
+    }
+
+    /// The reason template as written.
+    pub fn reason(&self) -> &str {
+        &self.reason.source
+    }
+
+    /// Line of the rule's `[[rules]]` entry in the policy file.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Renders the reason for `input`.
+    pub fn render(&self, input: &Input<'_>) -> String {
+        self.reason.render(input)
+    }
+}
+
+/// A step of the credit ladder: fires when an account's credit drops from `>= below` to
+/// `< below`.
+#[derive(Debug)]
+pub struct LadderStep {
+    /// Unique id (shared namespace with rule ids).
+    pub id: String,
+    /// Threshold; always below [`CreditConfig::initial`].
+    pub below: i64,
+    /// The rule or law relied on.
+    pub ground: String,
+    /// Harm category, e.g. `repeat_violations`.
+    pub category: String,
+    /// What to do; never `deduct_credit`.
+    pub actions: Vec<Action>,
+    reason: Template,
+    line: usize,
+}
+
+impl LadderStep {
+    /// Whether a change of credit from `before` to `after` crosses this step.
+    pub fn fires(&self, before: i64, after: i64) -> bool {
+        before >= self.below && after < self.below
+    }
+
+    /// The reason template as written.
+    pub fn reason(&self) -> &str {
+        &self.reason.source
+    }
+
+    /// Line of the step's `[[ladder]]` entry in the policy file.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+}
+
+/// The signals that exist, as detectors register them: what conditions and templates may
+/// name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schema {
+    /// Every known signal.
+    pub signals: Vec<SignalSpec>,
+}
+
+impl Schema {
+    /// A schema without signals.
+    pub fn new() -> Self {
+        Schema::default()
+    }
+
+    /// Adds a signal with its evidence keys.
+    pub fn with_signal(mut self, name: &str, evidence: &[&str]) -> Self {
+        self.signals
+            .push(SignalSpec { name: name.to_string(), evidence: evidence.iter().map(|k| k.to_string()).collect() });
+        self
+    }
+
+    /// The signal of this name.
+    pub fn signal(&self, name: &str) -> Option<&SignalSpec> {
+        self.signals.iter().find(|s| s.name == name)
+    }
+}
+
+/// One signal a detector may raise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalSpec {
+    /// Name, as in `signals.<name>`.
+    pub name: String,
+    /// The evidence keys the detector fills in.
+    pub evidence: Vec<String>,
+}
+
+/// What a policy is evaluated on: one event and what is known around it.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The event.
+    pub event: &'a Event,
+    /// The account concerned, when known.
+    pub account: Option<&'a Account>,
+    /// The post concerned, when there is one.
+    pub post: Option<&'a Post>,
+    /// Signals detectors raised for this event.
+    pub signals: &'a [Signal],
+    /// The account's standing before this event, when known.
+    pub standing: Option<&'a Standing>,
+}
+
+impl<'a> Input<'a> {
+    /// An input with the account or post the event itself carries (`account.upserted`,
+    /// `post.created`) and no standing.
+    pub fn new(event: &'a Event, signals: &'a [Signal]) -> Self {
+        let (account, post) = vars::from_payload(event);
+        Input { event, account, post, signals, standing: None }
+    }
+
+    /// Sets the account.
+    pub fn with_account(mut self, account: &'a Account) -> Self {
+        self.account = Some(account);
+        self
+    }
+
+    /// Sets the post.
+    pub fn with_post(mut self, post: &'a Post) -> Self {
+        self.post = Some(post);
+        self
+    }
+
+    /// Sets the standing.
+    pub fn with_standing(mut self, standing: &'a Standing) -> Self {
+        self.standing = Some(standing);
+        self
+    }
+}
+
+/// A rule whose condition held, with its statement of reasons.
+#[derive(Debug, Clone)]
+pub struct Match<'a> {
+    /// The rule.
+    pub rule: &'a Rule,
+    /// The rule's reason rendered for the input.
+    pub explanation: String,
+}
+
+/// Everything one evaluation found: the matches, and the rules that failed at run time
+/// (which count as not matching).
+#[derive(Debug, Clone)]
+pub struct Evaluation<'a> {
+    /// Rules whose condition held, in file order.
+    pub matches: Vec<Match<'a>>,
+    /// Rules whose condition failed at run time.
+    pub errors: Vec<EvalError>,
+}
+
+/// A loaded, checked and compiled policy. Immutable and `Send + Sync`: share it with an
+/// `Arc` and swap the `Arc` to reload.
+pub struct Policy {
+    /// Version string, recorded on decisions.
+    pub version: String,
+    /// Credit settings.
+    pub credit: CreditConfig,
+    /// Appeal settings.
+    pub appeal: AppealConfig,
+    /// The credit ladder, in file order.
+    pub ladder: Vec<LadderStep>,
+    /// The rules, in file order.
+    pub rules: Vec<Rule>,
+    env: Arc<Env>,
+    source: String,
+    runtime_errors: AtomicU64,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("version", &self.version)
+            .field("source", &self.source)
+            .field("credit", &self.credit)
+            .field("appeal", &self.appeal)
+            .field("ladder", &self.ladder)
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Parses and checks a policy. `source` names it in messages (usually the file name).
+    /// Returns every problem found, in file order.
+    pub fn parse(text: &str, source: &str, schema: &Schema) -> Result<Policy, PolicyErrors> {
+        load::Loader::new(text, source, schema).load()
+    }
+
+    /// Reads, parses and checks a policy file.
+    pub fn load(path: &Path, schema: &Schema) -> Result<Policy, PolicyErrors> {
+        let source = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Policy::parse(&text, &source, schema),
+            Err(e) => Err(PolicyErrors(vec![PolicyError {
+                source,
+                line: 0,
+                column: 0,
+                message: format!("cannot read the policy: {e}"),
+            }])),
+        }
+    }
+
+    /// The name the policy was loaded under.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The rules whose condition holds for `input`, in file order, with their reasons.
+    ///
+    /// A rule whose condition fails at run time counts as not matching: it is left out
+    /// here and counted in [`Policy::runtime_errors`]; use [`Policy::evaluate_all`] to get
+    /// the errors themselves. Evaluating a checked policy does not fail as a whole, so this
+    /// returns `Ok` today; the `Result` leaves room for limits (e.g. on time) later.
+    pub fn evaluate<'a>(&'a self, input: &Input<'_>) -> Result<Vec<Match<'a>>, EvalError> {
+        Ok(self.evaluate_all(input).matches)
+    }
+
+    /// Evaluates every rule: the matches, in file order, and the rules that failed at run
+    /// time. The variables read the input in place when a rule looks at a field: nothing is
+    /// copied or serialized per event or per rule.
+    pub fn evaluate_all<'a>(&'a self, input: &Input<'_>) -> Evaluation<'a> {
+        let vars = Vars::new(*input);
+        let mut ctx = Context::with_env(Arc::clone(&self.env));
+        ctx.set_variable_resolver(&vars);
+        let mut matches = Vec::new();
+        let mut errors = Vec::new();
+        for rule in &self.rules {
+            let failed = match Value::resolve_val(&rule.when.expr, &ctx) {
+                Ok(v) => match v.downcast_ref::<CelBool>() {
+                    Some(b) => {
+                        if *b.inner() {
+                            matches.push(Match { rule, explanation: rule.reason.render(input) });
+                        }
+                        continue;
+                    }
+                    None => format!("`when` is {}, not a bool", v.get_type().name()),
+                },
+                Err(e) => e.to_string(),
+            };
+            errors.push(EvalError { rule_id: rule.id.clone(), line: rule.when.line, message: failed });
+        }
+        if !errors.is_empty() {
+            self.runtime_errors.fetch_add(errors.len() as u64, Ordering::Relaxed);
+        }
+        Evaluation { matches, errors }
+    }
+
+    /// How many rule evaluations have failed at run time since the policy was loaded.
+    pub fn runtime_errors(&self) -> u64 {
+        self.runtime_errors.load(Ordering::Relaxed)
+    }
+
+    /// The steps crossed when an account's credit goes from `before` to `after`, in file
+    /// order.
+    pub fn ladder_crossed(&self, before: i64, after: i64) -> Vec<&LadderStep> {
+        self.ladder.iter().filter(|s| s.fires(before, after)).collect()
+    }
+
+    /// Renders a ladder step's reason for `input` (whose standing should be the one after
+    /// the deduction).
+    pub fn render_ladder(&self, step: &LadderStep, input: &Input<'_>) -> String {
+        step.reason.render(input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_is_send_and_sync() {
+        fn assert<T: Send + Sync>() {}
+        assert::<Policy>();
+    }
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "ai-unlabelled", "0x", "credit.below_80"] {
+            assert!(load::valid_id(ok), "{ok}");
+        }
+        for bad in ["", "-a", "A", "a@b", "a b", "_a", "é"] {
+            assert!(!load::valid_id(bad), "{bad}");
+        }
+    }
+}

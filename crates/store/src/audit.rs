@@ -1,0 +1,274 @@
+//! The hash-chained audit log.
+//!
+//! Every entry carries the SHA-256 of its own contents and of the entry before it, so
+//! changing, removing or reordering any stored entry breaks the chain at that entry, which
+//! [`verify`] names. Both backends append through [`chain`] and hash with [`entry_hash`]:
+//! the encoding is the same whatever the database.
+//!
+//! The chain shows changes inside the log; entries cut off its end leave a shorter chain
+//! that still verifies, so keep a copy of a recent head (`seq`, `hash`) elsewhere to check
+//! against.
+//!
+//! Times are kept to the microsecond (what both backends store); [`chain`] truncates `at`
+//! before hashing, so a stored entry hashes the same after a round trip.
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{Store, StoreError};
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// How many entries [`verify`] reads at a time.
+pub const VERIFY_PAGE: usize = 10_000;
+
+/// Something to audit, as callers append it (in a [`crate::Batch`] or by the store itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    /// What happened, e.g. `key.created`, `decision.made`, `policy.loaded`.
+    pub action: String,
+    /// What it happened to, e.g. a key, decision or account id.
+    pub subject: String,
+    pub body: Value,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// 1, 2, 3, ... without gaps.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub subject: String,
+    /// Canonical JSON text (object keys sorted, no whitespace), exactly as stored and hashed.
+    pub body: String,
+    /// `hash` of the entry before, [`GENESIS_HASH`] for the first.
+    pub prev_hash: String,
+    /// [`entry_hash`] of this entry.
+    pub hash: String,
+}
+
+/// Why the audit chain does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainBreak {
+    /// The first entry that does not fit the chain.
+    #[error("the audit chain is broken at entry {seq}: {reason}")]
+    Broken { seq: u64, reason: String },
+    /// The log could not be read.
+    #[error("cannot read the audit log: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ChainBreak {
+    /// The broken entry, if the chain is broken (not for store errors).
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            ChainBreak::Broken { seq, .. } => Some(*seq),
+            ChainBreak::Store(_) => None,
+        }
+    }
+}
+
+/// Hex SHA-256 of one entry: a version tag, then every field, each prefixed with its length,
+/// so no two different entries encode the same way. `at` is encoded as RFC 3339 UTC with
+/// exactly six fractional digits.
+pub fn entry_hash(prev_hash: &str, seq: u64, at: DateTime<Utc>, action: &str, subject: &str, body: &str) -> String {
+    let at = at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let mut h = Sha256::new();
+    h.update(b"steward-audit-v1");
+    for field in [
+        prev_hash.as_bytes(),
+        &seq.to_be_bytes(),
+        at.as_bytes(),
+        action.as_bytes(),
+        subject.as_bytes(),
+        body.as_bytes(),
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Canonical JSON text: object keys sorted, no insignificant whitespace. Independent of
+/// whether `serde_json` keeps insertion order.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Chains `records` after the head of the log (`None` when the log is empty): the entries to
+/// insert, with their sequence numbers and hashes.
+pub(crate) fn chain(head: Option<(u64, String)>, records: &[AuditRecord]) -> Vec<AuditEntry> {
+    let (mut seq, mut prev) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
+    records
+        .iter()
+        .map(|r| {
+            seq += 1;
+            let at = r.at.trunc_subsecs(6);
+            let body = canonical_json(&r.body);
+            let hash = entry_hash(&prev, seq, at, &r.action, &r.subject, &body);
+            AuditEntry {
+                seq,
+                at,
+                action: r.action.clone(),
+                subject: r.subject.clone(),
+                body,
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            }
+        })
+        .collect()
+}
+
+/// Checks the whole audit log, [`VERIFY_PAGE`] entries at a time. Returns how many entries
+/// were checked, or the first entry that breaks the chain: a sequence gap, a `prev_hash`
+/// that is not the hash of the entry before, or a `hash` that does not match the entry.
+pub fn verify(store: &dyn Store) -> Result<u64, ChainBreak> {
+    verify_paged(store, VERIFY_PAGE)
+}
+
+/// [`verify`] reading `page` entries at a time.
+pub fn verify_paged(store: &dyn Store, page: usize) -> Result<u64, ChainBreak> {
+    let page = page.max(1);
+    let mut last_seq = 0u64;
+    let mut prev_hash = GENESIS_HASH.to_string();
+    loop {
+        let entries = store.audit_entries(last_seq, page)?;
+        let n = entries.len();
+        for e in entries {
+            let expected = last_seq + 1;
+            if e.seq != expected {
+                let reason = if e.seq > expected {
+                    format!("entry {expected} is missing (next stored entry is {})", e.seq)
+                } else {
+                    format!("out of order after entry {last_seq}")
+                };
+                return Err(ChainBreak::Broken { seq: expected.min(e.seq), reason });
+            }
+            if e.prev_hash != prev_hash {
+                return Err(ChainBreak::Broken {
+                    seq: e.seq,
+                    reason: format!("prev_hash {} is not the hash of the entry before ({prev_hash})", e.prev_hash),
+                });
+            }
+            let computed = entry_hash(&e.prev_hash, e.seq, e.at, &e.action, &e.subject, &e.body);
+            if e.hash != computed {
+                return Err(ChainBreak::Broken {
+                    seq: e.seq,
+                    reason: format!("stored hash {} does not match its contents (hash {computed})", e.hash),
+                });
+            }
+            last_seq = e.seq;
+            prev_hash = e.hash;
+        }
+        if n < page {
+            return Ok(last_seq);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn hash_is_stable_and_hex() {
+        let h = entry_hash(GENESIS_HASH, 1, at(), "key.created", "k1", r#"{"role":"admin"}"#);
+        assert_eq!(h.len(), 64);
+        assert!(h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(h, entry_hash(GENESIS_HASH, 1, at(), "key.created", "k1", r#"{"role":"admin"}"#));
+    }
+
+    #[test]
+    fn every_field_counts_and_boundaries_are_unambiguous() {
+        let base = entry_hash(GENESIS_HASH, 1, at(), "ab", "c", "{}");
+        let others = [
+            entry_hash(GENESIS_HASH, 1, at(), "a", "bc", "{}"),
+            entry_hash(GENESIS_HASH, 2, at(), "ab", "c", "{}"),
+            entry_hash(&"1".repeat(64), 1, at(), "ab", "c", "{}"),
+            entry_hash(GENESIS_HASH, 1, at() + chrono::Duration::microseconds(1), "ab", "c", "{}"),
+            entry_hash(GENESIS_HASH, 1, at(), "ab", "c", "{ }"),
+        ];
+        for other in others {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let v = json!({"b": 1, "a": {"y": [true, null, "x\"y"], "x": 1.5}});
+        assert_eq!(canonical_json(&v), r#"{"a":{"x":1.5,"y":[true,null,"x\"y"]},"b":1}"#);
+    }
+
+    #[test]
+    fn chain_links_entries_and_truncates_to_microseconds() {
+        let r = AuditRecord {
+            at: at() + chrono::Duration::nanoseconds(1_234_567),
+            action: "a".into(),
+            subject: "s".into(),
+            body: json!({"k": 1}),
+        };
+        let entries = chain(Some((41, "f".repeat(64))), &[r.clone(), r]);
+        assert_eq!(entries[0].seq, 42);
+        assert_eq!(entries[0].prev_hash, "f".repeat(64));
+        assert_eq!(entries[1].prev_hash, entries[0].hash);
+        assert_eq!(entries[0].at, at() + chrono::Duration::microseconds(1_234));
+        let genesis = chain(None, &entries_to_records(&entries[..1]));
+        assert_eq!(genesis[0].seq, 1);
+        assert_eq!(genesis[0].prev_hash, GENESIS_HASH);
+    }
+
+    fn entries_to_records(entries: &[AuditEntry]) -> Vec<AuditRecord> {
+        entries
+            .iter()
+            .map(|e| AuditRecord {
+                at: e.at,
+                action: e.action.clone(),
+                subject: e.subject.clone(),
+                body: serde_json::from_str(&e.body).unwrap(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,223 @@
+//! Versioned schema migrations, applied in one transaction when a store opens.
+//!
+//! Each migration has a version, a description and its SQL for each backend. The versions
+//! applied are recorded in `schema_migrations`; a database recording a version newer than
+//! the newest here is refused with [`StoreError::SchemaTooNew`] rather than written with an
+//! older idea of the schema. Never edit a released migration: add a new one.
+//!
+//! Times: SQLite stores integer microseconds since the Unix epoch (UTC), which sort and
+//! compare exactly; PostgreSQL stores `timestamptz` (also microseconds). Append-only tables
+//! carry a `seq` in insertion order (in SQLite an alias of the rowid, stable across VACUUM).
+
+use crate::{Result, StoreError};
+
+/// One schema change.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "events, entities, decisions, restrictions, credits, api keys, audit log",
+    sqlite: r#"
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY,        -- received order
+    id          TEXT    NOT NULL UNIQUE,
+    type        TEXT    NOT NULL,
+    at          INTEGER NOT NULL,           -- microseconds since the Unix epoch, UTC
+    body        TEXT    NOT NULL
+);
+CREATE TABLE entities (
+    kind        TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    account_id  TEXT,
+    body        TEXT    NOT NULL,
+    deleted     INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX entities_account ON entities (account_id);
+CREATE TABLE decisions (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT    NOT NULL UNIQUE,
+    event_id    TEXT    NOT NULL,
+    account_id  TEXT,
+    post_id     TEXT,
+    rule_id     TEXT    NOT NULL,
+    decided_at  INTEGER NOT NULL,
+    body        TEXT    NOT NULL            -- the Decision as JSON
+);
+CREATE INDEX decisions_account ON decisions (account_id, decided_at);
+CREATE INDEX decisions_post ON decisions (post_id, decided_at);
+CREATE TABLE restrictions (
+    seq         INTEGER PRIMARY KEY,
+    decision_id TEXT    NOT NULL,
+    account_id  TEXT    NOT NULL,
+    post_id     TEXT,
+    kind        TEXT    NOT NULL,
+    detail      TEXT    NOT NULL,
+    start_at    INTEGER NOT NULL,
+    end_at      INTEGER                     -- NULL: forever
+);
+CREATE INDEX restrictions_account ON restrictions (account_id);
+CREATE INDEX restrictions_end ON restrictions (end_at);
+CREATE TABLE credits (
+    seq         INTEGER PRIMARY KEY,
+    decision_id TEXT    NOT NULL,
+    account_id  TEXT    NOT NULL,
+    at          INTEGER NOT NULL,
+    points      INTEGER NOT NULL,
+    restores_at INTEGER                     -- NULL: never
+);
+CREATE INDEX credits_account ON credits (account_id);
+CREATE INDEX credits_restores ON credits (restores_at);
+CREATE TABLE api_keys (
+    id          TEXT    PRIMARY KEY NOT NULL,
+    hash        TEXT    NOT NULL UNIQUE,
+    role        TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE audit (
+    seq         INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    action      TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    body        TEXT    NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+);
+"#,
+    postgres: r#"
+CREATE TABLE events (
+    id          TEXT        PRIMARY KEY,
+    seq         BIGINT      GENERATED ALWAYS AS IDENTITY,   -- received order
+    type        TEXT        NOT NULL,
+    at          TIMESTAMPTZ NOT NULL,
+    body        TEXT        NOT NULL
+);
+CREATE TABLE entities (
+    kind        TEXT        NOT NULL,
+    id          TEXT        NOT NULL,
+    account_id  TEXT,
+    body        TEXT        NOT NULL,
+    deleted     BOOLEAN     NOT NULL DEFAULT FALSE,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX entities_account ON entities (account_id);
+CREATE TABLE decisions (
+    id          TEXT        PRIMARY KEY,
+    seq         BIGINT      GENERATED ALWAYS AS IDENTITY,
+    event_id    TEXT        NOT NULL,
+    account_id  TEXT,
+    post_id     TEXT,
+    rule_id     TEXT        NOT NULL,
+    decided_at  TIMESTAMPTZ NOT NULL,
+    body        JSON        NOT NULL    -- json, not jsonb: kept verbatim, and jsonb refuses \u0000
+);
+CREATE INDEX decisions_account ON decisions (account_id, decided_at);
+CREATE INDEX decisions_post ON decisions (post_id, decided_at);
+CREATE TABLE restrictions (
+    seq         BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    decision_id TEXT        NOT NULL,
+    account_id  TEXT        NOT NULL,
+    post_id     TEXT,
+    kind        TEXT        NOT NULL,
+    detail      TEXT        NOT NULL,
+    start_at    TIMESTAMPTZ NOT NULL,
+    end_at      TIMESTAMPTZ
+);
+CREATE INDEX restrictions_account ON restrictions (account_id);
+CREATE INDEX restrictions_end ON restrictions (end_at);
+CREATE TABLE credits (
+    seq         BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    decision_id TEXT        NOT NULL,
+    account_id  TEXT        NOT NULL,
+    at          TIMESTAMPTZ NOT NULL,
+    points      BIGINT      NOT NULL,
+    restores_at TIMESTAMPTZ
+);
+CREATE INDEX credits_account ON credits (account_id);
+CREATE INDEX credits_restores ON credits (restores_at);
+CREATE TABLE api_keys (
+    id          TEXT        PRIMARY KEY,
+    hash        TEXT        NOT NULL UNIQUE,
+    role        TEXT        NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE audit (
+    seq         BIGINT      PRIMARY KEY,
+    at          TIMESTAMPTZ NOT NULL,
+    action      TEXT        NOT NULL,
+    subject     TEXT        NOT NULL,
+    body        TEXT        NOT NULL,   -- canonical JSON text, hashed as is
+    prev_hash   TEXT        NOT NULL,
+    hash        TEXT        NOT NULL
+);
+"#,
+}];
+
+/// The newest schema version this build knows.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+fn check_version(found: i64) -> Result<()> {
+    let known = latest();
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    Ok(())
+}
+
+/// Applies pending migrations to a SQLite database in one `BEGIN IMMEDIATE` transaction,
+/// so two processes opening the same file at once do not both migrate.
+pub(crate) fn apply_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     INTEGER PRIMARY KEY,
+            description TEXT    NOT NULL,
+            applied_at  INTEGER NOT NULL
+        )",
+    )?;
+    let current: i64 = tx.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    check_version(current)?;
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.execute_batch(m.sqlite)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![m.version, m.description, chrono::Utc::now().timestamp_micros()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Applies pending migrations to PostgreSQL in one transaction, in the connection's current
+/// schema. An advisory lock keyed on the schema serializes concurrent migrators.
+pub(crate) fn apply_postgres(client: &mut postgres::Client) -> Result<()> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('steward.migrate.' || coalesce(current_schema(), '')))", &[])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     BIGINT      PRIMARY KEY,
+            description TEXT        NOT NULL,
+            applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+        )",
+    )?;
+    let current: i64 = tx.query_one("SELECT coalesce(max(version), 0)::bigint FROM schema_migrations", &[])?.get(0);
+    check_version(current)?;
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.batch_execute(m.postgres)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, description) VALUES ($1, $2)",
+            &[&m.version, &m.description],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! The PostgreSQL backend, for deployments that already run PostgreSQL.
+//!
+//! One connection writes and one reads, each behind a mutex; a connection that breaks is
+//! replaced on next use. Every write transaction first takes `LOCK TABLE audit IN EXCLUSIVE
+//! MODE`, which serializes writers across processes (so the audit chain never forks) while
+//! plain reads go on. Batches are written with one `unnest` statement per table.
+//!
+//! The URL may carry libpq-style parameters, e.g.
+//! `postgres://steward@db/steward?options=-csearch_path%3Dsteward` to use a schema.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
+use steward_model::{CreditEntry, Decision, Restriction};
+
+use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::rows::{self, u32_from_db, u64_from_db};
+use crate::{ApiKey, Batch, EntityRow, Result, Store, StoreError, StoredEvent, migrations};
+
+/// The PostgreSQL store. Cheap to share between threads.
+pub struct PostgresStore {
+    config: Config,
+    writer: Mutex<Client>,
+    reader: Mutex<Client>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("host", &self.config.get_hosts())
+            .field("dbname", &self.config.get_dbname())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with any password replaced, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`) and applies pending migrations.
+    pub fn connect(url: &str) -> Result<PostgresStore> {
+        let lower = url.to_ascii_lowercase();
+        if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+            return Err(StoreError::BadUrl(redact(url)));
+        }
+        let config: Config = url.parse()?;
+        let mut writer = config.connect(NoTls)?;
+        migrations::apply_postgres(&mut writer)?;
+        let reader = config.connect(NoTls)?;
+        Ok(PostgresStore { config, writer: Mutex::new(writer), reader: Mutex::new(reader) })
+    }
+
+    /// Locks a connection, reconnecting first if it was lost.
+    fn client<'a>(&self, m: &'a Mutex<Client>) -> Result<MutexGuard<'a, Client>> {
+        let mut guard = m.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_closed() {
+            *guard = self.config.connect(NoTls)?;
+        }
+        Ok(guard)
+    }
+
+    fn read(&self) -> Result<MutexGuard<'_, Client>> {
+        self.client(&self.reader)
+    }
+
+    /// Starts a write transaction holding the audit lock.
+    fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut client = self.client(&self.writer)?;
+        let mut tx = client.transaction()?;
+        tx.batch_execute("LOCK TABLE audit IN EXCLUSIVE MODE")?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Reads the head of the chain and appends `records`, inside the caller's transaction
+/// (which holds the audit lock).
+fn append_audit(tx: &mut Transaction<'_>, records: &[AuditRecord]) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let head = tx.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
+    let head = match head {
+        Some(row) => Some((u64_from_db(row.get(0), "audit seq")?, row.get::<_, String>(1))),
+        None => None,
+    };
+    let entries = audit::chain(head, records);
+    let mut seqs = Vec::with_capacity(entries.len());
+    for e in &entries {
+        seqs.push(i64::try_from(e.seq).map_err(|_| StoreError::Corrupt("audit seq overflow".into()))?);
+    }
+    let ats: Vec<DateTime<Utc>> = entries.iter().map(|e| e.at).collect();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    let subjects: Vec<&str> = entries.iter().map(|e| e.subject.as_str()).collect();
+    let bodies: Vec<&str> = entries.iter().map(|e| e.body.as_str()).collect();
+    let prevs: Vec<&str> = entries.iter().map(|e| e.prev_hash.as_str()).collect();
+    let hashes: Vec<&str> = entries.iter().map(|e| e.hash.as_str()).collect();
+    tx.execute(
+        "INSERT INTO audit (seq, at, action, subject, body, prev_hash, hash)
+         SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
+        &[&seqs, &ats, &actions, &subjects, &bodies, &prevs, &hashes],
+    )?;
+    Ok(())
+}
+
+fn entity_row(row: &Row) -> EntityRow {
+    EntityRow {
+        kind: rows::entity_kind(row.get(0)),
+        id: row.get(1),
+        account_id: row.get(2),
+        body: row.get(3),
+        deleted: row.get(4),
+        updated_at: row.get(5),
+    }
+}
+
+const RESTRICTION_COLUMNS: &str = "decision_id, account_id, post_id, kind, detail, start_at, end_at";
+const CREDIT_COLUMNS: &str = "decision_id, account_id, at, points, restores_at";
+
+fn restriction_row(row: &Row) -> Result<Restriction> {
+    Ok(Restriction {
+        decision_id: row.get(0),
+        account_id: row.get(1),
+        post_id: row.get(2),
+        kind: rows::restriction_kind(row.get(3))?,
+        detail: row.get(4),
+        start: row.get(5),
+        end: row.get(6),
+    })
+}
+
+fn credit_row(row: &Row) -> Result<CreditEntry> {
+    Ok(CreditEntry {
+        decision_id: row.get(0),
+        account_id: row.get(1),
+        at: row.get(2),
+        points: u32_from_db(row.get(3), "credit points")?,
+        restores_at: row.get(4),
+    })
+}
+
+fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
+    let mut new_events = 0;
+    if !batch.events.is_empty() {
+        let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
+        let types: Vec<&str> = batch.events.iter().map(|e| e.event_type.as_str()).collect();
+        let ats: Vec<DateTime<Utc>> = batch.events.iter().map(|e| e.at).collect();
+        let bodies: Vec<&str> = batch.events.iter().map(|e| e.body.as_str()).collect();
+        let n = tx.execute(
+            "INSERT INTO events (id, type, at, body)
+             SELECT id, type, at, body
+             FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) WITH ORDINALITY AS u(id, type, at, body, n)
+             ORDER BY n
+             ON CONFLICT (id) DO NOTHING",
+            &[&ids, &types, &ats, &bodies],
+        )?;
+        new_events = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if !batch.entities.is_empty() {
+        let last = rows::last_entities(&batch.entities);
+        let kinds: Vec<&str> = last.iter().map(|r| r.kind).collect();
+        let ids: Vec<&str> = last.iter().map(|r| r.id.as_str()).collect();
+        let accounts: Vec<Option<&str>> = last.iter().map(|r| r.account_id.as_deref()).collect();
+        let bodies: Vec<&str> = last.iter().map(|r| r.body.as_str()).collect();
+        let deleted: Vec<bool> = last.iter().map(|r| r.deleted).collect();
+        let updated: Vec<DateTime<Utc>> = last.iter().map(|r| r.updated_at).collect();
+        tx.execute(
+            "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::timestamptz[])
+             ON CONFLICT (kind, id) DO UPDATE SET account_id = EXCLUDED.account_id, body = EXCLUDED.body,
+                 deleted = EXCLUDED.deleted, updated_at = EXCLUDED.updated_at",
+            &[&kinds, &ids, &accounts, &bodies, &deleted, &updated],
+        )?;
+    }
+    let referenced = rows::referenced_decisions(batch);
+    if referenced.is_empty() {
+        return Ok(new_events);
+    }
+    let existing: HashSet<String> =
+        tx.query("SELECT id FROM decisions WHERE id = ANY($1)", &[&referenced])?.iter().map(|r| r.get(0)).collect();
+    let new = rows::new_rows(batch, &existing);
+    if !new.decisions.is_empty() {
+        let mut bodies = Vec::with_capacity(new.decisions.len());
+        for d in &new.decisions {
+            bodies.push(rows::decision_json(d)?);
+        }
+        let ids: Vec<&str> = new.decisions.iter().map(|d| d.id.as_str()).collect();
+        let events: Vec<&str> = new.decisions.iter().map(|d| d.event_id.as_str()).collect();
+        let accounts: Vec<Option<&str>> = new.decisions.iter().map(|d| d.account_id.as_deref()).collect();
+        let posts: Vec<Option<&str>> = new.decisions.iter().map(|d| d.post_id.as_deref()).collect();
+        let rules: Vec<&str> = new.decisions.iter().map(|d| d.rule_id.as_str()).collect();
+        let ats: Vec<DateTime<Utc>> = new.decisions.iter().map(|d| d.decided_at).collect();
+        tx.execute(
+            "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body)
+             SELECT id, event_id, account_id, post_id, rule_id, decided_at, body::json
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+                 WITH ORDINALITY AS u(id, event_id, account_id, post_id, rule_id, decided_at, body, n)
+             ORDER BY n",
+            &[&ids, &events, &accounts, &posts, &rules, &ats, &bodies],
+        )?;
+    }
+    if !new.restrictions.is_empty() {
+        let r = &new.restrictions;
+        let decisions: Vec<&str> = r.iter().map(|r| r.decision_id.as_str()).collect();
+        let accounts: Vec<&str> = r.iter().map(|r| r.account_id.as_str()).collect();
+        let posts: Vec<Option<&str>> = r.iter().map(|r| r.post_id.as_deref()).collect();
+        let kinds: Vec<&str> = r.iter().map(|r| r.kind.as_str()).collect();
+        let details: Vec<&str> = r.iter().map(|r| r.detail.as_str()).collect();
+        let starts: Vec<DateTime<Utc>> = r.iter().map(|r| r.start).collect();
+        let ends: Vec<Option<DateTime<Utc>>> = r.iter().map(|r| r.end).collect();
+        tx.execute(
+            "INSERT INTO restrictions (decision_id, account_id, post_id, kind, detail, start_at, end_at)
+             SELECT decision_id, account_id, post_id, kind, detail, start_at, end_at
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+                 WITH ORDINALITY AS u(decision_id, account_id, post_id, kind, detail, start_at, end_at, n)
+             ORDER BY n",
+            &[&decisions, &accounts, &posts, &kinds, &details, &starts, &ends],
+        )?;
+    }
+    if !new.credits.is_empty() {
+        let c = &new.credits;
+        let decisions: Vec<&str> = c.iter().map(|c| c.decision_id.as_str()).collect();
+        let accounts: Vec<&str> = c.iter().map(|c| c.account_id.as_str()).collect();
+        let ats: Vec<DateTime<Utc>> = c.iter().map(|c| c.at).collect();
+        let points: Vec<i64> = c.iter().map(|c| i64::from(c.points)).collect();
+        let restores: Vec<Option<DateTime<Utc>>> = c.iter().map(|c| c.restores_at).collect();
+        tx.execute(
+            "INSERT INTO credits (decision_id, account_id, at, points, restores_at)
+             SELECT decision_id, account_id, at, points, restores_at
+             FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::timestamptz[])
+                 WITH ORDINALITY AS u(decision_id, account_id, at, points, restores_at, n)
+             ORDER BY n",
+            &[&decisions, &accounts, &ats, &points, &restores],
+        )?;
+    }
+    Ok(new_events)
+}
+
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn existing_event_ids(&self, ids: &[&str]) -> Result<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let rows = self.read()?.query("SELECT id FROM events WHERE id = ANY($1)", &[&ids])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn commit(&self, batch: &Batch) -> Result<usize> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.write(|tx| {
+            let new_events = write_batch(tx, batch)?;
+            append_audit(tx, &batch.audit)?;
+            Ok(new_events)
+        })
+    }
+
+    fn event_count(&self) -> Result<u64> {
+        let n: i64 = self.read()?.query_one("SELECT count(*) FROM events", &[])?.get(0);
+        u64_from_db(n, "event count")
+    }
+
+    fn event(&self, id: &str) -> Result<Option<StoredEvent>> {
+        let row = self.read()?.query_opt("SELECT id, type, at, body FROM events WHERE id = $1", &[&id])?;
+        Ok(row.map(|r| StoredEvent { id: r.get(0), event_type: r.get(1), at: r.get(2), body: r.get(3) }))
+    }
+
+    fn entity(&self, kind: &str, id: &str) -> Result<Option<EntityRow>> {
+        let row = self.read()?.query_opt(
+            "SELECT kind, id, account_id, body, deleted, updated_at FROM entities WHERE kind = $1 AND id = $2",
+            &[&kind, &id],
+        )?;
+        Ok(row.as_ref().map(entity_row))
+    }
+
+    fn entities(&self, kind: &str) -> Result<Vec<EntityRow>> {
+        let rows = self.read()?.query(
+            "SELECT kind, id, account_id, body, deleted, updated_at FROM entities WHERE kind = $1 ORDER BY id",
+            &[&kind],
+        )?;
+        Ok(rows.iter().map(entity_row).collect())
+    }
+
+    fn decisions_for(&self, subject: &str, n: usize) -> Result<Vec<Decision>> {
+        let rows = self.read()?.query(
+            "SELECT body::text FROM decisions WHERE account_id = $1 OR post_id = $1
+             ORDER BY decided_at DESC, seq DESC LIMIT $2",
+            &[&subject, &limit(n)],
+        )?;
+        rows.iter().map(|r| rows::decision_from_json(r.get(0))).collect()
+    }
+
+    fn decision(&self, id: &str) -> Result<Option<Decision>> {
+        let row = self.read()?.query_opt("SELECT body::text FROM decisions WHERE id = $1", &[&id])?;
+        row.map(|r| rows::decision_from_json(r.get(0))).transpose()
+    }
+
+    fn restrictions_for(&self, account_id: &str) -> Result<Vec<Restriction>> {
+        let sql = format!("SELECT {RESTRICTION_COLUMNS} FROM restrictions WHERE account_id = $1 ORDER BY seq");
+        self.read()?.query(&sql, &[&account_id])?.iter().map(restriction_row).collect()
+    }
+
+    fn credits_for(&self, account_id: &str) -> Result<Vec<CreditEntry>> {
+        let sql = format!("SELECT {CREDIT_COLUMNS} FROM credits WHERE account_id = $1 ORDER BY seq");
+        self.read()?.query(&sql, &[&account_id])?.iter().map(credit_row).collect()
+    }
+
+    fn enforcement_in_force(&self, at: DateTime<Utc>) -> Result<(Vec<Restriction>, Vec<CreditEntry>)> {
+        let mut client = self.read()?;
+        // One snapshot for both lists.
+        let mut tx =
+            client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
+        let restrictions = tx
+            .query(
+                &format!(
+                    "SELECT {RESTRICTION_COLUMNS} FROM restrictions WHERE end_at IS NULL OR end_at > $1 ORDER BY seq"
+                ),
+                &[&at],
+            )?
+            .iter()
+            .map(restriction_row)
+            .collect::<Result<Vec<_>>>()?;
+        let credits = tx
+            .query(
+                &format!(
+                    "SELECT {CREDIT_COLUMNS} FROM credits WHERE restores_at IS NULL OR restores_at > $1 ORDER BY seq"
+                ),
+                &[&at],
+            )?
+            .iter()
+            .map(credit_row)
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok((restrictions, credits))
+    }
+
+    fn insert_key(&self, key: &ApiKey) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO api_keys (id, hash, role, created_at) VALUES ($1, $2, $3, $4)",
+                &[&key.id, &key.hash, &key.role.as_str(), &key.created_at],
+            )?;
+            append_audit(tx, &[rows::key_created(key)])
+        })
+    }
+
+    fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        let row =
+            self.read()?.query_opt("SELECT id, hash, role, created_at FROM api_keys WHERE hash = $1", &[&hash])?;
+        row.map(|r| Ok(ApiKey { id: r.get(0), hash: r.get(1), role: rows::role(r.get(2))?, created_at: r.get(3) }))
+            .transpose()
+    }
+
+    fn audit_entries(&self, after: u64, n: usize) -> Result<Vec<AuditEntry>> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows = self.read()?.query(
+            "SELECT seq, at, action, subject, body, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &limit(n)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: u64_from_db(r.get(0), "audit seq")?,
+                    at: r.get(1),
+                    action: r.get(2),
+                    subject: r.get(3),
+                    body: r.get(4),
+                    prev_hash: r.get(5),
+                    hash: r.get(6),
+                })
+            })
+            .collect()
+    }
+}

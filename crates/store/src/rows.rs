@@ -1,0 +1,117 @@
+//! Conversions and batch logic shared by both backends.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use serde_json::json;
+use steward_model::{Decision, RestrictionKind, Role};
+
+use crate::audit::AuditRecord;
+use crate::{ApiKey, Batch, EntityRow, Result, StoreError};
+
+/// Entity kinds the engine writes, so reading one back needs no allocation.
+const ENTITY_KINDS: &[&str] = &["account", "post", "report", "factcheck", "identity", "credential", "snapshot"];
+
+/// The `&'static str` for a stored entity kind. Kinds outside [`ENTITY_KINDS`] are interned
+/// once each (there are only ever a handful).
+pub(crate) fn entity_kind(kind: &str) -> &'static str {
+    if let Some(k) = ENTITY_KINDS.iter().find(|k| **k == kind) {
+        return k;
+    }
+    static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = interned.iter().find(|k| **k == kind) {
+        return k;
+    }
+    let k: &'static str = Box::leak(kind.to_string().into_boxed_str());
+    interned.push(k);
+    k
+}
+
+const RESTRICTION_KINDS: [RestrictionKind; 8] = [
+    RestrictionKind::Label,
+    RestrictionKind::LimitReach,
+    RestrictionKind::Removed,
+    RestrictionKind::Posting,
+    RestrictionKind::NewFollowers,
+    RestrictionKind::Monetization,
+    RestrictionKind::Suspended,
+    RestrictionKind::Closed,
+];
+
+pub(crate) fn restriction_kind(s: &str) -> Result<RestrictionKind> {
+    RESTRICTION_KINDS
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown restriction kind {s:?}")))
+}
+
+pub(crate) fn role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown key role {s:?}")))
+}
+
+pub(crate) fn decision_json(d: &Decision) -> Result<String> {
+    serde_json::to_string(d).map_err(|e| StoreError::Corrupt(format!("decision {} cannot be serialized: {e}", d.id)))
+}
+
+pub(crate) fn decision_from_json(text: &str) -> Result<Decision> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored decision is not valid: {e}")))
+}
+
+pub(crate) fn u64_from_db(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}: {v}")))
+}
+
+pub(crate) fn u32_from_db(v: i64, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range: {v}")))
+}
+
+/// The entity rows to write: the last row for each (kind, id), in the order of those rows.
+pub(crate) fn last_entities(rows: &[EntityRow]) -> Vec<&EntityRow> {
+    let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert((r.kind, r.id.as_str()), i);
+    }
+    rows.iter().enumerate().filter(|(i, r)| last[&(r.kind, r.id.as_str())] == *i).map(|(_, r)| r).collect()
+}
+
+/// Every decision id the batch mentions (its decisions, restrictions and credits).
+pub(crate) fn referenced_decisions(batch: &Batch) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    batch
+        .decisions
+        .iter()
+        .map(|d| d.id.as_str())
+        .chain(batch.restrictions.iter().map(|r| r.decision_id.as_str()))
+        .chain(batch.credits.iter().map(|c| c.decision_id.as_str()))
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+/// What to insert given the decision ids already stored before the batch: new decisions
+/// (the first of any repeated id), and the restrictions and credits whose decision is not
+/// already stored, so committing a batch again never duplicates them.
+pub(crate) struct NewRows<'a> {
+    pub decisions: Vec<&'a Decision>,
+    pub restrictions: Vec<&'a steward_model::Restriction>,
+    pub credits: Vec<&'a steward_model::CreditEntry>,
+}
+
+pub(crate) fn new_rows<'a>(batch: &'a Batch, existing: &HashSet<String>) -> NewRows<'a> {
+    let mut seen = HashSet::new();
+    NewRows {
+        decisions: batch.decisions.iter().filter(|d| !existing.contains(&d.id) && seen.insert(d.id.as_str())).collect(),
+        restrictions: batch.restrictions.iter().filter(|r| !existing.contains(&r.decision_id)).collect(),
+        credits: batch.credits.iter().filter(|c| !existing.contains(&c.decision_id)).collect(),
+    }
+}
+
+/// The audit record of a new key.
+pub(crate) fn key_created(key: &ApiKey) -> AuditRecord {
+    AuditRecord {
+        at: key.created_at,
+        action: "key.created".to_string(),
+        subject: key.id.clone(),
+        body: json!({ "role": key.role.as_str() }),
+    }
+}

@@ -1,0 +1,459 @@
+//! The embedded SQLite backend: one file, `steward.db`, in the data directory.
+//!
+//! The database runs in WAL mode with `synchronous=NORMAL`: a commit survives the process
+//! crashing or being killed (SIGKILL) at any point, but a power loss or OS crash may drop
+//! the last few commits (never corrupting the file). Writes go through one connection
+//! behind a mutex and `BEGIN IMMEDIATE`, so writers in other processes (such as
+//! `steward keys create`) queue behind it for up to [`BUSY_TIMEOUT`]. Reads use their own
+//! connections and never wait behind a write.
+//!
+//! Times are stored as integer microseconds since the Unix epoch (UTC); sub-microsecond
+//! precision is dropped, as in PostgreSQL.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use steward_model::{CreditEntry, Decision, Restriction};
+
+use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::rows::{self, u32_from_db, u64_from_db};
+use crate::{ApiKey, Batch, EntityRow, Result, Store, StoreError, StoredEvent, migrations};
+
+/// How long a statement waits for a lock held by another connection or process.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Idle reader connections kept open; more are opened when reads run in parallel.
+const IDLE_READERS: usize = 4;
+
+const STATEMENT_CACHE: usize = 64;
+
+/// The SQLite store. Cheap to share between threads.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Corrupt(format!("time out of range: {v}")))
+}
+
+fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    v.map(time).transpose()
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `steward.db` in `data_dir` (created if missing) and
+    /// applies pending migrations.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
+        let path = data_dir.join("steward.db");
+        let mut writer = Connection::open(&path)?;
+        writer.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!("{} cannot use WAL mode (got {mode})", path.display())));
+        }
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        writer.pragma_update(None, "cache_size", -65536)?; // 64 MiB
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        migrations::apply_sqlite(&mut writer)?;
+        let store = SqliteStore { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) };
+        // Open one reader now, so a problem shows at start rather than on the first read.
+        let reader = store.open_reader()?;
+        store.idle_readers().push(reader);
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    fn idle_readers(&self) -> MutexGuard<'_, Vec<Connection>> {
+        self.readers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic inside a transaction rolled it back when the transaction dropped, so the
+        // connection is usable after poisoning.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on a reader connection: an idle one, or a new one when all are busy.
+    fn read<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let idle = self.idle_readers().pop();
+        let mut conn = match idle {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = f(&mut conn);
+        if !conn.is_autocommit() {
+            // A failed read left a transaction open; do not reuse the connection.
+            return out;
+        }
+        let mut idle = self.idle_readers();
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+/// Reads the head of the chain and appends `records`, inside the caller's transaction.
+fn append_audit(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let head = tx
+        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .optional()?;
+    let head = match head {
+        Some((seq, hash)) => Some((u64_from_db(seq, "audit seq")?, hash)),
+        None => None,
+    };
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO audit (seq, at, action, subject, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for e in audit::chain(head, records) {
+        let seq = i64::try_from(e.seq).map_err(|_| StoreError::Corrupt("audit seq overflow".into()))?;
+        insert.execute(params![seq, micros(e.at), e.action, e.subject, e.body, e.prev_hash, e.hash])?;
+    }
+    Ok(())
+}
+
+fn entity_row(row: &Row<'_>) -> Result<EntityRow> {
+    let kind: String = row.get(0)?;
+    Ok(EntityRow {
+        kind: rows::entity_kind(&kind),
+        id: row.get(1)?,
+        account_id: row.get(2)?,
+        body: row.get(3)?,
+        deleted: row.get(4)?,
+        updated_at: time(row.get(5)?)?,
+    })
+}
+
+fn restriction_row(row: &Row<'_>) -> Result<Restriction> {
+    let kind: String = row.get(3)?;
+    Ok(Restriction {
+        decision_id: row.get(0)?,
+        account_id: row.get(1)?,
+        post_id: row.get(2)?,
+        kind: rows::restriction_kind(&kind)?,
+        detail: row.get(4)?,
+        start: time(row.get(5)?)?,
+        end: opt_time(row.get(6)?)?,
+    })
+}
+
+fn credit_row(row: &Row<'_>) -> Result<CreditEntry> {
+    Ok(CreditEntry {
+        decision_id: row.get(0)?,
+        account_id: row.get(1)?,
+        at: time(row.get(2)?)?,
+        points: u32_from_db(row.get(3)?, "credit points")?,
+        restores_at: opt_time(row.get(4)?)?,
+    })
+}
+
+/// Runs a prepared query and converts every row with `f`.
+fn collect<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+const RESTRICTION_COLUMNS: &str = "decision_id, account_id, post_id, kind, detail, start_at, end_at";
+const CREDIT_COLUMNS: &str = "decision_id, account_id, at, points, restores_at";
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn existing_event_ids(&self, ids: &[&str]) -> Result<HashSet<String>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM events WHERE id = ?1")?;
+            let mut found = HashSet::new();
+            for id in ids {
+                if stmt.exists([id])? {
+                    found.insert(id.to_string());
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn commit(&self, batch: &Batch) -> Result<usize> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut new_events = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO events (id, type, at, body) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
+            )?;
+            for e in &batch.events {
+                new_events += stmt.execute(params![e.id, e.event_type, micros(e.at), e.body])?;
+            }
+        }
+        if !batch.entities.is_empty() {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (kind, id) DO UPDATE SET account_id = excluded.account_id, body = excluded.body,
+                     deleted = excluded.deleted, updated_at = excluded.updated_at",
+            )?;
+            for r in &batch.entities {
+                stmt.execute(params![r.kind, r.id, r.account_id, r.body, r.deleted, micros(r.updated_at)])?;
+            }
+        }
+        let referenced = rows::referenced_decisions(batch);
+        if !referenced.is_empty() {
+            let mut existing = HashSet::new();
+            {
+                let mut stmt = tx.prepare_cached("SELECT 1 FROM decisions WHERE id = ?1")?;
+                for id in referenced {
+                    if stmt.exists([id])? {
+                        existing.insert(id.to_string());
+                    }
+                }
+            }
+            let new = rows::new_rows(batch, &existing);
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for d in new.decisions {
+                let body = rows::decision_json(d)?;
+                stmt.execute(params![
+                    d.id,
+                    d.event_id,
+                    d.account_id,
+                    d.post_id,
+                    d.rule_id,
+                    micros(d.decided_at),
+                    body
+                ])?;
+            }
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO restrictions (decision_id, account_id, post_id, kind, detail, start_at, end_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for r in new.restrictions {
+                stmt.execute(params![
+                    r.decision_id,
+                    r.account_id,
+                    r.post_id,
+                    r.kind.as_str(),
+                    r.detail,
+                    micros(r.start),
+                    r.end.map(micros)
+                ])?;
+            }
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO credits (decision_id, account_id, at, points, restores_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for c in new.credits {
+                stmt.execute(params![c.decision_id, c.account_id, micros(c.at), c.points, c.restores_at.map(micros)])?;
+            }
+        }
+        append_audit(&tx, &batch.audit)?;
+        tx.commit()?;
+        Ok(new_events)
+    }
+
+    fn event_count(&self) -> Result<u64> {
+        self.read(|conn| {
+            let n: i64 = conn.prepare_cached("SELECT count(*) FROM events")?.query_row([], |r| r.get(0))?;
+            u64_from_db(n, "event count")
+        })
+    }
+
+    fn event(&self, id: &str) -> Result<Option<StoredEvent>> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached("SELECT id, type, at, body FROM events WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?, r.get(3)?)))
+                .optional()?;
+            row.map(|(id, event_type, at, body)| Ok(StoredEvent { id, event_type, at: time(at)?, body })).transpose()
+        })
+    }
+
+    fn entity(&self, kind: &str, id: &str) -> Result<Option<EntityRow>> {
+        self.read(|conn| {
+            let rows = collect(
+                conn,
+                "SELECT kind, id, account_id, body, deleted, updated_at FROM entities WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+                entity_row,
+            )?;
+            Ok(rows.into_iter().next())
+        })
+    }
+
+    fn entities(&self, kind: &str) -> Result<Vec<EntityRow>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT kind, id, account_id, body, deleted, updated_at FROM entities WHERE kind = ?1 ORDER BY id",
+                [kind],
+                entity_row,
+            )
+        })
+    }
+
+    fn decisions_for(&self, subject: &str, n: usize) -> Result<Vec<Decision>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT body FROM decisions WHERE account_id = ?1 OR post_id = ?1
+                 ORDER BY decided_at DESC, seq DESC LIMIT ?2",
+                params![subject, limit(n)],
+                |r| rows::decision_from_json(&r.get::<_, String>(0)?),
+            )
+        })
+    }
+
+    fn decision(&self, id: &str) -> Result<Option<Decision>> {
+        self.read(|conn| {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM decisions WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            body.map(|b| rows::decision_from_json(&b)).transpose()
+        })
+    }
+
+    fn restrictions_for(&self, account_id: &str) -> Result<Vec<Restriction>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                &format!("SELECT {RESTRICTION_COLUMNS} FROM restrictions WHERE account_id = ?1 ORDER BY seq"),
+                [account_id],
+                restriction_row,
+            )
+        })
+    }
+
+    fn credits_for(&self, account_id: &str) -> Result<Vec<CreditEntry>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                &format!("SELECT {CREDIT_COLUMNS} FROM credits WHERE account_id = ?1 ORDER BY seq"),
+                [account_id],
+                credit_row,
+            )
+        })
+    }
+
+    fn enforcement_in_force(&self, at: DateTime<Utc>) -> Result<(Vec<Restriction>, Vec<CreditEntry>)> {
+        self.read(|conn| {
+            // One read transaction, so both lists come from the same snapshot.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let restrictions = collect(
+                &tx,
+                &format!(
+                    "SELECT {RESTRICTION_COLUMNS} FROM restrictions WHERE end_at IS NULL OR end_at > ?1 ORDER BY seq"
+                ),
+                [micros(at)],
+                restriction_row,
+            )?;
+            let credits = collect(
+                &tx,
+                &format!(
+                    "SELECT {CREDIT_COLUMNS} FROM credits WHERE restores_at IS NULL OR restores_at > ?1 ORDER BY seq"
+                ),
+                [micros(at)],
+                credit_row,
+            )?;
+            tx.commit()?;
+            Ok((restrictions, credits))
+        })
+    }
+
+    fn insert_key(&self, key: &ApiKey) -> Result<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached("INSERT INTO api_keys (id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![key.id, key.hash, key.role.as_str(), micros(key.created_at)])?;
+        append_audit(&tx, &[rows::key_created(key)])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        self.read(|conn| {
+            let rows = collect(conn, "SELECT id, hash, role, created_at FROM api_keys WHERE hash = ?1", [hash], |r| {
+                Ok(ApiKey {
+                    id: r.get(0)?,
+                    hash: r.get(1)?,
+                    role: rows::role(&r.get::<_, String>(2)?)?,
+                    created_at: time(r.get(3)?)?,
+                })
+            })?;
+            Ok(rows.into_iter().next())
+        })
+    }
+
+    fn audit_entries(&self, after: u64, n: usize) -> Result<Vec<AuditEntry>> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT seq, at, action, subject, body, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                params![after, limit(n)],
+                |r| {
+                    Ok(AuditEntry {
+                        seq: u64_from_db(r.get(0)?, "audit seq")?,
+                        at: time(r.get(1)?)?,
+                        action: r.get(2)?,
+                        subject: r.get(3)?,
+                        body: r.get(4)?,
+                        prev_hash: r.get(5)?,
+                        hash: r.get(6)?,
+                    })
+                },
+            )
+        })
+    }
+}

@@ -1,0 +1,854 @@
+//! One test suite, run against every backend: SQLite in a temporary directory always, and
+//! PostgreSQL when `STEWARD_TEST_DATABASE_URL` is set (each test in a fresh schema). With
+//! `STEWARD_REQUIRE_POSTGRES=1` a missing URL fails the PostgreSQL tests instead of
+//! skipping them.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use steward_model::{Action, Appeal, CreditEntry, Decision, Restriction, RestrictionKind, Role, decision_id};
+use steward_store::audit::{self, AuditRecord, ChainBreak};
+use steward_store::{ApiKey, Batch, EntityRow, PostgresStore, SqliteStore, Store, StoreError, StoredEvent};
+
+// ---------------------------------------------------------------------------------------
+// Backends
+
+/// A database under test: opens store handles on it and runs raw SQL against it.
+trait Db {
+    /// A new store handle on the same database (running migrations, as at start).
+    fn open(&self) -> Result<Box<dyn Store>, StoreError>;
+    fn exec(&self, sql: &str);
+    fn query_i64(&self, sql: &str) -> i64;
+    fn backend(&self) -> &'static str;
+    /// Another connection inside an open write transaction (holding the write lock, with an
+    /// uncommitted event `held`); dropping it rolls back.
+    fn hold_write_lock(&self) -> Box<dyn std::any::Any + Send>;
+}
+
+struct SqliteDb {
+    dir: tempfile::TempDir,
+}
+
+impl SqliteDb {
+    fn new() -> SqliteDb {
+        SqliteDb { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn conn(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.dir.path().join("steward.db")).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+        conn
+    }
+}
+
+impl Db for SqliteDb {
+    fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(SqliteStore::open(self.dir.path())?))
+    }
+    fn exec(&self, sql: &str) {
+        self.conn().execute_batch(sql).unwrap();
+    }
+    fn query_i64(&self, sql: &str) -> i64 {
+        self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+    fn hold_write_lock(&self) -> Box<dyn std::any::Any + Send> {
+        let conn = self.conn();
+        conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO events (id, type, at, body) VALUES ('held', 'x', 0, '{}');")
+            .unwrap();
+        Box::new(conn)
+    }
+}
+
+/// A fresh schema in the test database, dropped afterwards.
+struct PgDb {
+    base_url: String,
+    schema: String,
+    url: String,
+}
+
+impl PgDb {
+    /// `None` (after saying so once) when no test database is configured.
+    fn new() -> Option<PgDb> {
+        let base_url = match std::env::var("STEWARD_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                if std::env::var("STEWARD_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                    panic!("STEWARD_REQUIRE_POSTGRES=1 but STEWARD_TEST_DATABASE_URL is not set");
+                }
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    // Straight to stderr: the test harness does not capture this.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "PostgreSQL tests skipped: set STEWARD_TEST_DATABASE_URL to run them"
+                    );
+                });
+                return None;
+            }
+        };
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = Utc::now().timestamp_subsec_nanos();
+        let schema = format!("steward_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let mut client = ::postgres::Client::connect(&base_url, ::postgres::NoTls).unwrap();
+        client.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        let url = format!("{base_url}{sep}options=-csearch_path={schema}");
+        Some(PgDb { base_url, schema, url })
+    }
+
+    fn client(&self) -> ::postgres::Client {
+        ::postgres::Client::connect(&self.url, ::postgres::NoTls).unwrap()
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = ::postgres::Client::connect(&self.base_url, ::postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        }
+    }
+}
+
+impl Db for PgDb {
+    fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(PostgresStore::connect(&self.url)?))
+    }
+    fn exec(&self, sql: &str) {
+        self.client().batch_execute(sql).unwrap();
+    }
+    fn query_i64(&self, sql: &str) -> i64 {
+        self.client().query_one(sql, &[]).unwrap().get(0)
+    }
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+    fn hold_write_lock(&self) -> Box<dyn std::any::Any + Send> {
+        let mut client = self.client();
+        client
+            .batch_execute(
+                "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE;
+                 INSERT INTO events (id, type, at, body) VALUES ('held', 'x', now(), '{}');",
+            )
+            .unwrap();
+        Box::new(client)
+    }
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let db = super::SqliteDb::new();
+                    super::$name(&db);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(db) = super::PgDb::new() {
+                        super::$name(&db);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    round_trip,
+    duplicates_are_no_ops,
+    failed_batch_leaves_nothing,
+    decisions_newest_first,
+    enforcement_in_force_filters_by_time,
+    keys,
+    audit_chain_verifies_after_many_commits,
+    tampering_names_the_entry,
+    two_handles_keep_one_chain,
+    reads_do_not_wait_for_writes,
+    unusual_text_round_trips,
+    migrations_are_idempotent,
+    newer_schema_is_refused,
+);
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn t0() -> DateTime<Utc> {
+    t("2026-11-22T08:00:00.123456Z")
+}
+
+fn event(id: &str, account: &str, post: &str, at: DateTime<Utc>) -> StoredEvent {
+    let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    StoredEvent {
+        id: id.to_string(),
+        event_type: "post.created".to_string(),
+        at,
+        body: format!(
+            r#"{{"id":"{id}","type":"post.created","at":"{at_text}","post":{{"id":"{post}","account_id":"{account}","kind":"short_post","text":"网传某地自来水被污染，请大家转告家人不要饮用。","created_at":"{at_text}","ai_generated":{{"declared":false,"implicit_label":true}},"explicit_label":false}}}}"#
+        ),
+    }
+}
+
+fn account_row(id: &str, at: DateTime<Utc>) -> EntityRow {
+    EntityRow {
+        kind: "account",
+        id: id.to_string(),
+        account_id: Some(id.to_string()),
+        body: json!({"id": id, "handle": format!("h_{id}"), "display_name": "陈医生", "followers": 120_000})
+            .to_string(),
+        deleted: false,
+        updated_at: at,
+    }
+}
+
+fn post_row(id: &str, account: &str, text: &str, at: DateTime<Utc>) -> EntityRow {
+    EntityRow {
+        kind: "post",
+        id: id.to_string(),
+        account_id: Some(account.to_string()),
+        body: json!({"id": id, "account_id": account, "kind": "short_post", "text": text, "created_at": at})
+            .to_string(),
+        deleted: false,
+        updated_at: at,
+    }
+}
+
+/// A decision on `post` by `account`: label and limit reach on the post, no posting for
+/// 15 days, 2 credit points off for 90 days.
+fn decision(
+    event_id: &str,
+    rule: &str,
+    account: &str,
+    post: Option<&str>,
+    at: DateTime<Utc>,
+) -> (Decision, CreditEntry) {
+    let id = decision_id(event_id, rule);
+    let mut restrictions = vec![Restriction {
+        decision_id: id.clone(),
+        account_id: account.to_string(),
+        post_id: None,
+        kind: RestrictionKind::Posting,
+        detail: String::new(),
+        start: at,
+        end: Some(at + Duration::days(15)),
+    }];
+    if let Some(post) = post {
+        restrictions.insert(
+            0,
+            Restriction {
+                decision_id: id.clone(),
+                account_id: account.to_string(),
+                post_id: Some(post.to_string()),
+                kind: RestrictionKind::Label,
+                detail: "ai-generated".to_string(),
+                start: at,
+                end: None,
+            },
+        );
+    }
+    let d = Decision {
+        id: id.clone(),
+        event_id: event_id.to_string(),
+        account_id: Some(account.to_string()),
+        post_id: post.map(str::to_string),
+        rule_id: rule.to_string(),
+        policy_version: "2026.11.1".to_string(),
+        ground: "《人工智能生成合成内容标识办法》第十条".to_string(),
+        category: "ai_unlabelled".to_string(),
+        facts: json!({
+            "signals": [{"name": "unlabelled_ai", "detector": "ai_label", "version": 3, "score": 0.92,
+                         "evidence": {"implicit_label": true, "explicit_label": false}}],
+            "standing_before": {"credit": 100, "recent_violations": 0}
+        }),
+        automated_detection: true,
+        automated_decision: true,
+        actions: vec![
+            Action::Label { label: "ai-generated".to_string() },
+            Action::RestrictPosting { days: 15 },
+            Action::DeductCredit { points: 2 },
+        ],
+        restrictions,
+        credit_deducted: 2,
+        explanation: "This post carries an AI-generation marker but no visible label.".to_string(),
+        appeal: Appeal { how: "Reply to this notice within 7 days.".to_string(), until: at + Duration::days(7) },
+        decided_at: at,
+    };
+    let credit = CreditEntry {
+        decision_id: id,
+        account_id: account.to_string(),
+        at,
+        points: 2,
+        restores_at: Some(at + Duration::days(90)),
+    };
+    (d, credit)
+}
+
+/// A batch with the decisions, their restrictions and credits, and one audit record each.
+fn decisions_batch(items: &[(Decision, CreditEntry)]) -> Batch {
+    let mut b = Batch::default();
+    for (d, c) in items {
+        b.restrictions.extend(d.restrictions.iter().cloned());
+        b.credits.push(c.clone());
+        b.audit.push(record("decision.made", &d.id, json!({"rule": d.rule_id, "event": d.event_id})));
+        b.decisions.push(d.clone());
+    }
+    b
+}
+
+fn record(action: &str, subject: &str, body: serde_json::Value) -> AuditRecord {
+    AuditRecord { at: t0(), action: action.to_string(), subject: subject.to_string(), body }
+}
+
+fn key(id: &str, role: Role) -> ApiKey {
+    ApiKey { id: id.to_string(), hash: format!("{:0>64}", id), role, created_at: t0() }
+}
+
+fn audit_count(store: &dyn Store) -> usize {
+    store.audit_entries(0, usize::MAX).unwrap().len()
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+fn round_trip(db: &dyn Db) {
+    let store = db.open().unwrap();
+    assert_eq!(store.backend(), db.backend());
+    let at = t0();
+    let (d1, c1) = decision("e1", "ai_unlabelled", "a1", Some("p1"), at);
+    let mut batch = decisions_batch(&[(d1.clone(), c1.clone())]);
+    let events = vec![event("e1", "a1", "p1", at), event("e2", "a1", "p2", at + Duration::seconds(1))];
+    batch.events = events.clone();
+    let factcheck = EntityRow {
+        kind: "factcheck",
+        id: "f1".into(),
+        account_id: None,
+        body: r#"{"id":"f1","claim":"自来水被污染","verdict":"false","publisher":"辟谣平台"}"#.into(),
+        deleted: false,
+        updated_at: at,
+    };
+    let custom = EntityRow { kind: "case", id: "c1".into(), account_id: Some("a1".into()), ..factcheck.clone() };
+    let p1_final = post_row("p1", "a1", "第二版", at + Duration::microseconds(7));
+    batch.entities = vec![
+        account_row("a1", at),
+        post_row("p1", "a1", "第一版", at),
+        factcheck.clone(),
+        custom.clone(),
+        p1_final.clone(),
+    ];
+    batch.audit.push(record("batch.committed", "e1..e2", json!({"events": 2, "z": null, "a": [1, 2.5]})));
+    assert_eq!(store.commit(&batch).unwrap(), 2);
+    assert_eq!(store.commit(&Batch::default()).unwrap(), 0);
+
+    assert_eq!(store.event_count().unwrap(), 2);
+    assert_eq!(store.event("e1").unwrap(), Some(events[0].clone()));
+    assert_eq!(store.event("e2").unwrap(), Some(events[1].clone()));
+    assert_eq!(store.event("nope").unwrap(), None);
+    assert_eq!(store.existing_event_ids(&["e2", "nope", "e1"]).unwrap(), HashSet::from(["e1".into(), "e2".into()]));
+    assert!(store.existing_event_ids(&[]).unwrap().is_empty());
+
+    assert_eq!(store.entity("post", "p1").unwrap(), Some(p1_final.clone()), "the later row in a batch wins");
+    assert_eq!(store.entity("account", "a1").unwrap(), Some(account_row("a1", at)));
+    assert_eq!(store.entity("factcheck", "f1").unwrap(), Some(factcheck));
+    assert_eq!(store.entity("case", "c1").unwrap(), Some(custom));
+    assert_eq!(store.entity("account", "p1").unwrap(), None);
+    assert_eq!(store.entities("account").unwrap(), vec![account_row("a1", at)]);
+    assert!(store.entities("identity").unwrap().is_empty());
+
+    // A later batch updates and deletes.
+    let mut deleted = p1_final.clone();
+    deleted.deleted = true;
+    deleted.updated_at = at + Duration::hours(1);
+    let more = Batch { entities: vec![post_row("p2", "a1", "另一条", at), deleted.clone()], ..Batch::default() };
+    assert_eq!(store.commit(&more).unwrap(), 0);
+    assert_eq!(store.entity("post", "p1").unwrap(), Some(deleted.clone()));
+    assert_eq!(store.entities("post").unwrap(), vec![deleted, post_row("p2", "a1", "另一条", at)]);
+
+    assert_eq!(store.decision(&d1.id).unwrap(), Some(d1.clone()));
+    assert_eq!(store.decision("nope").unwrap(), None);
+    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d1.clone()]);
+    assert_eq!(store.decisions_for("p1", 10).unwrap(), vec![d1.clone()]);
+    assert_eq!(store.restrictions_for("a1").unwrap(), d1.restrictions);
+    assert_eq!(store.credits_for("a1").unwrap(), vec![c1.clone()]);
+    assert!(store.restrictions_for("a2").unwrap().is_empty());
+    assert!(store.credits_for("a2").unwrap().is_empty());
+
+    let entries = store.audit_entries(0, 100).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].seq, 1);
+    assert_eq!(entries[0].action, "decision.made");
+    assert_eq!(entries[0].subject, d1.id);
+    assert_eq!(entries[0].prev_hash, audit::GENESIS_HASH);
+    assert_eq!(entries[0].at, at);
+    assert_eq!(entries[1].body, r#"{"a":[1,2.5],"events":2,"z":null}"#);
+    assert_eq!(entries[1].prev_hash, entries[0].hash);
+    assert_eq!(store.audit_entries(1, 100).unwrap(), entries[1..].to_vec());
+    assert_eq!(store.audit_entries(0, 1).unwrap(), entries[..1].to_vec());
+    assert_eq!(audit::verify(&*store).unwrap(), 2);
+
+    // Everything is there for a new handle too.
+    drop(store);
+    let store = db.open().unwrap();
+    assert_eq!(store.decision(&d1.id).unwrap(), Some(d1));
+    assert_eq!(store.event("e1").unwrap(), Some(events[0].clone()));
+}
+
+fn duplicates_are_no_ops(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let at = t0();
+    let (d1, c1) = decision("e1", "ai_unlabelled", "a1", Some("p1"), at);
+    let mut batch = decisions_batch(&[(d1.clone(), c1.clone())]);
+    batch.events = vec![event("e1", "a1", "p1", at), event("e2", "a1", "p2", at)];
+    assert_eq!(store.commit(&batch).unwrap(), 2);
+
+    // The same batch again: nothing new, nothing duplicated.
+    assert_eq!(store.commit(&batch).unwrap(), 0);
+    assert_eq!(store.event_count().unwrap(), 2);
+    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d1.clone()]);
+    assert_eq!(store.restrictions_for("a1").unwrap(), d1.restrictions);
+    assert_eq!(store.credits_for("a1").unwrap(), vec![c1.clone()]);
+
+    // Repeats inside one batch count once; old and new mixed count only the new.
+    let repeats = Batch {
+        events: vec![event("e3", "a1", "p3", at), event("e3", "a1", "p3", at), event("e1", "a1", "p1", at)],
+        ..Batch::default()
+    };
+    assert_eq!(store.commit(&repeats).unwrap(), 1);
+    assert_eq!(store.event_count().unwrap(), 3);
+
+    // A decision repeated in a batch is stored once, with its enforcement once.
+    let (d2, c2) = decision("e3", "ai_unlabelled", "a1", Some("p3"), at + Duration::minutes(1));
+    let mut twice = decisions_batch(&[(d2.clone(), c2.clone())]);
+    twice.decisions.push(d2.clone());
+    assert_eq!(store.commit(&twice).unwrap(), 0);
+    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d2.clone(), d1.clone()]);
+
+    // Enforcement of a decision stored earlier is not added again, even without the decision.
+    let stray = Batch { restrictions: d1.restrictions.clone(), credits: vec![c1.clone()], ..Batch::default() };
+    store.commit(&stray).unwrap();
+    let mut expected = d1.restrictions.clone();
+    expected.extend(d2.restrictions.clone());
+    assert_eq!(store.restrictions_for("a1").unwrap(), expected);
+    assert_eq!(store.credits_for("a1").unwrap(), vec![c1, c2]);
+    assert_eq!(audit::verify(&*store).unwrap() as usize, audit_count(&*store));
+}
+
+fn failed_batch_leaves_nothing(db: &dyn Db) {
+    let store = db.open().unwrap();
+    // Make the last insert of a batch fail: a credit for account `boom`.
+    match db.backend() {
+        "sqlite" => db.exec(
+            "CREATE TRIGGER boom BEFORE INSERT ON credits WHEN NEW.account_id = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'forced failure'); END;",
+        ),
+        _ => db.exec(
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.account_id = 'boom' THEN RAISE EXCEPTION 'forced failure'; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER boom BEFORE INSERT ON credits FOR EACH ROW EXECUTE FUNCTION boom();",
+        ),
+    }
+    let at = t0();
+    let (d, c) = decision("e1", "ai_unlabelled", "boom", Some("p1"), at);
+    let mut batch = decisions_batch(&[(d.clone(), c)]);
+    batch.events = vec![event("e1", "boom", "p1", at)];
+    batch.entities = vec![account_row("boom", at), post_row("p1", "boom", "x", at)];
+    let err = store.commit(&batch).unwrap_err();
+    assert!(err.to_string().contains("forced failure"), "{err}");
+
+    assert_eq!(store.event_count().unwrap(), 0);
+    assert_eq!(store.event("e1").unwrap(), None);
+    assert_eq!(store.entity("account", "boom").unwrap(), None);
+    assert_eq!(store.decision(&d.id).unwrap(), None);
+    assert!(store.restrictions_for("boom").unwrap().is_empty());
+    assert!(store.audit_entries(0, 10).unwrap().is_empty());
+
+    // The same handle works afterwards, and the batch goes through once the cause is gone.
+    db.exec(if db.backend() == "sqlite" { "DROP TRIGGER boom" } else { "DROP TRIGGER boom ON credits" });
+    assert_eq!(store.commit(&batch).unwrap(), 1);
+    assert_eq!(store.decision(&d.id).unwrap(), Some(d));
+    assert_eq!(audit::verify(&*store).unwrap(), 1);
+}
+
+fn decisions_newest_first(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let at = t0();
+    let (d_mid, c_mid) = decision("e2", "r", "a1", Some("p1"), at + Duration::hours(2));
+    let (d_old, c_old) = decision("e1", "r", "a1", Some("p2"), at);
+    let (d_new, c_new) = decision("e3", "r", "a1", Some("p1"), at + Duration::hours(5));
+    let (d_tie, c_tie) = decision("e4", "r", "a1", None, at + Duration::hours(5));
+    let (d_other, c_other) = decision("e5", "r", "a2", Some("p3"), at + Duration::hours(3));
+    store.commit(&decisions_batch(&[(d_mid.clone(), c_mid), (d_other.clone(), c_other)])).unwrap();
+    store.commit(&decisions_batch(&[(d_new.clone(), c_new)])).unwrap();
+    store.commit(&decisions_batch(&[(d_old.clone(), c_old), (d_tie.clone(), c_tie)])).unwrap();
+
+    let ids = |subject: &str, n: usize| -> Vec<String> {
+        store.decisions_for(subject, n).unwrap().into_iter().map(|d| d.id).collect()
+    };
+    // Same time: the one stored later comes first.
+    assert_eq!(ids("a1", 10), vec![d_tie.id.clone(), d_new.id.clone(), d_mid.id.clone(), d_old.id.clone()]);
+    assert_eq!(ids("a1", 2), vec![d_tie.id.clone(), d_new.id.clone()]);
+    assert_eq!(ids("p1", 10), vec![d_new.id.clone(), d_mid.id.clone()]);
+    assert_eq!(ids("p2", 10), vec![d_old.id.clone()]);
+    assert_eq!(ids("a2", 10), vec![d_other.id.clone()]);
+    assert_eq!(ids("p3", 10), vec![d_other.id.clone()]);
+    assert!(ids("nobody", 10).is_empty());
+    assert!(ids("a1", 0).is_empty());
+    assert_eq!(store.decisions_for("p1", 1).unwrap(), vec![d_new]);
+}
+
+fn enforcement_in_force_filters_by_time(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let now = t("2026-12-01T00:00:00Z");
+    let r = |id: &str, account: &str, start: DateTime<Utc>, end: Option<DateTime<Utc>>| Restriction {
+        decision_id: id.to_string(),
+        account_id: account.to_string(),
+        post_id: None,
+        kind: RestrictionKind::Suspended,
+        detail: String::new(),
+        start,
+        end,
+    };
+    let c = |id: &str, account: &str, at: DateTime<Utc>, restores: Option<DateTime<Utc>>| CreditEntry {
+        decision_id: id.to_string(),
+        account_id: account.to_string(),
+        at,
+        points: 5,
+        restores_at: restores,
+    };
+    let day = Duration::days(1);
+    let ended = r("d1", "a1", now - day * 20, Some(now - day));
+    let ends_now = r("d2", "a1", now - day * 20, Some(now));
+    let ends_soon = r("d3", "a2", now - day, Some(now + Duration::microseconds(1)));
+    let forever = r("d4", "a3", now - day * 400, None);
+    let future = r("d5", "a1", now + day, Some(now + day * 15));
+    let restored = c("d1", "a1", now - day * 100, Some(now - day * 10));
+    let never = c("d4", "a3", now - day * 400, None);
+    let later = c("d3", "a2", now - day, Some(now + day * 89));
+    let batch = Batch {
+        restrictions: vec![ended, ends_now, ends_soon.clone(), forever.clone(), future.clone()],
+        credits: vec![restored.clone(), never.clone(), later.clone()],
+        ..Batch::default()
+    };
+    store.commit(&batch).unwrap();
+
+    let (rs, cs) = store.enforcement_in_force(now).unwrap();
+    assert_eq!(rs, vec![ends_soon, forever.clone(), future.clone()]);
+    assert_eq!(cs, vec![never.clone(), later]);
+    let (rs, cs) = store.enforcement_in_force(now + day * 100).unwrap();
+    assert_eq!(rs, vec![forever]);
+    assert_eq!(cs, vec![never]);
+    let (rs, cs) = store.enforcement_in_force(now - day * 1000).unwrap();
+    assert_eq!(rs.len(), 5);
+    assert_eq!(cs.len(), 3);
+    assert!(cs.contains(&restored));
+}
+
+fn keys(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let admin = key("k_admin", Role::Admin);
+    let ingest = key("k_ingest", Role::Ingest);
+    store.insert_key(&admin).unwrap();
+    store.insert_key(&ingest).unwrap();
+    assert_eq!(store.key_by_hash(&admin.hash).unwrap(), Some(admin.clone()));
+    assert_eq!(store.key_by_hash(&ingest.hash).unwrap(), Some(ingest.clone()));
+    assert_eq!(store.key_by_hash(&"f".repeat(64)).unwrap(), None);
+
+    let entries = store.audit_entries(0, 10).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!((entries[0].action.as_str(), entries[0].subject.as_str()), ("key.created", "k_admin"));
+    assert_eq!(entries[0].body, r#"{"role":"admin"}"#);
+    assert_eq!(entries[1].body, r#"{"role":"ingest"}"#);
+
+    // A duplicate id or hash fails and audits nothing.
+    assert!(store.insert_key(&ApiKey { hash: "1".repeat(64), ..admin.clone() }).is_err());
+    assert!(store.insert_key(&ApiKey { id: "k_other".into(), ..admin.clone() }).is_err());
+    assert_eq!(audit_count(&*store), 2);
+    assert_eq!(store.key_by_hash(&"1".repeat(64)).unwrap(), None);
+    assert_eq!(audit::verify(&*store).unwrap(), 2);
+}
+
+fn audit_chain_verifies_after_many_commits(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let mut expected = 0u64;
+    for i in 0..40 {
+        let batch = Batch {
+            events: vec![event(&format!("e{i}"), "a1", &format!("p{i}"), t0())],
+            audit: (0..3)
+                .map(|j| record("event.accepted", &format!("e{i}"), json!({"i": i, "j": j, "note": "说明"})))
+                .collect(),
+            ..Batch::default()
+        };
+        store.commit(&batch).unwrap();
+        expected += 3;
+        if i % 8 == 0 {
+            store.insert_key(&key(&format!("k{i}"), Role::Moderator)).unwrap();
+            expected += 1;
+        }
+    }
+    assert_eq!(audit::verify(&*store).unwrap(), expected);
+    // Past one page of `verify`.
+    let big = Batch {
+        audit: (0..audit::VERIFY_PAGE + 50).map(|i| record("bulk", &format!("s{i}"), json!({ "i": i }))).collect(),
+        ..Batch::default()
+    };
+    store.commit(&big).unwrap();
+    expected += big.audit.len() as u64;
+    assert_eq!(audit::verify(&*store).unwrap(), expected);
+    assert_eq!(audit::verify_paged(&*store, 997).unwrap(), expected);
+    let tail = store.audit_entries(expected - 2, 10).unwrap();
+    assert_eq!(tail.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![expected - 1, expected]);
+}
+
+fn sql_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn tampering_names_the_entry(db: &dyn Db) {
+    let store = db.open().unwrap();
+    for i in 0..30 {
+        store
+            .commit(&Batch { audit: vec![record("a", &format!("s{i}"), json!({ "i": i }))], ..Batch::default() })
+            .unwrap();
+    }
+    assert_eq!(audit::verify(&*store).unwrap(), 30);
+    let entries = store.audit_entries(0, 100).unwrap();
+    let broken_at = |store: &dyn Store| match audit::verify(store) {
+        Err(ChainBreak::Broken { seq, .. }) => seq,
+        other => panic!("expected a broken chain, got {other:?}"),
+    };
+
+    db.exec("UPDATE audit SET body = '{\"i\":1000}' WHERE seq = 17");
+    assert_eq!(broken_at(&*store), 17);
+    db.exec(&format!("UPDATE audit SET body = {} WHERE seq = 17", sql_text(&entries[16].body)));
+    assert_eq!(audit::verify(&*store).unwrap(), 30);
+
+    db.exec(&format!("UPDATE audit SET prev_hash = {} WHERE seq = 5", sql_text(&"a".repeat(64))));
+    assert_eq!(broken_at(&*store), 5);
+    db.exec(&format!("UPDATE audit SET prev_hash = {} WHERE seq = 5", sql_text(&entries[4].prev_hash)));
+
+    // Rewriting an entry with a fresh hash of its own breaks the link to the next one.
+    let e = &entries[11];
+    let forged = audit::entry_hash(&e.prev_hash, e.seq, e.at, &e.action, "someone else", &e.body);
+    db.exec(&format!("UPDATE audit SET subject = 'someone else', hash = {} WHERE seq = 12", sql_text(&forged)));
+    assert_eq!(broken_at(&*store), 13);
+    db.exec(&format!(
+        "UPDATE audit SET subject = {}, hash = {} WHERE seq = 12",
+        sql_text(&e.subject),
+        sql_text(&e.hash)
+    ));
+    assert_eq!(audit::verify(&*store).unwrap(), 30);
+
+    db.exec("DELETE FROM audit WHERE seq = 9");
+    let err = audit::verify(&*store).unwrap_err();
+    assert_eq!(err.seq(), Some(9), "{err}");
+    assert!(err.to_string().contains("missing"), "{err}");
+}
+
+fn two_handles_keep_one_chain(db: &dyn Db) {
+    let a = db.open().unwrap();
+    let b = db.open().unwrap();
+    // Interleaved, as `steward keys create` would while the server runs.
+    for i in 0..20 {
+        let (store, name) = if i % 2 == 0 { (&a, "a") } else { (&b, "b") };
+        let batch = Batch {
+            events: vec![event(&format!("e{i}"), "a1", "p1", t0())],
+            audit: vec![record("event.accepted", &format!("{name}{i}"), json!({}))],
+            ..Batch::default()
+        };
+        assert_eq!(store.commit(&batch).unwrap(), 1);
+        if i % 5 == 0 {
+            b.insert_key(&key(&format!("k{i}"), Role::Auditor)).unwrap();
+        }
+    }
+    assert_eq!(audit::verify(&*a).unwrap(), 24);
+    assert_eq!(b.event_count().unwrap(), 20);
+
+    // And concurrently, from threads.
+    std::thread::scope(|s| {
+        for (n, store) in [&a, &b].into_iter().enumerate() {
+            s.spawn(move || {
+                for i in 0..25 {
+                    let batch = Batch {
+                        events: vec![event(&format!("t{n}_{i}"), "a1", "p1", t0())],
+                        audit: vec![record("event.accepted", &format!("t{n}_{i}"), json!({ "n": n }))],
+                        ..Batch::default()
+                    };
+                    store.commit(&batch).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(audit::verify(&*b).unwrap(), 74);
+    assert_eq!(a.event_count().unwrap(), 70);
+}
+
+fn reads_do_not_wait_for_writes(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let (d, c) = decision("e1", "r", "a1", Some("p1"), t0());
+    let mut batch = decisions_batch(&[(d.clone(), c)]);
+    batch.events = vec![event("e1", "a1", "p1", t0())];
+    store.commit(&batch).unwrap();
+
+    let held = db.hold_write_lock();
+    let start = std::time::Instant::now();
+    assert_eq!(store.event_count().unwrap(), 1, "the uncommitted event is not visible");
+    assert_eq!(store.event("held").unwrap(), None);
+    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d]);
+    assert_eq!(audit::verify(&*store).unwrap(), 1);
+    assert!(start.elapsed() < std::time::Duration::from_secs(5), "reads waited {:?}", start.elapsed());
+
+    // A commit waits for the lock and goes through once it is released.
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let batch = Batch {
+                events: vec![event("e2", "a1", "p1", t0())],
+                audit: vec![record("event.accepted", "e2", json!({}))],
+                ..Batch::default()
+            };
+            store.commit(&batch).unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!writer.is_finished(), "the commit should wait for the other writer");
+        drop(held);
+        assert_eq!(writer.join().unwrap(), 1);
+    });
+    assert_eq!(store.event_count().unwrap(), 2);
+    assert_eq!(audit::verify(&*store).unwrap(), 2);
+}
+
+fn unusual_text_round_trips(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let odd = "nul \u{0} tab \t quote \" apostrophe ' backslash \\ emoji 🧪 rtl \u{202e} 字".to_string();
+    let long = "长".repeat(64 * 1024 / 3);
+    let (mut d, c) = decision("e'1", "rule'x", "a'1", Some("p\"1"), t0());
+    d.facts = json!({ "quoted": odd, "long": long, "score": 1e-7, "big": u64::MAX });
+    d.explanation = odd.clone();
+    let mut batch = decisions_batch(&[(d.clone(), c)]);
+    let mut e = event("e'1", "a'1", "p1", t0());
+    e.body = serde_json::to_string(&json!({ "id": "e'1", "text": odd, "long": long })).unwrap();
+    batch.events = vec![e.clone()];
+    let mut row = post_row("p\"1", "a'1", &odd, t0());
+    row.body = serde_json::to_string(&json!({ "text": odd })).unwrap();
+    batch.entities = vec![row.clone()];
+    batch.audit.push(record("odd", &odd.replace('\u{0}', ""), json!({ "text": odd })));
+    assert_eq!(store.commit(&batch).unwrap(), 1);
+    assert_eq!(store.event("e'1").unwrap(), Some(e));
+    assert_eq!(store.entity("post", "p\"1").unwrap(), Some(row));
+    assert_eq!(store.decision(&d.id).unwrap(), Some(d.clone()));
+    assert_eq!(store.decisions_for("a'1", 1).unwrap(), vec![d]);
+    assert_eq!(audit::verify(&*store).unwrap(), 2);
+}
+
+fn migrations_are_idempotent(db: &dyn Db) {
+    let store = db.open().unwrap();
+    store.commit(&Batch { events: vec![event("e1", "a1", "p1", t0())], ..Batch::default() }).unwrap();
+    let applied = db.query_i64("SELECT count(*) FROM schema_migrations");
+    let version = db.query_i64("SELECT max(version) FROM schema_migrations");
+    assert!(applied >= 1);
+    drop(store);
+    for _ in 0..2 {
+        let store = db.open().unwrap();
+        assert_eq!(store.event_count().unwrap(), 1);
+    }
+    assert_eq!(db.query_i64("SELECT count(*) FROM schema_migrations"), applied);
+    assert_eq!(db.query_i64("SELECT max(version) FROM schema_migrations"), version);
+}
+
+fn newer_schema_is_refused(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let known = db.query_i64("SELECT max(version) FROM schema_migrations");
+    drop(store);
+    match db.backend() {
+        "sqlite" => db.exec(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (9999, 'from the future', 0)",
+        ),
+        _ => db.exec("INSERT INTO schema_migrations (version, description) VALUES (9999, 'from the future')"),
+    }
+    match db.open() {
+        Err(StoreError::SchemaTooNew { found, known: k }) => {
+            assert_eq!(found, 9999);
+            assert_eq!(k, known);
+        }
+        Err(e) => panic!("expected SchemaTooNew, got {e}"),
+        Ok(_) => panic!("expected SchemaTooNew, the store opened"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Not per backend
+
+#[test]
+fn postgres_rejects_other_urls() {
+    for url in ["mysql://steward:secret@db/steward", "sqlite:///tmp/x.db", "host=localhost user=steward", ""] {
+        match PostgresStore::connect(url) {
+            Err(StoreError::BadUrl(shown)) => assert!(!shown.contains("secret"), "{shown}"),
+            Err(e) => panic!("{url}: expected BadUrl, got {e}"),
+            Ok(_) => panic!("{url}: connected"),
+        }
+    }
+}
+
+#[test]
+fn postgres_urls_may_select_a_schema() {
+    for url in [
+        "postgres://steward@127.0.0.1:55432/postgres?options=-csearch_path%3Dsteward_x",
+        "postgresql://steward@127.0.0.1:55432/postgres?options=-csearch_path=steward_x",
+    ] {
+        let config: ::postgres::Config = url.parse().unwrap();
+        assert_eq!(config.get_options(), Some("-csearch_path=steward_x"), "{url}");
+    }
+}
+
+#[test]
+fn open_picks_the_backend_and_creates_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nested").join("steward-data");
+    let store = steward_store::open(&data, None).unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    assert!(data.join("steward.db").exists());
+    assert!(matches!(steward_store::open(&data, Some("mysql://x")), Err(StoreError::BadUrl(_))));
+}
+
+/// Commit throughput into SQLite: 100 batches of 1,000 events (about 400 bytes each) with
+/// one entity row each. Run with
+/// `cargo test --release -p steward-store --test suite -- --ignored --nocapture throughput`.
+#[test]
+#[ignore]
+fn sqlite_commit_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let batches: Vec<Batch> = (0..100)
+        .map(|b| {
+            let mut batch = Batch::default();
+            for i in 0..1000 {
+                let id = format!("evt-{b:03}-{i:04}");
+                let account = format!("acct-{}", (b * 1000 + i) % 5000);
+                let mut e = event(&id, &account, &format!("post-{b}-{i}"), t0());
+                e.body = e.body.replace("不要饮用。", "不要饮用。据说已经有多人因此住院，官方尚未回应此事。");
+                batch.entities.push(post_row(&format!("post-{b}-{i}"), &account, "一条普通的帖子", t0()));
+                batch.events.push(e);
+            }
+            batch
+        })
+        .collect();
+    let size: usize = batches[0].events.iter().map(|e| e.body.len()).sum::<usize>() / 1000;
+    let start = std::time::Instant::now();
+    for batch in &batches {
+        assert_eq!(store.commit(batch).unwrap(), 1000);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("{} events ({size} bytes each) in {secs:.2}s: {:.0} events/s", 100_000, 100_000.0 / secs);
+}
