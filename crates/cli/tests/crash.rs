@@ -108,7 +108,10 @@ fn sigkill_mid_ingest_loses_no_acknowledged_event() {
     let total = store.event_count().unwrap() as usize;
     let acked_events = acked.len() * 50;
     // Batches in flight at the kill may or may not have been committed, whole.
-    assert!(total >= acked_events && (total - acked_events).is_multiple_of(50), "{total} stored, {acked_events} acknowledged");
+    assert!(
+        total >= acked_events && (total - acked_events).is_multiple_of(50),
+        "{total} stored, {acked_events} acknowledged"
+    );
     drop(store);
 
     let verify = Command::new(STEWARD).args(["audit", "verify", "--data-dir"]).arg(dir.path()).output().unwrap();

@@ -73,10 +73,12 @@ mod tests {
             points: 2,
             restores_at: Some(t0 + Duration::days(30)),
         };
-        let during = Standing::compute("a", std::slice::from_ref(&r), std::slice::from_ref(&c), 100, t0 + Duration::days(1));
+        let during =
+            Standing::compute("a", std::slice::from_ref(&r), std::slice::from_ref(&c), 100, t0 + Duration::days(1));
         assert!(during.is(RestrictionKind::Posting));
         assert_eq!(during.credit, 98);
-        let later = Standing::compute("a", std::slice::from_ref(&r), std::slice::from_ref(&c), 100, t0 + Duration::days(16));
+        let later =
+            Standing::compute("a", std::slice::from_ref(&r), std::slice::from_ref(&c), 100, t0 + Duration::days(16));
         assert!(!later.is(RestrictionKind::Posting));
         assert_eq!(later.credit, 98);
         let restored = Standing::compute("a", &[r], &[c], 100, t0 + Duration::days(31));
