@@ -36,12 +36,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// Text matching on a post corpus: normalization, shingles, MinHash signature, LSH query and
+    /// insert into the sliding-window index, per post; posts/s, bytes per post and pair recall.
+    Sketch {
+        /// JSONL corpus, one post a line with `created_at` (unix seconds) and `text`.
+        #[arg(long)]
+        posts: std::path::PathBuf,
+        #[command(flatten)]
+        options: crate::bench_sketch::Options,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
     match command {
         BenchCommand::Pipeline { events, database_url } => pipeline(events, database_url)?,
         BenchCommand::Http { rate, seconds, connections } => http(rate, seconds, connections)?,
+        BenchCommand::Sketch { posts, options } => crate::bench_sketch::run(&posts, &options)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use steward_model::Role;
 
 mod bench;
+mod bench_sketch;
 mod demo;
 mod ingest;
 

@@ -120,3 +120,29 @@ fn demo_runs_without_serving() {
     assert!(stdout.contains("hash chain intact"), "{stdout}");
     assert!(stdout.contains("rejected line"), "{stdout}");
 }
+
+#[test]
+fn ingest_and_verify_on_postgres_when_configured() {
+    let Ok(url) = std::env::var("STEWARD_TEST_DATABASE_URL") else {
+        assert_ne!(std::env::var("STEWARD_REQUIRE_POSTGRES").as_deref(), Ok("1"), "PostgreSQL is required");
+        eprintln!("PostgreSQL skipped: set STEWARD_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let schema = format!("steward_cli_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("e.ndjson");
+    std::fs::write(&file, format!("{}\n{}\n", event("pg1"), event("pg2"))).unwrap();
+    let out = steward(&["ingest", "--database-url", &scoped, file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("2 accepted"), "{}", text(&out.stderr));
+    let out = steward(&["keys", "create", "--role", "admin", "--database-url", &scoped]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = steward(&["audit", "verify", "--database-url", &scoped]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("3 entries"), "{}", text(&out.stdout));
+    admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+}

@@ -39,7 +39,7 @@ fn default_policy_matches_unlabelled_ai_content() {
         "{}",
         m.explanation
     );
-    assert!(m.explanation.contains("How we know: declared ("), "{}", m.explanation);
+    assert!(m.explanation.contains("How we know: the author declared it AI-generated."), "{}", m.explanation);
     assert!(!m.explanation.contains("{{"), "{}", m.explanation);
 
     // below the threshold, or without the signal, nothing matches

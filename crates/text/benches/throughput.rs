@@ -7,7 +7,7 @@
 //!
 //! Real posts are read at run time from a JSONL file with a `text` field (and
 //! optionally `created_at`, unix seconds), by default
-//! `/work/shared/data/copy/posts-long.jsonl`; nothing from it is stored. Without
+//! `../shared/data/copy/posts-long.jsonl` beside the repository; nothing from it is stored. Without
 //! the file, synthetic text is used.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use std::time::Instant;
 use steward_text::shingle::exact_jaccard_sorted;
 use steward_text::{Candidate, Signature, SketchParams, Sketcher, WindowIndex, normalize_into, warm_up};
 
-const DEFAULT_POSTS: &str = "/work/shared/data/copy/posts-long.jsonl";
+const DEFAULT_POSTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/copy/posts-long.jsonl");
 
 struct Post {
     text: String,

@@ -54,7 +54,10 @@ pub fn account(e: &Event) -> &Account {
 }
 
 pub fn unlabelled(score: f64) -> Signal {
-    Signal::new("unlabelled_ai", "ai-label", 3, score).with("source", "declared").with("kind", "video")
+    Signal::new("unlabelled_ai", "ai-label", 3, score)
+        .with("source", "declared")
+        .with("basis", "the author declared it AI-generated")
+        .with("kind", "video")
 }
 
 pub fn standing(credit: i64) -> Standing {
