@@ -92,7 +92,7 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
         };
         match restriction {
             Some(r) => restrictions.push(r),
-            None => skipped.push(action_name(action)),
+            None => skipped.push(action.name()),
         }
     }
     let decision = Decision {
@@ -117,14 +117,7 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
     Outcome { decision, credits }
 }
 
-fn action_name(action: &Action) -> String {
-    serde_json::to_value(action)
-        .ok()
-        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn facts(c: &Circumstances, skipped: &[String]) -> Value {
+fn facts(c: &Circumstances, skipped: &[&str]) -> Value {
     let mut facts = json!({
         "event": { "id": c.event.id, "type": c.event.payload.event_type(), "at": c.event.at },
         "signals": c.signals,

@@ -34,6 +34,24 @@ pub enum Action {
     DeductCredit { points: u32 },
 }
 
+impl Action {
+    /// The action's type, as written in policy files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Label { .. } => "label",
+            Action::LimitReach {} => "limit_reach",
+            Action::Remove {} => "remove",
+            Action::RestrictPosting { .. } => "restrict_posting",
+            Action::RestrictNewFollowers { .. } => "restrict_new_followers",
+            Action::Demonetize { .. } => "demonetize",
+            Action::Suspend { .. } => "suspend",
+            Action::Close {} => "close",
+            Action::QueueReview { .. } => "queue_review",
+            Action::DeductCredit { .. } => "deduct_credit",
+        }
+    }
+}
+
 /// Names of all actions, as written in policy files.
 pub const ACTION_TYPES: &[&str] = &[
     "label",
@@ -68,6 +86,32 @@ pub enum RestrictionKind {
     Suspended,
     /// Account: closed.
     Closed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_their_serialized_types() {
+        let actions = [
+            Action::Label { label: "x".into() },
+            Action::LimitReach {},
+            Action::Remove {},
+            Action::RestrictPosting { days: 1 },
+            Action::RestrictNewFollowers { days: 1 },
+            Action::Demonetize { features: vec![], days: 1 },
+            Action::Suspend { days: 1 },
+            Action::Close {},
+            Action::QueueReview { queue: "q".into() },
+            Action::DeductCredit { points: 1 },
+        ];
+        let names: Vec<&str> = actions.iter().map(Action::name).collect();
+        assert_eq!(names, ACTION_TYPES);
+        for a in &actions {
+            assert_eq!(serde_json::to_value(a).unwrap()["type"], a.name());
+        }
+    }
 }
 
 impl RestrictionKind {
