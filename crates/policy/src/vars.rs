@@ -267,9 +267,12 @@ fn same<T>(this: &T, other: &dyn Val) -> bool {
     std::ptr::eq(this as *const T as *const (), other as *const dyn Val as *const ())
 }
 
+/// `Val` for a map of the input; extra methods (e.g. `as_iterable`) may follow a `;`.
 macro_rules! map_val {
-    ($ty:ty) => {
+    ($ty:ty $(; $($extra:tt)*)?) => {
         impl<'a> Val for $ty {
+            $($($extra)*)?
+
             fn get_type(&self) -> &Type {
                 &MAP_TYPE
             }
@@ -439,48 +442,14 @@ impl Iterable for Signals<'_> {
     }
 }
 
-impl<'a> Val for Signals<'a> {
-    fn get_type(&self) -> &Type {
-        &MAP_TYPE
-    }
-
-    fn cel_type() -> &'static Type {
-        &MAP_TYPE
-    }
-
-    fn as_container(&self) -> Option<&dyn Container> {
-        Some(self)
-    }
-
-    fn as_indexer<'b, 'v>(&'b self) -> Option<&'b (dyn Indexer + 'v)>
-    where
-        Self: 'v,
-    {
-        Some(self)
-    }
-
+map_val!(Signals<'a>;
     fn as_iterable<'b, 'v>(&'b self) -> Option<&'b (dyn Iterable + 'v)>
     where
         Self: 'v,
     {
         Some(self)
     }
-
-    fn as_sizer(&self) -> Option<&dyn Sizer> {
-        Some(self)
-    }
-
-    fn equals(&self, other: &dyn Val) -> bool {
-        same(self, other)
-    }
-
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(self.clone())
-    }
-}
+);
 
 /// One signal: `{score, detector, version, evidence}`.
 #[derive(Debug, Clone, Copy)]
