@@ -13,7 +13,9 @@ use steward_model::Role;
 mod bench;
 mod bench_sketch;
 mod demo;
+mod eval;
 mod ingest;
+mod jsonl;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +86,11 @@ enum Command {
         /// Print the summary and exit without serving.
         #[arg(long)]
         no_serve: bool,
+    },
+    /// Score the detectors against labelled files (the quality gates).
+    Eval {
+        #[command(subcommand)]
+        command: eval::EvalCommand,
     },
     /// Measure the hot paths.
     Bench {
@@ -212,6 +219,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Demo { data_dir, listen, no_serve } => demo::run(data_dir, listen, no_serve),
+        Command::Eval { command } => eval::run(command),
         Command::Bench { command } => bench::run(command),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use steward_model::{Limits, parse_event};
 
-use crate::{Context, registry};
+use crate::{Context, Findings, registry};
 
 const EVENTS: &[&str] = &[
     r#"{"id":"1","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{"id":"a1","handle":"h","display_name":"","followers":0}}"#,
@@ -22,8 +22,18 @@ const EVENTS: &[&str] = &[
 #[test]
 fn every_detector_complies() {
     let now = chrono::Utc::now();
-    let events: Vec<_> =
-        EVENTS.iter().map(|e| parse_event(e.as_bytes(), &Limits::default(), now).expect("fixture parses")).collect();
+    // Five accounts posting one text: a copy-paste campaign.
+    let campaign = (0..5).map(|i| {
+        format!(
+            r#"{{"id":"c{i}","type":"post.created","at":"2026-11-22T08:0{i}:00Z","post":{{"id":"cp{i}","account_id":"ca{i}","kind":"short_post","text":"紧急扩散：本市明天全天停水，水里检测出有毒物质，请马上囤水并转告亲友","created_at":"2026-11-22T08:0{i}:00Z"}}}}"#
+        )
+    });
+    let events: Vec<_> = EVENTS
+        .iter()
+        .map(|e| e.to_string())
+        .chain(campaign)
+        .map(|e| parse_event(e.as_bytes(), &Limits::default(), now).expect("fixture parses"))
+        .collect();
     let mut names = HashSet::new();
     let mut raised = HashSet::new();
     for mut detector in registry() {
@@ -34,9 +44,10 @@ fn every_detector_complies() {
         let specs = detector.signals();
         assert!(!specs.is_empty(), "{name} declares no signals");
         for event in &events {
-            let mut out = Vec::new();
+            let mut out = Findings::default();
             detector.inspect(&Context { event, account: None }, &mut out);
-            for s in out {
+            let earlier = out.earlier.into_iter().map(|e| e.signal);
+            for s in out.signals.into_iter().chain(earlier) {
                 let spec = specs.iter().find(|spec| spec.name == s.name);
                 let spec = spec.unwrap_or_else(|| panic!("{name} raised undeclared signal {}", s.name));
                 assert_eq!(s.detector, name);

@@ -8,20 +8,21 @@
 //! [`registry`] is the one explicit list of detectors; [`Detectors`] runs them all.
 //!
 //! ```
-//! use steward_detect::{Context, Detectors};
+//! use steward_detect::{Context, Detectors, Findings};
 //! use steward_model::{parse_event, Limits};
 //! let record = r#"{"id":"e1","type":"post.created","at":"2026-11-22T08:00:00Z",
 //!   "post":{"id":"p1","account_id":"a1","kind":"video","text":"sunset",
 //!   "created_at":"2026-11-22T08:00:00Z","ai_generated":{"declared":true}}}"#;
 //! let event = parse_event(record.as_bytes(), &Limits::default(), chrono::Utc::now()).unwrap();
 //! let mut detectors = Detectors::default();
-//! let mut signals = Vec::new();
-//! detectors.inspect(&Context { event: &event, account: None }, &mut signals);
-//! assert_eq!(signals[0].name, "unlabelled_ai");
+//! let mut findings = Findings::default();
+//! detectors.inspect(&Context { event: &event, account: None }, &mut findings);
+//! assert_eq!(findings.signals[0].name, "unlabelled_ai");
 //! ```
 
-use steward_model::{Account, Event, Signal};
+use steward_model::{Account, Event, GroupChange, Signal};
 
+pub mod copy_campaign;
 pub mod unlabelled_ai;
 
 /// What a detector sees of one event.
@@ -40,8 +41,39 @@ pub struct SignalSpec {
     pub evidence: &'static [&'static str],
 }
 
+/// A signal about a post published before the event being inspected: a cluster that has
+/// just become a campaign makes its earlier posts campaign posts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlierSignal {
+    /// The event that created the post.
+    pub event_id: String,
+    pub post_id: String,
+    pub account_id: String,
+    pub signal: Signal,
+}
+
+/// Everything detectors report about one event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    /// Signals about the event itself.
+    pub signals: Vec<Signal>,
+    /// Signals about earlier posts.
+    pub earlier: Vec<EarlierSignal>,
+    /// Groups of posts (campaigns) the event changed, for the store.
+    pub groups: Vec<GroupChange>,
+}
+
+impl Findings {
+    pub fn clear(&mut self) {
+        self.signals.clear();
+        self.earlier.clear();
+        self.groups.clear();
+    }
+}
+
 /// A detector. Stateful detectors (indexes over recent posts) update their state in
-/// `inspect`; the engine calls it once per new event, in event order.
+/// `inspect`; the engine calls it once per new event, in event order, and at start replays
+/// the stored events of the detector's [`window`](Detector::window) through it.
 pub trait Detector: Send {
     /// Stable name, e.g. `unlabelled_ai`.
     fn name(&self) -> &'static str;
@@ -49,14 +81,19 @@ pub trait Detector: Send {
     fn version(&self) -> u32;
     /// Signals this detector may raise.
     fn signals(&self) -> &'static [SignalSpec];
-    /// Looks at one event and pushes any signals onto `out`.
-    fn inspect(&mut self, ctx: &Context, out: &mut Vec<Signal>);
+    /// Looks at one event and adds what it finds to `out`.
+    fn inspect(&mut self, ctx: &Context, out: &mut Findings);
+    /// For a detector with state over recent events: how far back (seconds before the latest
+    /// stored event) its state reaches, so that it can be rebuilt at start.
+    fn window(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// The registry: every detector steward ships, by name. A plain list serves a dozen
 /// detectors better than any registration machinery.
 pub fn registry() -> Vec<Box<dyn Detector>> {
-    vec![Box::new(unlabelled_ai::UnlabelledAi)]
+    vec![Box::new(unlabelled_ai::UnlabelledAi), Box::new(copy_campaign::CopyCampaign::default())]
 }
 
 /// All detectors, run in registry order.
@@ -85,9 +122,24 @@ impl Detectors {
     }
 
     /// Runs every detector on the event.
-    pub fn inspect(&mut self, ctx: &Context, out: &mut Vec<Signal>) {
+    pub fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
         for d in &mut self.detectors {
             d.inspect(ctx, out);
+        }
+    }
+
+    /// The longest state window of any detector: how far back stored events must be replayed
+    /// at start.
+    pub fn window(&self) -> Option<i64> {
+        self.detectors.iter().filter_map(|d| d.window()).max()
+    }
+
+    /// Replays a stored event through the detectors with state, discarding what they find: a
+    /// detector's window after a restart is what it was before.
+    pub fn replay(&mut self, ctx: &Context, scratch: &mut Findings) {
+        for d in self.detectors.iter_mut().filter(|d| d.window().is_some()) {
+            scratch.clear();
+            d.inspect(ctx, scratch);
         }
     }
 }

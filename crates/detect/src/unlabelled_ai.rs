@@ -4,7 +4,7 @@
 
 use steward_model::{Payload, Signal};
 
-use crate::{Context, Detector, SignalSpec};
+use crate::{Context, Detector, Findings, SignalSpec};
 
 pub struct UnlabelledAi;
 
@@ -23,7 +23,7 @@ impl Detector for UnlabelledAi {
         SPECS
     }
 
-    fn inspect(&mut self, ctx: &Context, out: &mut Vec<Signal>) {
+    fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
         let Payload::PostCreated(post) = &ctx.event.payload else { return };
         if post.explicit_label {
             return;
@@ -40,7 +40,7 @@ impl Detector for UnlabelledAi {
         } else {
             return;
         };
-        out.push(
+        out.signals.push(
             Signal::new("unlabelled_ai", self.name(), self.version(), score)
                 .with("source", source)
                 .with("basis", basis)
@@ -76,9 +76,9 @@ mod tests {
     }
 
     fn run(e: &Event) -> Vec<Signal> {
-        let mut out = Vec::new();
+        let mut out = Findings::default();
         UnlabelledAi.inspect(&Context { event: e, account: None }, &mut out);
-        out
+        out.signals
     }
 
     #[test]

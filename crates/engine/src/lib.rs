@@ -29,7 +29,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use steward_detect::{Context, Detectors};
+use steward_detect::{Context, Detectors, EarlierSignal, Findings};
 use steward_model::{Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
 use steward_policy::{Input, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{AuditRecord, Batch, EntityRow, Store, StoreError, StoredEvent};
@@ -151,9 +151,19 @@ pub struct Engine {
     options: EngineOptions,
     /// Set when a commit failed: memory may be ahead of the store, so reload first.
     stale: bool,
-    /// Event ids of batches handed to the store and not yet confirmed (streaming ingest).
-    in_flight: std::collections::VecDeque<HashSet<String>>,
+    /// Batches handed to the store and not yet confirmed (streaming ingest), with the
+    /// position of each of their events.
+    in_flight: std::collections::VecDeque<InFlight>,
+    findings: Findings,
 }
+
+struct InFlight {
+    events: std::collections::HashMap<String, usize>,
+    batch: Arc<Batch>,
+}
+
+/// Events read per page when detectors rebuild their window at start.
+const REPLAY_PAGE: usize = 5000;
 
 impl Engine {
     /// Opens the engine over a store, rebuilding in-memory state from it, and records the
@@ -161,7 +171,7 @@ impl Engine {
     pub fn open(store: Arc<dyn Store>, policy: Arc<Policy>, options: EngineOptions) -> Result<Engine, EngineError> {
         let now = (options.clock)();
         let state = State::load(store.as_ref(), now)?;
-        Ok(Engine {
+        let mut engine = Engine {
             store,
             policy,
             detectors: Detectors::default(),
@@ -169,7 +179,39 @@ impl Engine {
             options,
             stale: false,
             in_flight: Default::default(),
-        })
+            findings: Findings::default(),
+        };
+        engine.replay_window()?;
+        Ok(engine)
+    }
+
+    /// Rebuilds the detectors' state from the stored events of their window, in received
+    /// order, as if they had just run.
+    fn replay_window(&mut self) -> Result<(), EngineError> {
+        let (Some(window), Some(latest)) = (self.detectors.window(), self.store.latest_event_at()?) else {
+            return Ok(());
+        };
+        let since = latest - chrono::Duration::seconds(window);
+        let now = (self.options.clock)();
+        let mut after = 0;
+        let mut scratch = Findings::default();
+        loop {
+            let page = self.store.events_since(since, after, REPLAY_PAGE)?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            for (_, stored) in &page {
+                if stored.event_type != "post.created" {
+                    continue;
+                }
+                // The event was valid when it was accepted; if the limits have tightened since,
+                // it is left out of the window rather than stopping the start.
+                match parse_event(stored.body.as_bytes(), &self.options.limits, now) {
+                    Ok(event) => self.detectors.replay(&Context { event: &event, account: None }, &mut scratch),
+                    Err(e) => tracing::warn!(event = %stored.id, "stored event left out of the detectors' window: {e}"),
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn options(&self) -> &EngineOptions {
@@ -205,7 +247,7 @@ impl Engine {
         let store = self.store.clone();
         std::thread::scope(|scope| {
             // One batch in flight: memory stays bounded and a failure stops the stream early.
-            let (to_commit, commits) = std::sync::mpsc::sync_channel::<Batch>(1);
+            let (to_commit, commits) = std::sync::mpsc::sync_channel::<Arc<Batch>>(1);
             let (to_report, committed) = std::sync::mpsc::channel::<Result<(), StoreError>>();
             scope.spawn(move || {
                 for batch in commits {
@@ -231,7 +273,9 @@ impl Engine {
             };
             for parsed in batches {
                 let (batch, outcome) = self.prepare(parsed)?;
-                self.in_flight.push_back(batch.events.iter().map(|e| e.id.clone()).collect());
+                let batch = Arc::new(batch);
+                let events = batch.events.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+                self.in_flight.push_back(InFlight { events, batch: batch.clone() });
                 waiting.push_back(outcome);
                 if to_commit.send(batch).is_err() {
                     break;
@@ -255,6 +299,8 @@ impl Engine {
         if self.stale {
             self.state = State::load(self.store.as_ref(), now)?;
             self.in_flight.clear();
+            self.detectors = Detectors::default();
+            self.replay_window()?;
             self.stale = false;
         }
         let mut outcome = IngestOutcome::default();
@@ -274,22 +320,24 @@ impl Engine {
         let stored = self.store.existing_event_ids(&ids)?;
         let mut seen = HashSet::with_capacity(events.len());
         let mut batch = Batch::default();
-        let mut signals = Vec::new();
+        let mut findings = std::mem::take(&mut self.findings);
         for (event, raw) in events {
-            let in_flight = self.in_flight.iter().any(|ids| ids.contains(&event.id));
+            let in_flight = self.in_flight.iter().any(|f| f.events.contains_key(&event.id));
             if stored.contains(&event.id) || in_flight || !seen.insert(event.id.clone()) {
                 outcome.duplicates += 1;
                 continue;
             }
-            self.process(&event, now, &mut signals, &mut batch, &mut outcome.decisions)?;
+            // The event goes into the batch first: a detector may signal it again at once.
             batch.events.push(StoredEvent {
-                id: event.id,
+                id: event.id.clone(),
                 event_type: event.payload.event_type().to_string(),
                 at: event.at,
                 body: raw,
             });
+            self.process(&event, now, &mut findings, &mut batch, &mut outcome.decisions)?;
             outcome.accepted += 1;
         }
+        self.findings = findings;
         Ok((batch, outcome))
     }
 
@@ -306,15 +354,79 @@ impl Engine {
         &mut self,
         event: &Event,
         now: DateTime<Utc>,
-        signals: &mut Vec<Signal>,
+        findings: &mut Findings,
         batch: &mut Batch,
         decisions: &mut Vec<Decision>,
     ) -> Result<(), EngineError> {
         self.record_entity(event, batch)?;
         let account_id = event.payload.account_id();
         let account = account_id.and_then(|id| self.state.accounts.get(id));
-        signals.clear();
-        self.detectors.inspect(&Context { event, account }, signals);
+        findings.clear();
+        self.detectors.inspect(&Context { event, account }, findings);
+        self.judge(event, &findings.signals, now, batch, decisions, false)?;
+        for earlier in findings.earlier.drain(..) {
+            self.judge_earlier(earlier, now, batch, decisions)?;
+        }
+        batch.groups.append(&mut findings.groups);
+        Ok(())
+    }
+
+    /// A signal about an earlier post: the policy weighs it against that post, as it stands,
+    /// and the decisions are that post's (one per rule, however often it is signalled).
+    fn judge_earlier(
+        &mut self,
+        earlier: EarlierSignal,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+        decisions: &mut Vec<Decision>,
+    ) -> Result<(), EngineError> {
+        let Some(body) = self.event_body(&earlier.event_id, batch)? else {
+            tracing::warn!(event = %earlier.event_id, "signal about an event that is not stored");
+            return Ok(());
+        };
+        let event = match parse_event(body.as_bytes(), &self.options.limits, now) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(event = %earlier.event_id, "stored event no longer parses: {e}");
+                return Ok(());
+            }
+        };
+        self.judge(&event, std::slice::from_ref(&earlier.signal), now, batch, decisions, true)
+    }
+
+    /// The record of an accepted event: in the batch being prepared, in a batch being
+    /// committed, or in the store.
+    fn event_body(&self, id: &str, batch: &Batch) -> Result<Option<String>, EngineError> {
+        if let Some(e) = batch.events.iter().rev().find(|e| e.id == id) {
+            return Ok(Some(e.body.clone()));
+        }
+        for f in &self.in_flight {
+            if let Some(&i) = f.events.get(id) {
+                return Ok(Some(f.batch.events[i].body.clone()));
+            }
+        }
+        Ok(self.store.event(id)?.map(|e| e.body))
+    }
+
+    /// Whether a decision is stored, or about to be.
+    fn decided(&self, id: &str, batch: &Batch) -> Result<bool, EngineError> {
+        let pending = |b: &Batch| b.decisions.iter().any(|d| d.id == id);
+        Ok(pending(batch) || self.in_flight.iter().any(|f| pending(&f.batch)) || self.store.decision(id)?.is_some())
+    }
+
+    /// Policy and enforcement for one event and the signals about it. With `once`, rules
+    /// that already decided on the event are skipped (the event is being judged again).
+    fn judge(
+        &mut self,
+        event: &Event,
+        signals: &[Signal],
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+        decisions: &mut Vec<Decision>,
+        once: bool,
+    ) -> Result<(), EngineError> {
+        let account_id = event.payload.account_id();
+        let account = account_id.and_then(|id| self.state.accounts.get(id));
         let standing = account_id.map(|id| self.state.standing(id, self.policy.credit.initial, now));
         let post = match &event.payload {
             Payload::PostCreated(p) => Some(p),
@@ -326,7 +438,16 @@ impl Engine {
         for e in &evaluation.errors {
             tracing::warn!(event = %event.id, "policy rule failed: {e}");
         }
-        let matches = evaluation.matches;
+        let mut matches = evaluation.matches;
+        if once {
+            let mut fresh = Vec::with_capacity(matches.len());
+            for m in matches {
+                if !self.decided(&steward_model::decision_id(&event.id, &m.rule.id), batch)? {
+                    fresh.push(m);
+                }
+            }
+            matches = fresh;
+        }
         if matches.is_empty() {
             return Ok(());
         }

@@ -41,6 +41,14 @@ category = "ai_unlabelled"
 when = "has(signals.unlabelled_ai)"
 actions = [{ type = "label", label = "ai-generated" }, { type = "deduct_credit", points = 1 }]
 reason = "Post {{post.id}} is AI-generated ({{signals.unlabelled_ai.evidence.source}}) without a label."
+
+[[rules]]
+id = "campaign"
+ground = "Coordinated publication"
+category = "coordinated_campaign"
+when = "has(signals.copy_campaign)"
+actions = [{ type = "label", label = "coordinated-copy" }, { type = "queue_review", queue = "campaigns" }]
+reason = "Post {{post.id}} is one of {{signals.copy_campaign.evidence.posts}} copies in {{signals.copy_campaign.evidence.campaign}}."
 "#;
 
 /// A clock the test moves by hand.
@@ -200,5 +208,89 @@ fn a_bad_record_never_costs_the_good_ones() {
         let fields: Vec<&str> = outcome.rejected.iter().map(|r| r.field.as_str()).collect();
         assert_eq!(fields, ["id", "at", ""]);
         assert_eq!(outcome.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [Some(2), Some(3), Some(4)]);
+    });
+}
+
+/// Copy `n` of one rumour, posted by account `a{n}`, `n` minutes after t0, disguised a little.
+fn copy(n: usize) -> String {
+    let text = "紧急扩散：本市自来水厂今晚检修，明天全天停水，据说水里已检测出有毒物质，请马上囤水并转告亲友";
+    let text = match n % 3 {
+        0 => text.to_string(),
+        1 => format!("转发：{}[怒]", text.replace("自来水", "自來水")),
+        _ => text.replace('，', ",").replace("停水", "停\u{200B}水"),
+    };
+    let at = t0() + Duration::minutes(n as i64);
+    json!({"id": format!("c{n}"), "type": "post.created", "at": at, "post": {"id": format!("cp{n}"),
+        "account_id": format!("a{n}"), "kind": "short_post", "text": text, "created_at": at}})
+    .to_string()
+}
+
+fn campaign_decisions(outcome: &IngestOutcome) -> Vec<(String, String)> {
+    let mut d: Vec<_> = outcome
+        .decisions
+        .iter()
+        .filter(|d| d.rule_id == "campaign")
+        .map(|d| (d.id.clone(), d.post_id.clone().unwrap_or_default()))
+        .collect();
+    d.sort();
+    d
+}
+
+#[test]
+fn a_campaign_labels_every_copy_once_and_survives_a_restart() {
+    each_store(|store| {
+        let (_clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options.clone()).unwrap();
+        let first: Vec<String> = (0..4).map(copy).collect();
+        assert!(campaign_decisions(&ingest(&mut engine, &first)).is_empty(), "four accounts are not a campaign");
+
+        // The fifth account makes a campaign: the four earlier posts are decided on too, each
+        // under its own event.
+        let outcome = ingest(&mut engine, &[copy(4)]);
+        let expected: Vec<(String, String)> = (0..5).map(|n| (format!("campaign@c{n}"), format!("cp{n}"))).collect();
+        assert_eq!(campaign_decisions(&outcome), expected);
+        let d = outcome.decisions.iter().find(|d| d.id == "campaign@c1").unwrap();
+        assert_eq!(d.event_id, "c1");
+        assert_eq!(d.account_id.as_deref(), Some("a1"));
+        assert_eq!(d.explanation, "Post cp1 is one of 5 copies in campaign-cp4.");
+        assert_eq!(d.restrictions[0].detail, "coordinated-copy");
+        assert_eq!(store.group_members("campaign", "campaign-cp4", 100).unwrap().len(), 5);
+        let summary = store.entity("campaign", "campaign-cp4").unwrap().expect("campaign stored");
+        let summary: serde_json::Value = serde_json::from_str(&summary.body).unwrap();
+        assert_eq!((summary["accounts"].as_u64(), summary["posts"].as_u64()), (Some(5), Some(5)));
+
+        // After a restart the detector has its window back: the sixth copy joins the same
+        // campaign, and only it is decided on.
+        drop(engine);
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let outcome = ingest(&mut engine, &[copy(5)]);
+        assert_eq!(campaign_decisions(&outcome), [("campaign@c5".to_string(), "cp5".to_string())]);
+        assert_eq!(outcome.decisions[0].explanation, "Post cp5 is one of 6 copies in campaign-cp4.");
+        assert_eq!(store.group_members("campaign", "campaign-cp4", 100).unwrap().len(), 6);
+        let replay = ingest(&mut engine, &[copy(5), copy(2)]);
+        assert_eq!((replay.duplicates, replay.decisions.len()), (2, 0));
+        assert!(steward_store::audit::verify(store.as_ref()).is_ok());
+    });
+}
+
+#[test]
+fn streamed_batches_decide_on_posts_still_being_committed() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let lines: Vec<String> = (0..7).map(copy).collect();
+        let batches: Vec<Vec<steward_engine::Parsed>> = lines
+            .iter()
+            .map(|l| {
+                let records = split_ndjson(l.as_bytes(), 1);
+                steward_engine::parse_records(&records, &Default::default(), clock.now())
+            })
+            .collect();
+        let mut decided = Vec::new();
+        engine.ingest_stream(batches, |o| decided.extend(campaign_decisions(&o))).unwrap();
+        decided.sort();
+        let expected: Vec<(String, String)> = (0..7).map(|n| (format!("campaign@c{n}"), format!("cp{n}"))).collect();
+        assert_eq!(decided, expected);
+        assert_eq!(store.group_members("campaign", "campaign-cp4", 100).unwrap().len(), 7);
     });
 }

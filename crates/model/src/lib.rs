@@ -16,6 +16,7 @@
 pub mod decision;
 pub mod entity;
 pub mod event;
+pub mod group;
 pub mod role;
 pub mod signal;
 pub mod standing;
@@ -23,6 +24,7 @@ pub mod standing;
 pub use decision::*;
 pub use entity::*;
 pub use event::*;
+pub use group::{GroupChange, GroupMember};
 pub use role::Role;
 pub use signal::Signal;
 pub use standing::Standing;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use steward_model::{CreditEntry, Decision, Restriction, Role};
+use steward_model::{CreditEntry, Decision, GroupChange, GroupMember, Restriction, Role};
 
 pub mod audit;
 mod migrations;
@@ -106,6 +106,9 @@ pub struct Batch {
     pub credits: Vec<CreditEntry>,
     /// Audit entries to chain, in order.
     pub audit: Vec<AuditRecord>,
+    /// Groups of posts (campaigns): summaries stored as entities of the group's kind,
+    /// members, merges. Applied after `entities`.
+    pub groups: Vec<GroupChange>,
 }
 
 impl Batch {
@@ -116,6 +119,7 @@ impl Batch {
             && self.restrictions.is_empty()
             && self.credits.is_empty()
             && self.audit.is_empty()
+            && self.groups.is_empty()
     }
 }
 
@@ -164,6 +168,16 @@ pub trait Store: Send + Sync {
 
     /// Audit entries with `seq > after`, in order, at most `limit`.
     fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// Members of a group, oldest post first, at most `limit`.
+    fn group_members(&self, kind: &str, group_id: &str, limit: usize) -> Result<Vec<GroupMember>>;
+
+    /// The latest event time stored.
+    fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>>;
+
+    /// Events with time `at` or later and received order `seq > after`, in received order,
+    /// at most `limit`, each with its `seq`: detectors rebuild their window from these.
+    fn events_since(&self, at: DateTime<Utc>, after: i64, limit: usize) -> Result<Vec<(i64, StoredEvent)>>;
 }
 
 /// Opens the store: PostgreSQL when `database_url` is given, else SQLite in `data_dir`

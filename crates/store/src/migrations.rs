@@ -19,10 +19,11 @@ pub(crate) struct Migration {
     pub postgres: &'static str,
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events, entities, decisions, restrictions, credits, api keys, audit log",
-    sqlite: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events, entities, decisions, restrictions, credits, api keys, audit log",
+        sqlite: r#"
 CREATE TABLE events (
     seq         INTEGER PRIMARY KEY,        -- received order
     id          TEXT    NOT NULL UNIQUE,
@@ -90,7 +91,7 @@ CREATE TABLE audit (
     hash        TEXT    NOT NULL
 );
 "#,
-    postgres: r#"
+        postgres: r#"
 CREATE TABLE events (
     id          TEXT        PRIMARY KEY,
     seq         BIGINT      GENERATED ALWAYS AS IDENTITY,   -- received order
@@ -158,7 +159,38 @@ CREATE TABLE audit (
     hash        TEXT        NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "groups of posts (copy-paste campaigns); events by time, for detectors rebuilding their window",
+        sqlite: r#"
+CREATE TABLE group_members (
+    seq         INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL,
+    group_id    TEXT    NOT NULL,
+    post_id     TEXT    NOT NULL,
+    account_id  TEXT    NOT NULL,
+    at          INTEGER NOT NULL,
+    UNIQUE (kind, post_id)                  -- a post is in one group of a kind
+);
+CREATE INDEX group_members_group ON group_members (kind, group_id, at);
+CREATE INDEX events_at ON events (at);
+"#,
+        postgres: r#"
+CREATE TABLE group_members (
+    seq         BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        TEXT        NOT NULL,
+    group_id    TEXT        NOT NULL,
+    post_id     TEXT        NOT NULL,
+    account_id  TEXT        NOT NULL,
+    at          TIMESTAMPTZ NOT NULL,
+    UNIQUE (kind, post_id)
+);
+CREATE INDEX group_members_group ON group_members (kind, group_id, at);
+CREATE INDEX events_at ON events (at);
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub(crate) fn latest() -> i64 {

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
-use steward_model::{CreditEntry, Decision, Restriction};
+use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::rows::{self, u32_from_db, u64_from_db};
@@ -248,6 +248,42 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
     Ok(new_events)
 }
 
+fn write_groups(tx: &mut Transaction<'_>, batch: &Batch) -> Result<()> {
+    for g in &batch.groups {
+        let row = rows::group_summary(g);
+        tx.execute(
+            "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES ($1, $2, NULL, $3, FALSE, $4)
+             ON CONFLICT (kind, id) DO UPDATE SET body = EXCLUDED.body, deleted = FALSE, updated_at = EXCLUDED.updated_at",
+            &[&row.kind, &row.id, &row.body, &row.updated_at],
+        )?;
+        for old in &g.absorbed {
+            tx.execute(
+                "UPDATE group_members SET group_id = $1 WHERE kind = $2 AND group_id = $3",
+                &[&g.id, &g.kind, old],
+            )?;
+            tx.execute(
+                "UPDATE entities SET deleted = TRUE, body = $1, updated_at = $2 WHERE kind = $3 AND id = $4",
+                &[&rows::merged_body(old, &g.id), &g.at, &g.kind, old],
+            )?;
+        }
+        if g.joined.is_empty() {
+            continue;
+        }
+        let posts: Vec<&str> = g.joined.iter().map(|m| m.post_id.as_str()).collect();
+        let accounts: Vec<&str> = g.joined.iter().map(|m| m.account_id.as_str()).collect();
+        let ats: Vec<DateTime<Utc>> = g.joined.iter().map(|m| m.at).collect();
+        tx.execute(
+            "INSERT INTO group_members (kind, group_id, post_id, account_id, at)
+             SELECT $1, $2, post_id, account_id, at
+             FROM unnest($3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS u(post_id, account_id, at, n)
+             ORDER BY n
+             ON CONFLICT (kind, post_id) DO UPDATE SET group_id = EXCLUDED.group_id",
+            &[&g.kind, &g.id, &posts, &accounts, &ats],
+        )?;
+    }
+    Ok(())
+}
+
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -267,6 +303,7 @@ impl Store for PostgresStore {
         }
         self.write(|tx| {
             let new_events = write_batch(tx, batch)?;
+            write_groups(tx, batch)?;
             append_audit(tx, &batch.audit)?;
             Ok(new_events)
         })
@@ -387,5 +424,29 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    fn group_members(&self, kind: &str, group_id: &str, n: usize) -> Result<Vec<GroupMember>> {
+        let rows = self.read()?.query(
+            "SELECT post_id, account_id, at FROM group_members WHERE kind = $1 AND group_id = $2
+             ORDER BY at, seq LIMIT $3",
+            &[&kind, &group_id, &limit(n)],
+        )?;
+        Ok(rows.iter().map(|r| GroupMember { post_id: r.get(0), account_id: r.get(1), at: r.get(2) }).collect())
+    }
+
+    fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.read()?.query_one("SELECT max(at) FROM events", &[])?.get(0))
+    }
+
+    fn events_since(&self, at: DateTime<Utc>, after: i64, n: usize) -> Result<Vec<(i64, StoredEvent)>> {
+        let rows = self.read()?.query(
+            "SELECT seq, id, type, at, body FROM events WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&at, &after, &limit(n)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), StoredEvent { id: r.get(1), event_type: r.get(2), at: r.get(3), body: r.get(4) }))
+            .collect())
     }
 }

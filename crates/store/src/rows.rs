@@ -10,7 +10,8 @@ use crate::audit::AuditRecord;
 use crate::{ApiKey, Batch, EntityRow, Result, StoreError};
 
 /// Entity kinds the engine writes, so reading one back needs no allocation.
-const ENTITY_KINDS: &[&str] = &["account", "post", "report", "factcheck", "identity", "credential", "snapshot"];
+const ENTITY_KINDS: &[&str] =
+    &["account", "post", "report", "factcheck", "identity", "credential", "snapshot", "campaign"];
 
 /// The `&'static str` for a stored entity kind. Kinds outside [`ENTITY_KINDS`] are interned
 /// once each (there are only ever a handful).
@@ -114,4 +115,21 @@ pub(crate) fn key_created(key: &ApiKey) -> AuditRecord {
         subject: key.id.clone(),
         body: json!({ "role": key.role.as_str() }),
     }
+}
+
+/// A group's summary as the entity row it is stored as.
+pub(crate) fn group_summary(g: &steward_model::GroupChange) -> EntityRow {
+    EntityRow {
+        kind: g.kind,
+        id: g.id.clone(),
+        account_id: None,
+        body: g.summary.to_string(),
+        deleted: false,
+        updated_at: g.at,
+    }
+}
+
+/// What a group merged into another keeps as its body: where its members went.
+pub(crate) fn merged_body(id: &str, into: &str) -> String {
+    json!({ "id": id, "merged_into": into }).to_string()
 }

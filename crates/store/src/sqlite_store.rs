@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use steward_model::{CreditEntry, Decision, Restriction};
+use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::rows::{self, u32_from_db, u64_from_db};
@@ -201,6 +201,33 @@ fn collect<T, P: rusqlite::Params>(
     Ok(out)
 }
 
+fn write_groups(tx: &Transaction<'_>, batch: &Batch) -> Result<()> {
+    for g in &batch.groups {
+        let row = rows::group_summary(g);
+        tx.prepare_cached(
+            "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES (?1, ?2, NULL, ?3, 0, ?4)
+             ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, deleted = 0, updated_at = excluded.updated_at",
+        )?
+        .execute(params![row.kind, row.id, row.body, micros(row.updated_at)])?;
+        for old in &g.absorbed {
+            tx.prepare_cached("UPDATE group_members SET group_id = ?1 WHERE kind = ?2 AND group_id = ?3")?
+                .execute(params![g.id, g.kind, old])?;
+            tx.prepare_cached(
+                "UPDATE entities SET deleted = 1, body = ?1, updated_at = ?2 WHERE kind = ?3 AND id = ?4",
+            )?
+            .execute(params![rows::merged_body(old, &g.id), micros(g.at), g.kind, old])?;
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO group_members (kind, group_id, post_id, account_id, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (kind, post_id) DO UPDATE SET group_id = excluded.group_id",
+        )?;
+        for m in &g.joined {
+            insert.execute(params![g.kind, g.id, m.post_id, m.account_id, micros(m.at)])?;
+        }
+    }
+    Ok(())
+}
+
 const RESTRICTION_COLUMNS: &str = "decision_id, account_id, post_id, kind, detail, start_at, end_at";
 const CREDIT_COLUMNS: &str = "decision_id, account_id, at, points, restores_at";
 
@@ -297,6 +324,7 @@ impl Store for SqliteStore {
                 stmt.execute(params![c.decision_id, c.account_id, micros(c.at), c.points, c.restores_at.map(micros)])?;
             }
         }
+        write_groups(&tx, batch)?;
         append_audit(&tx, &batch.audit)?;
         tx.commit()?;
         Ok(new_events)
@@ -452,6 +480,40 @@ impl Store for SqliteStore {
                         prev_hash: r.get(5)?,
                         hash: r.get(6)?,
                     })
+                },
+            )
+        })
+    }
+
+    fn group_members(&self, kind: &str, group_id: &str, n: usize) -> Result<Vec<GroupMember>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT post_id, account_id, at FROM group_members WHERE kind = ?1 AND group_id = ?2
+                 ORDER BY at, seq LIMIT ?3",
+                params![kind, group_id, limit(n)],
+                |r| Ok(GroupMember { post_id: r.get(0)?, account_id: r.get(1)?, at: time(r.get(2)?)? }),
+            )
+        })
+    }
+
+    fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(|conn| {
+            let at: Option<i64> = conn.prepare_cached("SELECT max(at) FROM events")?.query_row([], |r| r.get(0))?;
+            opt_time(at)
+        })
+    }
+
+    fn events_since(&self, at: DateTime<Utc>, after: i64, n: usize) -> Result<Vec<(i64, StoredEvent)>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT seq, id, type, at, body FROM events WHERE at >= ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                params![micros(at), after, limit(n)],
+                |r| {
+                    let event =
+                        StoredEvent { id: r.get(1)?, event_type: r.get(2)?, at: time(r.get(3)?)?, body: r.get(4)? };
+                    Ok((r.get(0)?, event))
                 },
             )
         })

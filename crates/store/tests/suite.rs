@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use steward_model::{Action, Appeal, CreditEntry, Decision, Restriction, RestrictionKind, Role, decision_id};
+use steward_model::{
+    Action, Appeal, CreditEntry, Decision, GroupChange, GroupMember, Restriction, RestrictionKind, Role, decision_id,
+};
 use steward_store::audit::{self, AuditRecord, ChainBreak};
 use steward_store::{ApiKey, Batch, EntityRow, PostgresStore, SqliteStore, Store, StoreError, StoredEvent};
 
@@ -178,6 +180,8 @@ suite!(
     unusual_text_round_trips,
     migrations_are_idempotent,
     newer_schema_is_refused,
+    groups_keep_members_and_merges,
+    events_since_pages_in_received_order,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -578,6 +582,74 @@ fn keys(db: &dyn Db) {
     assert_eq!(audit_count(&*store), 2);
     assert_eq!(store.key_by_hash(&"1".repeat(64)).unwrap(), None);
     assert_eq!(audit::verify(&*store).unwrap(), 2);
+}
+
+fn member(post: &str, account: &str, at: DateTime<Utc>) -> GroupMember {
+    GroupMember { post_id: post.into(), account_id: account.into(), at }
+}
+
+fn groups_keep_members_and_merges(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let at = t0();
+    let change = |id: &str, joined: Vec<GroupMember>, absorbed: Vec<String>| GroupChange {
+        kind: "campaign",
+        id: id.into(),
+        summary: json!({"id": id, "posts": joined.len()}),
+        joined,
+        absorbed,
+        at,
+    };
+    let later = at + Duration::minutes(5);
+    let batch = Batch {
+        groups: vec![
+            change("c1", vec![member("p2", "a2", later), member("p1", "a1", at)], vec![]),
+            change("c2", vec![member("p3", "a3", at + Duration::minutes(1))], vec![]),
+        ],
+        ..Batch::default()
+    };
+    store.commit(&batch).unwrap();
+    let members = store.group_members("campaign", "c1", 10).unwrap();
+    assert_eq!(members, vec![member("p1", "a1", at), member("p2", "a2", later)], "oldest post first");
+    assert_eq!(store.group_members("campaign", "c1", 1).unwrap().len(), 1);
+    let summary = store.entity("campaign", "c1").unwrap().unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&summary.body).unwrap()["posts"], 2);
+
+    // c2 merges into c1: its members move, its summary says where they went; a replayed
+    // member is not duplicated.
+    let batch = Batch {
+        groups: vec![change("c1", vec![member("p4", "a4", later), member("p1", "a1", at)], vec!["c2".into()])],
+        ..Batch::default()
+    };
+    store.commit(&batch).unwrap();
+    let posts: Vec<String> =
+        store.group_members("campaign", "c1", 10).unwrap().into_iter().map(|m| m.post_id).collect();
+    assert_eq!(posts, ["p1", "p3", "p2", "p4"]);
+    assert!(store.group_members("campaign", "c2", 10).unwrap().is_empty());
+    let c2 = store.entity("campaign", "c2").unwrap().unwrap();
+    assert!(c2.deleted);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&c2.body).unwrap()["merged_into"], "c1");
+    assert_eq!(store.entities("campaign").unwrap().len(), 2);
+}
+
+fn events_since_pages_in_received_order(db: &dyn Db) {
+    let store = db.open().unwrap();
+    assert_eq!(store.latest_event_at().unwrap(), None);
+    let at = t0();
+    // Received out of time order.
+    let times = [at + Duration::hours(2), at, at + Duration::hours(1), at + Duration::hours(3)];
+    let events: Vec<StoredEvent> =
+        times.iter().enumerate().map(|(i, &t)| event(&format!("e{i}"), "a1", &format!("p{i}"), t)).collect();
+    store.commit(&Batch { events, ..Batch::default() }).unwrap();
+    assert_eq!(store.latest_event_at().unwrap(), Some(at + Duration::hours(3)));
+
+    let since = at + Duration::hours(1);
+    let first = store.events_since(since, 0, 2).unwrap();
+    let ids: Vec<&str> = first.iter().map(|(_, e)| e.id.as_str()).collect();
+    assert_eq!(ids, ["e0", "e2"]);
+    let rest = store.events_since(since, first[1].0, 10).unwrap();
+    let ids: Vec<&str> = rest.iter().map(|(_, e)| e.id.as_str()).collect();
+    assert_eq!(ids, ["e3"]);
+    assert!(store.events_since(since, rest[0].0, 10).unwrap().is_empty());
 }
 
 fn audit_chain_verifies_after_many_commits(db: &dyn Db) {

@@ -1,0 +1,134 @@
+//! Coordinated copy-paste campaigns: the same text published by many accounts within a short
+//! time (集中发布相似文案, 多账号联动发布), however each copy is disguised.
+//!
+//! Every post with text goes through the [`Tracker`]: normalized, sketched, matched against
+//! the posts of the window and clustered. When a cluster reaches the configured number of
+//! distinct accounts it becomes a campaign: each of its posts, earlier ones included, gets a
+//! `copy_campaign` signal once, and every later copy gets one as it arrives. The campaign's
+//! summary and members go to the store (served by `GET /v1/campaigns`).
+
+mod tracker;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use steward_model::{GroupChange, GroupMember, Payload, Signal};
+
+pub use tracker::{Campaign, CampaignConfig, Member, PostRef, Tracker, Update, is_trivial};
+
+use crate::{Context, Detector, EarlierSignal, Findings, SignalSpec};
+
+const NAME: &str = "copy_campaign";
+const VERSION: u32 = 1;
+
+const SPECS: &[SignalSpec] = &[SignalSpec {
+    name: "copy_campaign",
+    evidence: &["campaign", "accounts", "posts", "first_seen", "span_minutes", "posts_per_hour", "similarity"],
+}];
+
+/// The detector: a [`Tracker`] over post events.
+pub struct CopyCampaign {
+    tracker: Tracker,
+}
+
+impl CopyCampaign {
+    pub fn new(config: CampaignConfig) -> Self {
+        // Only the sketch parameters can make a tracker fail, and they are the defaults.
+        CopyCampaign { tracker: Tracker::new(config).expect("the default sketch parameters are valid") }
+    }
+}
+
+impl Default for CopyCampaign {
+    fn default() -> Self {
+        CopyCampaign::new(CampaignConfig::default())
+    }
+}
+
+fn rfc3339(secs: i64) -> String {
+    DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The campaign's figures, as signal evidence and as the stored summary.
+fn figures(c: &Campaign) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("campaign".into(), c.id.clone().into());
+    m.insert("accounts".into(), c.accounts.into());
+    m.insert("posts".into(), c.posts.into());
+    m.insert("first_seen".into(), rfc3339(c.first_seen).into());
+    m.insert("span_minutes".into(), json!((c.span_minutes() * 10.0).round() / 10.0));
+    m.insert("posts_per_hour".into(), json!((c.posts_per_hour() * 10.0).round() / 10.0));
+    m
+}
+
+impl Detector for CopyCampaign {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> u32 {
+        VERSION
+    }
+
+    fn signals(&self) -> &'static [SignalSpec] {
+        SPECS
+    }
+
+    fn window(&self) -> Option<i64> {
+        Some(self.tracker.config().window_secs)
+    }
+
+    fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
+        let Payload::PostCreated(post) = &ctx.event.payload else { return };
+        let joined_title;
+        let text = match &post.title {
+            Some(title) if !title.is_empty() => {
+                joined_title = format!("{title}\n{}", post.text);
+                joined_title.as_str()
+            }
+            _ => post.text.as_str(),
+        };
+        let Some(update) = self.tracker.add(&PostRef {
+            event_id: &ctx.event.id,
+            post_id: &post.id,
+            account_id: &post.account_id,
+            time: post.created_at.timestamp(),
+            text,
+        }) else {
+            return;
+        };
+        let evidence = figures(&update.campaign);
+        let mut joined = Vec::with_capacity(update.joined.len());
+        for m in update.joined {
+            let mut signal = Signal::new(NAME, NAME, VERSION, f64::from(m.similarity));
+            signal.evidence = evidence.clone();
+            signal.evidence.insert("similarity".into(), json!((f64::from(m.similarity) * 100.0).round() / 100.0));
+            let at = DateTime::<Utc>::from_timestamp(m.time, 0).unwrap_or_default();
+            joined.push(GroupMember { post_id: m.post_id.clone(), account_id: m.account_id.clone(), at });
+            if m.event_id == ctx.event.id {
+                out.signals.push(signal);
+            } else {
+                out.earlier.push(EarlierSignal {
+                    event_id: m.event_id,
+                    post_id: m.post_id,
+                    account_id: m.account_id,
+                    signal,
+                });
+            }
+        }
+        let mut summary = evidence;
+        summary.insert("id".into(), update.campaign.id.clone().into());
+        summary.remove("campaign");
+        summary.insert("last_seen".into(), rfc3339(update.campaign.last_seen).into());
+        summary.insert("detector".into(), json!({ "name": NAME, "version": VERSION }));
+        out.groups.push(GroupChange {
+            kind: "campaign",
+            id: update.campaign.id,
+            summary: Value::Object(summary),
+            joined,
+            absorbed: update.absorbed,
+            at: ctx.event.at,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,390 @@
+//! Clusters of near-duplicate posts over a sliding window, and the campaigns among them.
+//!
+//! Each non-trivial post is sketched, looked up in a [`WindowIndex`] and joined to every
+//! cluster holding a post whose estimated Jaccard similarity reaches the threshold. Clusters
+//! merge by moving the smaller one's members into the larger (each post moves O(log n)
+//! times). A cluster becomes a campaign when it holds posts from `min_accounts` distinct
+//! accounts; from then on every post that joins it is reported once, and two campaigns that
+//! merge keep the older id.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use steward_text::{
+    Candidate, DEFAULT_MAX_POSTINGS, DEFAULT_WINDOW_SECS, ParamsError, Signature, SketchParams, Sketcher, WindowIndex,
+};
+
+/// What makes a campaign. The defaults follow from what a campaign is, not from a data set:
+/// copies one LSH band layout finds reliably (estimated Jaccard ≥ 0.5 sits just under the
+/// 21 × 6 layout's threshold of 0.6), by at least five accounts, of a text long enough to
+/// carry a message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CampaignConfig {
+    /// Distinct accounts a cluster needs to be a campaign.
+    pub min_accounts: usize,
+    /// Estimated Jaccard similarity of 3-gram shingles at which two posts are copies.
+    pub similarity: f32,
+    /// Posts further apart than this (seconds) are never linked.
+    pub window_secs: i64,
+    /// Texts shorter than this many characters once normalized (and stripped of repost
+    /// boilerplate) never join a cluster.
+    pub min_chars: usize,
+}
+
+impl Default for CampaignConfig {
+    fn default() -> Self {
+        CampaignConfig { min_accounts: 5, similarity: 0.5, window_secs: DEFAULT_WINDOW_SECS, min_chars: 10 }
+    }
+}
+
+/// Default texts of repost buttons (normalized), which say nothing by themselves.
+/// Longer phrases first, so that a shorter one never splits a longer one.
+const BOILERPLATE: &[&str] = &["转发微博", "分享图片", "分享视频", "repost", "转发", "分享"];
+
+/// One post as the tracker sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct PostRef<'a> {
+    pub event_id: &'a str,
+    pub post_id: &'a str,
+    pub account_id: &'a str,
+    /// Post time, unix seconds.
+    pub time: i64,
+    pub text: &'a str,
+}
+
+/// A post that has just become part of a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub event_id: String,
+    pub post_id: String,
+    pub account_id: String,
+    pub time: i64,
+    /// Estimated similarity to its nearest copy.
+    pub similarity: f32,
+}
+
+/// A campaign as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub id: String,
+    /// Posts and distinct accounts, counting posts that have left the window.
+    pub posts: usize,
+    pub accounts: usize,
+    /// First and latest post time, unix seconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+impl Campaign {
+    /// Minutes from the first to the latest post.
+    pub fn span_minutes(&self) -> f64 {
+        (self.last_seen - self.first_seen) as f64 / 60.0
+    }
+
+    /// Posts per hour over the span (a span under a minute counts as one minute).
+    pub fn posts_per_hour(&self) -> f64 {
+        self.posts as f64 * 60.0 / self.span_minutes().max(1.0)
+    }
+}
+
+/// What one post changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// The campaign the post is in, after the post.
+    pub campaign: Campaign,
+    /// Posts that joined the campaign with this post (the post itself among them), in
+    /// arrival order: all members of a cluster that has just become a campaign.
+    pub joined: Vec<Member>,
+    /// Ids of campaigns merged into this one by the post.
+    pub absorbed: Vec<String>,
+}
+
+struct Slot {
+    cluster: u32,
+    account: u32,
+    time: i64,
+    similarity: f32,
+    event_id: Box<str>,
+    post_id: Box<str>,
+}
+
+struct Cluster {
+    /// Ids of member posts; ids below the tracker's base have left the window.
+    members: Vec<u32>,
+    live: u32,
+    posts: u32,
+    accounts: HashSet<u32>,
+    first: i64,
+    last: i64,
+    /// Set once the cluster is a campaign, with the arrival number of its creation (older
+    /// campaigns win merges).
+    campaign: Option<(u64, Box<str>)>,
+}
+
+/// The clustering state. Memory: the index's bytes per post plus the post's ids.
+pub struct Tracker {
+    config: CampaignConfig,
+    sketcher: Sketcher,
+    index: WindowIndex,
+    sig: Signature,
+    candidates: Vec<Candidate>,
+    /// Id of `slots[0]`.
+    base: u32,
+    slots: VecDeque<Slot>,
+    clusters: HashMap<u32, Cluster>,
+    next_cluster: u32,
+    campaigns_made: u64,
+    account_ids: HashMap<Box<str>, u32>,
+    account_names: Vec<Box<str>>,
+}
+
+/// Ids are kept below the index's limit of 2³¹ by renumbering the window when they get close.
+const ID_LIMIT: u32 = 1 << 31;
+
+impl Tracker {
+    pub fn new(config: CampaignConfig) -> Result<Self, ParamsError> {
+        let params = SketchParams::default();
+        Ok(Tracker {
+            config,
+            sketcher: Sketcher::new(params)?,
+            // The cap bounds the work a flood of identical posts costs each new copy; one
+            // link into a cluster is all clustering needs.
+            index: WindowIndex::with_max_postings(params, config.window_secs, DEFAULT_MAX_POSTINGS)?,
+            sig: Signature::default(),
+            candidates: Vec::new(),
+            base: 0,
+            slots: VecDeque::new(),
+            clusters: HashMap::new(),
+            next_cluster: 0,
+            campaigns_made: 0,
+            account_ids: HashMap::new(),
+            account_names: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &CampaignConfig {
+        &self.config
+    }
+
+    /// Posts in the window.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Adds a post. Returns the campaign it is in, if it is in one.
+    pub fn add(&mut self, post: &PostRef) -> Option<Update> {
+        self.sketcher.sketch_into(post.text, &mut self.sig);
+        if is_trivial(self.sketcher.last_normalized(), self.config.min_chars) {
+            return None;
+        }
+        if self.base as usize + self.slots.len() >= (ID_LIMIT - 1) as usize {
+            self.renumber();
+        }
+        let id = self.base + self.slots.len() as u32;
+        // Measure the window from this post, so that the query skips posts too old for it.
+        self.index.advance_to(post.time);
+        self.index.query_into(&self.sig, &mut self.candidates);
+        // Refused only when the post is older than the window: it cannot join anything.
+        if !self.index.insert(id, post.time, &self.sig).unwrap_or(false) {
+            return None;
+        }
+        let account = self.intern(post.account_id);
+        let cluster = self.next_cluster;
+        self.next_cluster = self.next_cluster.wrapping_add(1);
+        self.clusters.insert(
+            cluster,
+            Cluster {
+                members: vec![id],
+                live: 1,
+                posts: 1,
+                accounts: HashSet::from([account]),
+                first: post.time,
+                last: post.time,
+                campaign: None,
+            },
+        );
+        self.slots.push_back(Slot {
+            cluster,
+            account,
+            time: post.time,
+            similarity: 0.0,
+            event_id: post.event_id.into(),
+            post_id: post.post_id.into(),
+        });
+
+        let mut joined: Vec<u32> = Vec::new();
+        let mut absorbed = Vec::new();
+        let mut current = cluster;
+        let candidates = std::mem::take(&mut self.candidates);
+        let threshold = self.config.similarity;
+        for c in candidates.iter().filter(|c| c.jaccard >= threshold) {
+            let Some(other) = self.slot_mut(c.id) else { continue };
+            other.similarity = other.similarity.max(c.jaccard);
+            let other = other.cluster;
+            if let Some(s) = self.slot_mut(id) {
+                s.similarity = s.similarity.max(c.jaccard);
+            }
+            if other != current {
+                current = self.merge(current, other, &mut joined, &mut absorbed);
+            }
+        }
+        self.candidates = candidates;
+
+        let min_accounts = self.config.min_accounts;
+        let cluster = self.clusters.get_mut(&current)?;
+        if cluster.campaign.is_none() {
+            if cluster.accounts.len() < min_accounts {
+                self.evict();
+                return None;
+            }
+            self.campaigns_made += 1;
+            cluster.campaign = Some((self.campaigns_made, format!("campaign-{}", post.post_id).into()));
+            joined = cluster.members.clone();
+        }
+        joined.retain(|&m| m >= self.base);
+        joined.sort_unstable();
+        let update = Update {
+            campaign: self.campaign_of(current)?,
+            joined: joined.iter().filter_map(|&m| self.member(m)).collect(),
+            absorbed,
+        };
+        self.evict();
+        Some(update)
+    }
+
+    /// Merges clusters `a` and `b`; returns the survivor. Members of a non-campaign side
+    /// merged with a campaign are added to `joined`; a newer campaign merged into an older
+    /// one is added to `absorbed`.
+    fn merge(&mut self, a: u32, b: u32, joined: &mut Vec<u32>, absorbed: &mut Vec<String>) -> u32 {
+        let (Some(ca), Some(cb)) = (self.clusters.get(&a), self.clusters.get(&b)) else { return a };
+        let (big, small) = if ca.members.len() >= cb.members.len() { (a, b) } else { (b, a) };
+        let Some(mut s) = self.clusters.remove(&small) else { return big };
+        let base = self.base;
+        for &m in &s.members {
+            if m >= base {
+                if let Some(slot) = self.slots.get_mut((m - base) as usize) {
+                    slot.cluster = big;
+                }
+            }
+        }
+        let Some(g) = self.clusters.get_mut(&big) else { return big };
+        match (&g.campaign, &s.campaign) {
+            (Some(_), None) => joined.extend(s.members.iter().copied().filter(|&m| m >= base)),
+            (None, Some(_)) => joined.extend(g.members.iter().copied().filter(|&m| m >= base)),
+            (Some(gc), Some(sc)) => {
+                // The older campaign keeps its id.
+                if sc.0 < gc.0 {
+                    std::mem::swap(&mut g.campaign, &mut s.campaign);
+                }
+                if let Some((_, id)) = s.campaign.take() {
+                    absorbed.push(id.into());
+                }
+            }
+            (None, None) => {}
+        }
+        if g.campaign.is_none() {
+            g.campaign = s.campaign.take();
+        }
+        g.members.extend(s.members.iter().copied().filter(|&m| m >= base));
+        if g.members.len() > 2 * g.live as usize + 16 {
+            g.members.retain(|&m| m >= base);
+        }
+        g.live += s.live;
+        g.posts += s.posts;
+        g.accounts.extend(s.accounts);
+        g.first = g.first.min(s.first);
+        g.last = g.last.max(s.last);
+        big
+    }
+
+    fn slot_mut(&mut self, id: u32) -> Option<&mut Slot> {
+        let i = id.checked_sub(self.base)? as usize;
+        self.slots.get_mut(i)
+    }
+
+    fn member(&self, id: u32) -> Option<Member> {
+        let s = self.slots.get(id.checked_sub(self.base)? as usize)?;
+        Some(Member {
+            event_id: s.event_id.to_string(),
+            post_id: s.post_id.to_string(),
+            account_id: self.account_names.get(s.account as usize)?.to_string(),
+            time: s.time,
+            similarity: s.similarity,
+        })
+    }
+
+    fn campaign_of(&self, cluster: u32) -> Option<Campaign> {
+        let c = self.clusters.get(&cluster)?;
+        let (_, id) = c.campaign.as_ref()?;
+        Some(Campaign {
+            id: id.to_string(),
+            posts: c.posts as usize,
+            accounts: c.accounts.len(),
+            first_seen: c.first,
+            last_seen: c.last,
+        })
+    }
+
+    fn intern(&mut self, account: &str) -> u32 {
+        if let Some(&n) = self.account_ids.get(account) {
+            return n;
+        }
+        let n = self.account_names.len() as u32;
+        self.account_names.push(account.into());
+        self.account_ids.insert(account.into(), n);
+        n
+    }
+
+    /// Drops posts that have left the window, and clusters left with no post.
+    fn evict(&mut self) {
+        let Some(now) = self.index.now() else { return };
+        let cutoff = now - self.config.window_secs;
+        while self.slots.front().is_some_and(|s| s.time < cutoff) {
+            let Some(slot) = self.slots.pop_front() else { break };
+            self.base += 1;
+            if let Some(c) = self.clusters.get_mut(&slot.cluster) {
+                c.live -= 1;
+                if c.live == 0 {
+                    self.clusters.remove(&slot.cluster);
+                }
+            }
+        }
+    }
+
+    /// Starts the window's ids again from 0: a rebuilt index with the same posts. Needed
+    /// once every 2³¹ posts.
+    fn renumber(&mut self) {
+        let params = *self.index.params();
+        let Ok(mut index) = WindowIndex::with_max_postings(params, self.config.window_secs, DEFAULT_MAX_POSTINGS)
+        else {
+            return;
+        };
+        // Signatures are not kept, so the window cannot be re-indexed: clustering starts
+        // afresh, and a campaign running across the renumbering continues under a new id.
+        if let Some(now) = self.index.now() {
+            index.advance_to(now);
+        }
+        self.index = index;
+        self.clusters.clear();
+        self.slots.clear();
+        self.base = 0;
+    }
+}
+
+/// Whether a normalized text is too short to mean anything once repost boilerplate is gone.
+pub fn is_trivial(normalized: &str, min_chars: usize) -> bool {
+    if normalized.chars().count() < min_chars {
+        return true;
+    }
+    if !BOILERPLATE.iter().any(|b| normalized.contains(b)) {
+        return false;
+    }
+    let mut rest = normalized.to_string();
+    for b in BOILERPLATE {
+        rest = rest.replace(b, "");
+    }
+    rest.chars().count() < min_chars
+}
