@@ -20,8 +20,15 @@ PY
 }
 
 status=0
-# No detector with an evaluation set exists yet (unlabelled AI content is judged by its
-# tests); the gates of the copy, claims, clickbait and impersonation issues go here.
 [ -d "$DATA" ] || { echo "no evaluation data at $DATA"; exit 1; }
 "$STEWARD" --version
+
+# Copy-paste campaigns (issue 3). The full report (with the missed campaigns) is printed;
+# speed on the long-text file is reported, not gated.
+copy=$("$STEWARD" eval copy --posts "$DATA/copy/posts.jsonl")
+echo "$copy"
+gate "copy campaigns" "$copy" campaign_recall ">=" 0.95 || status=1
+gate "copy campaigns" "$copy" mean_purity ">=" 0.95 || status=1
+"$STEWARD" eval copy --posts "$DATA/copy/posts-long.jsonl" | grep -E '"(campaign_recall|mean_purity|posts_per_second)"'
+
 exit $status

@@ -30,6 +30,7 @@ use steward_policy::Policy;
 use steward_store::{Store, StoreError};
 
 pub mod auth;
+mod campaigns;
 mod ingest;
 mod metrics;
 mod openapi;
@@ -86,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/decisions", get(routes::get_decisions))
         .route("/v1/decisions/{id}", get(routes::get_decision))
         .route("/v1/accounts/{id}/standing", get(routes::get_standing))
+        .route("/v1/campaigns", get(campaigns::list))
+        .route("/v1/campaigns/{id}", get(campaigns::get))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))

@@ -4,12 +4,13 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes;
+use crate::{campaigns, routes};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "steward", description = "Governance engine for self-media platforms and group chats."),
     paths(routes::post_events, routes::get_decisions, routes::get_decision, routes::get_standing,
+        campaigns::list, campaigns::get,
         routes::healthz, routes::metrics),
     modifiers(&BearerAuth),
 )]

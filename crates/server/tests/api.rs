@@ -137,7 +137,7 @@ fn replays_are_counted_no_ops() {
 #[test]
 fn limits_answer_413_and_400_with_a_message() {
     let s = start(4096);
-    let big = json!([ai_post("b1", "a1")]).to_string() + &" ".repeat(5000);
+    let big = json!([ai_post("b1", "a1")]).to_string() + " ".repeat(5000).as_str();
     let (status, body) = s.post(Role::Ingest, "application/json", big);
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(body["error"].as_str().unwrap().contains("4096 bytes"), "{body}");
@@ -161,7 +161,9 @@ fn limits_answer_413_and_400_with_a_message() {
 #[test]
 fn every_v1_route_needs_a_key_of_an_allowed_role() {
     let s = start(1 << 20);
-    for path in ["/v1/decisions?subject=a1", "/v1/accounts/a1/standing", "/v1/decisions/x"] {
+    for path in
+        ["/v1/decisions?subject=a1", "/v1/accounts/a1/standing", "/v1/decisions/x", "/v1/campaigns", "/v1/campaigns/x"]
+    {
         let (status, _) = s.get(None, path);
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         let (status, _) = s.get(Some(Role::Ingest), path);
@@ -192,8 +194,59 @@ fn health_metrics_and_openapi_are_served() {
     assert!(metrics.contains("steward_decisions_total{rule=\"ai-unlabelled\"} 1"), "{metrics}");
     let (status, doc) = s.get(None, "/openapi.json");
     assert_eq!(status, StatusCode::OK);
-    for path in ["/v1/events", "/v1/decisions", "/v1/accounts/{id}/standing", "/healthz", "/metrics"] {
+    for path in [
+        "/v1/events",
+        "/v1/decisions",
+        "/v1/accounts/{id}/standing",
+        "/v1/campaigns",
+        "/v1/campaigns/{id}",
+        "/healthz",
+        "/metrics",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["Decision"].is_object());
+}
+
+#[test]
+fn campaigns_are_listed_with_their_posts_and_their_posts_labelled() {
+    let s = start(1 << 20);
+    let text = "网传本市明天起全面封城，超市将全部关闭，请大家今晚务必抢购囤货，消息来自内部人士，转给家人";
+    let copies: Vec<Value> = (0..6)
+        .map(|i| {
+            let text =
+                if i % 2 == 0 { text.to_string() } else { format!("紧急扩散！{}[哭]", text.replace('，', " ")) };
+            json!({"id": format!("c{i}"), "type": "post.created", "at": now(), "post": {"id": format!("cp{i}"),
+                "account_id": format!("ca{i}"), "kind": "short_post", "text": text, "created_at": now()}})
+        })
+        .collect();
+    let (status, body) = s.post(Role::Ingest, "application/json", Value::Array(copies).to_string());
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let labelled: Vec<&str> = body["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule_id"] == "copy-campaign")
+        .map(|d| d["post_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(labelled.len(), 6, "{body}");
+
+    let (status, list) = s.get(Some(Role::Moderator), "/v1/campaigns");
+    assert_eq!(status, StatusCode::OK);
+    let campaigns = list["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 1, "{list}");
+    assert_eq!(campaigns[0]["accounts"], 6);
+    let id = campaigns[0]["id"].as_str().unwrap();
+    let (status, one) = s.get(Some(Role::Auditor), &format!("/v1/campaigns/{id}"));
+    assert_eq!(status, StatusCode::OK);
+    let posts: Vec<&str> = one["posts"].as_array().unwrap().iter().map(|p| p["post_id"].as_str().unwrap()).collect();
+    assert_eq!(posts.len(), 6);
+    assert!(posts.contains(&"cp0") && posts.contains(&"cp5"), "{one}");
+    let (status, _) = s.get(Some(Role::Auditor), "/v1/campaigns/nope");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, by_post) = s.get(Some(Role::Moderator), "/v1/decisions?subject=cp0");
+    let d = &by_post["decisions"][0];
+    assert_eq!(d["rule_id"], "copy-campaign");
+    assert!(d["explanation"].as_str().unwrap().contains("accounts have published"), "{d}");
+    assert_eq!(d["facts"]["signals"][0]["evidence"]["campaign"], id);
 }
