@@ -49,6 +49,7 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
         "\nServing the API on http://{listen} (Ctrl-C to stop). An admin key for it:\n  {key}\n\
          Try:\n  curl -H 'Authorization: Bearer {key}' 'http://{listen}/v1/decisions?subject=acct-farm'\n  \
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/accounts/acct-farm/standing\n  \
+         curl -H 'Authorization: Bearer {key}' http://{listen}/v1/campaigns\n  \
          curl http://{listen}/openapi.json"
     );
     crate::serve(store, policy, listen, steward_server::Limits::default(), Some(banner))?;
@@ -259,6 +260,23 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
     for (i, title) in farm_titles.iter().enumerate() {
         let text = format!("{title}，看完你就明白了！转发给家人看看");
         s.post("acct-farm", "video", Some(title), &text, Some((false, true)), false, 100 + 10 * i as i64);
+    }
+    // A copy-paste campaign: eight new accounts push one rumour within 40 minutes, each copy
+    // disguised a little (traditional characters, zero-width spaces, full-width digits,
+    // emoticons, added words, cut short).
+    let rumour = "紧急通知：明天起全市自来水停供三天，水厂检测出有毒物质，赶紧囤水，转给家人朋友";
+    let copies = [
+        rumour.to_string(),
+        format!("转发：{rumour}[怒]"),
+        rumour.replace("自来水", "自來水").replace("检测", "檢測"),
+        rumour.replace("停供", "停\u{200B}供").replace("三天", "３天"),
+        format!("{rumour} @所有人 #停水#"),
+        rumour.replace('，', " ").replace("通知", "通知!!!"),
+        rumour.chars().take(34).collect(),
+        format!("真的假的？{rumour}"),
+    ];
+    for (i, text) in copies.iter().enumerate() {
+        s.post(&format!("acct-sj{i}"), "short_post", None, text, None, false, 400 + 5 * i as i64);
     }
     let factcheck = json!({ "id": "fc-demo-1", "claim": "吃大蒜可以预防新冠病毒感染", "verdict": "false",
         "explanation": "世界卫生组织指出，没有证据表明吃大蒜能防止感染新冠病毒。", "publisher": "辟谣平台",
