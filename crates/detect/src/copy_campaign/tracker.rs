@@ -264,10 +264,10 @@ impl Tracker {
         let Some(mut s) = self.clusters.remove(&small) else { return big };
         let base = self.base;
         for &m in &s.members {
-            if m >= base {
-                if let Some(slot) = self.slots.get_mut((m - base) as usize) {
-                    slot.cluster = big;
-                }
+            if m >= base
+                && let Some(slot) = self.slots.get_mut((m - base) as usize)
+            {
+                slot.cluster = big;
             }
         }
         let Some(g) = self.clusters.get_mut(&big) else { return big };

@@ -13,6 +13,10 @@ pub fn schema() -> Schema {
     Schema::new()
         .with_signal("unlabelled_ai", &["source", "basis", "kind"])
         .with_signal("rumour", &["claim", "factcheck"])
+        .with_signal(
+            "copy_campaign",
+            &["campaign", "accounts", "posts", "first_seen", "span_minutes", "posts_per_hour", "similarity"],
+        )
 }
 
 pub fn now() -> chrono::DateTime<Utc> {
