@@ -39,8 +39,9 @@ steward="$target/release/steward"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# 1: the product configuration (7-day window, at most 64 posts per band hash), which also
-#    writes the peers' input and ground truth.
+# 1: the product configuration (7-day window, at most 64 duplicate groups per band hash:
+#    copies with equal signatures share one group), which also writes the peers' input and
+#    ground truth.
 "$steward" bench sketch --posts "$POSTS" "${limit[@]}" --runs "$runs" \
   --dump-shingles "$tmp/shingles.jsonl" --dump-truth "$tmp/truth.json" >"$tmp/steward.json"
 # 2: the peers' work exactly: every post kept, every candidate returned.

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use xxhash_rust::xxh3::xxh3_64_with_seed;
-
 use crate::minhash::{OnePermutationHasher, Signature};
 use crate::normalize::normalize_into;
 use crate::shingle::{DEFAULT_NGRAM, DEFAULT_SEED, for_each_shingle};
@@ -117,20 +115,30 @@ impl SketchParams {
         (self.seed ^ 0xC2B2_AE3D_27D4_EB4F).wrapping_add(band as u64)
     }
 
-    /// Hash of band `band` (`0 ≤ band < bands`) of `sig`: xxh3 of its `rows`
-    /// values, seeded per band so that equal values in different bands do not
-    /// collide.
+    /// Hash of band `band` (`0 ≤ band < bands`) of `sig`: its `rows` values
+    /// folded two at a time into a 64-bit state by 64 × 64 → 128-bit
+    /// multiplications whose halves are xor-ed, seeded per band so that equal
+    /// values in different bands do not collide. (Not a stable format: band
+    /// hashes only ever meet others made by the same build.)
     ///
     /// # Panics
     /// If `sig` is shorter than `bands × rows`.
     #[inline]
     pub fn band_hash(&self, sig: &Signature, band: usize) -> u64 {
+        // Digits of π (odd multipliers).
+        const P0: u64 = 0x1319_8A2E_0370_7345;
+        const P1: u64 = 0xA409_3822_299F_31D1;
+        const P2: u64 = 0x082E_FA98_EC4E_6C89;
         let vals = &sig.values()[band * self.rows..(band + 1) * self.rows];
-        let mut buf = [0u8; 4 * MAX_ROWS];
-        for (chunk, v) in buf.chunks_exact_mut(4).zip(vals) {
-            chunk.copy_from_slice(&v.to_le_bytes());
+        let mut h = self.band_seed(band) ^ P0;
+        let mut pairs = vals.chunks_exact(2);
+        for pair in pairs.by_ref() {
+            h = fold_mul(h ^ (u64::from(pair[0]) | (u64::from(pair[1]) << 32)), P1);
         }
-        xxh3_64_with_seed(&buf[..4 * self.rows], self.band_seed(band))
+        if let [v] = pairs.remainder() {
+            h = fold_mul(h ^ u64::from(*v), P1);
+        }
+        fold_mul(h ^ P2, P0 ^ self.rows as u64)
     }
 
     /// All band hashes of `sig`, into `out` (cleared first).
@@ -145,6 +153,13 @@ impl SketchParams {
         self.band_hashes_into(sig, &mut out);
         out
     }
+}
+
+/// The 128-bit product of `a` and `b`, its halves xor-ed.
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
 }
 
 /// The text → signature pipeline with reusable buffers: normalization,
@@ -209,6 +224,11 @@ impl Sketcher {
     /// Signature of a sequence of shingle hashes.
     pub fn sign_hashes(&self, hashes: impl IntoIterator<Item = u64>) -> Signature {
         self.oph.sign(hashes)
+    }
+
+    /// Signature of a sequence of shingle hashes, into `out`.
+    pub fn sign_hashes_into(&self, hashes: impl IntoIterator<Item = u64>, out: &mut Signature) {
+        self.oph.sign_into(hashes, out);
     }
 }
 

@@ -11,6 +11,11 @@
 //! two texts copy from the same bins and `P[sig_a[i] = sig_b[i]] = J(a, b)` still
 //! holds for every `i`, with a variance close to that of K independent
 //! permutations.
+//!
+//! For K ≤ 256 the probe sequences are precomputed as rank tables, so that the
+//! densification of a signature is a branch-free byte minimum (over the rows
+//! of its filled bins, or for each empty bin over its row) that vectorizes:
+//! the same values as probing, without its unpredictable branches.
 
 /// Default number of signature values (bins).
 pub const DEFAULT_NUM_HASHES: usize = 128;
@@ -87,25 +92,63 @@ pub fn estimate_jaccard(a: &Signature, b: &Signature) -> f64 {
 pub struct OnePermutationHasher {
     k: usize,
     seed: u64,
-    /// The first `PROBES` densification probes of every bin, precomputed:
-    /// `probes[i * PROBES + a - 1] = g(i, a)`.
+    /// For K ≤ `RANKED_MAX_K`: `ranks[i * K + j]` is the rank of bin `j`
+    /// among the bins in the order bin `i`'s probe sequence first reaches
+    /// them, and `order[i * K + r]` the bin of rank `r`. The source of empty
+    /// bin `i` is the filled bin of smallest rank: a branch-free minimum of
+    /// bytes, which vectorizes 16 to an SSE2 instruction.
+    ranks: Vec<u8>,
+    /// The ranks by source bin: `by_source[j * K + i] = ranks[i * K + j]`, so
+    /// that every empty bin is resolved at once by an element-wise minimum
+    /// over the rows of the filled bins (used when at most half are filled).
+    by_source: Vec<u8>,
+    order: Vec<u8>,
+    /// For larger K, the first `PROBES` densification probes of every bin,
+    /// precomputed: `probes[i * PROBES + a - 1] = g(i, a)`.
     probes: Vec<u16>,
-    /// For K ≤ `FIRST_MAX_K`: `first[i * K + j]` = the first attempt `a` with
-    /// `g(i, a) = j` (saturating at `u16::MAX`), so that a signature with few
-    /// filled bins is densified in O(filled) per empty bin instead of
-    /// O(K / filled) probes.
-    first: Vec<u16>,
 }
 
-/// Largest K for which the `first` table (K² × 2 bytes) is built.
-const FIRST_MAX_K: usize = 512;
+/// Largest K for which the rank tables (3 × K² bytes) are built: ranks must
+/// fit in a byte.
+const RANKED_MAX_K: usize = 256;
 
-/// Densification probes precomputed per bin; later ones are computed on the
-/// fly (needed only when fewer than about K/32 bins are filled).
+/// Minimum of `max(row[j], mask[j])` (mask: 0 to keep an entry, 255 to drop
+/// it), with independent accumulators so that the vectorized loop is not one
+/// dependency chain.
+#[inline(always)]
+fn min_masked(row: &[u8], mask: &[u8]) -> u8 {
+    const LANES: usize = 32;
+    let mut acc = [u8::MAX; LANES];
+    let mut rows = row.chunks_exact(LANES);
+    let mut masks = mask.chunks_exact(LANES);
+    for (r, m) in rows.by_ref().zip(masks.by_ref()) {
+        for ((a, &x), &y) in acc.iter_mut().zip(r).zip(m) {
+            *a = (*a).min(x.max(y));
+        }
+    }
+    let tail = rows.remainder().iter().zip(masks.remainder()).fold(u8::MAX, |a, (&x, &y)| a.min(x.max(y)));
+    acc.iter().fold(tail, |a, &x| a.min(x))
+}
+
+/// Calls `f(i)` for every bit `i` set in `set`, in order.
+#[inline(always)]
+fn for_each_bit(set: &[u64], mut f: impl FnMut(usize)) {
+    for (n, &word) in set.iter().enumerate() {
+        let mut w = word;
+        while w != 0 {
+            f(n * 64 + w.trailing_zeros() as usize);
+            w &= w - 1;
+        }
+    }
+}
+
+/// Densification probes precomputed per bin for K > `RANKED_MAX_K`; later
+/// ones are computed on the fly (needed only when fewer than about K/32 bins
+/// are filled).
 const PROBES: usize = 32;
 
 #[inline(always)]
-fn mix64(mut x: u64) -> u64 {
+pub(crate) fn mix64(mut x: u64) -> u64 {
     // splitmix64 finalizer
     x ^= x >> 30;
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -121,26 +164,41 @@ impl OnePermutationHasher {
     /// If `k` is out of range.
     pub fn new(k: usize, seed: u64) -> Self {
         assert!((1..=MAX_NUM_HASHES).contains(&k), "number of hashes out of range: {k}");
-        let mut h = OnePermutationHasher { k, seed, probes: Vec::new(), first: Vec::new() };
-        h.probes =
-            (0..k).flat_map(|i| (1..=PROBES as u64).map(move |a| (i, a))).map(|(i, a)| h.probe(i, a) as u16).collect();
-        if k <= FIRST_MAX_K {
-            let mut first = vec![u16::MAX; k * k];
+        let mut h = OnePermutationHasher {
+            k,
+            seed,
+            ranks: Vec::new(),
+            by_source: Vec::new(),
+            order: Vec::new(),
+            probes: Vec::new(),
+        };
+        if k <= RANKED_MAX_K {
+            let mut order = Vec::with_capacity(k * k);
+            let mut ranks = vec![0u8; k * k];
             for i in 0..k {
-                let row = &mut first[i * k..(i + 1) * k];
-                let mut missing = k;
-                for a in 1..u64::from(u16::MAX) {
+                let mut seen = vec![false; k];
+                let mut rank = 0;
+                // Every bin is reached (after about K ln K probes).
+                let mut a = 1;
+                while rank < k {
                     let j = h.probe(i, a);
-                    if row[j] == u16::MAX {
-                        row[j] = a as u16;
-                        missing -= 1;
-                        if missing == 0 {
-                            break;
-                        }
+                    if !seen[j] {
+                        seen[j] = true;
+                        order.push(j as u8);
+                        ranks[i * k + j] = rank as u8;
+                        rank += 1;
                     }
+                    a += 1;
                 }
             }
-            h.first = first;
+            h.by_source = (0..k * k).map(|n| ranks[(n % k) * k + n / k]).collect();
+            h.ranks = ranks;
+            h.order = order;
+        } else {
+            h.probes = (0..k)
+                .flat_map(|i| (1..=PROBES as u64).map(move |a| (i, a)))
+                .map(|(i, a)| h.probe(i, a) as u16)
+                .collect();
         }
         h
     }
@@ -187,6 +245,10 @@ impl OnePermutationHasher {
         if out.shingles == 0 {
             return;
         }
+        if !self.ranks.is_empty() {
+            self.densify_ranked(&mut out.values);
+            return;
+        }
         let k = self.k;
         let filled = out.values.iter().filter(|&&v| v != EMPTY).count();
         if filled == k {
@@ -197,38 +259,73 @@ impl OnePermutationHasher {
             out.values.fill(v);
             return;
         }
-        // Which bins were non-empty before densification (copies must come from
-        // those only).
+        self.densify_probing(&mut out.values);
+    }
+
+    /// Optimal densification through the `ranks` tables: for each empty bin,
+    /// the filled bin its probe sequence reaches first (copies come from bins
+    /// that were filled before densification only). `values` has at least one
+    /// filled bin.
+    fn densify_ranked(&self, values: &mut [u32]) {
+        let k = self.k;
+        // Bit sets of the empty bins (visited bit by bit: which bins are filled
+        // is random, so branches on it would mispredict).
+        let mut empty = [0u64; RANKED_MAX_K / 64];
+        for (word, chunk) in empty.iter_mut().zip(values.chunks(64)) {
+            *word = chunk.iter().enumerate().fold(0, |w, (b, &v)| w | (u64::from(v == EMPTY) << b));
+        }
+        let words = k.div_ceil(64);
+        let empty = &empty[..words];
+        let ne = empty.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        let nf = k - ne;
+        if ne == 0 {
+            return;
+        }
+        if nf == 1 {
+            let v = values.iter().copied().find(|&v| v != EMPTY).unwrap_or(EMPTY);
+            values.fill(v);
+            return;
+        }
+        // At least two bins are filled, so a minimum below is the rank of one
+        // of them (a masked 255 could only hide bin i's last rank, for K = 256).
+        let source = |i: usize, rank: u8| usize::from(self.order[i * k + usize::from(rank)]);
+        if nf <= ne {
+            // Few filled bins: element-wise minimum of their rows.
+            let mut filled = [0u64; RANKED_MAX_K / 64];
+            for (n, (f, &e)) in filled.iter_mut().zip(empty).enumerate() {
+                let valid = if k - n * 64 >= 64 { u64::MAX } else { (1 << (k - n * 64)) - 1 };
+                *f = !e & valid;
+            }
+            let mut best = [u8::MAX; RANKED_MAX_K];
+            let best = &mut best[..k];
+            for_each_bit(&filled[..words], |j| {
+                for (b, &r) in best.iter_mut().zip(&self.by_source[j * k..(j + 1) * k]) {
+                    *b = (*b).min(r);
+                }
+            });
+            for_each_bit(empty, |i| values[i] = values[source(i, best[i])]);
+        } else {
+            // Few empty bins: for each, the minimum of its row over the filled bins.
+            let mut mask = [0u8; RANKED_MAX_K];
+            let mask = &mut mask[..k];
+            for (m, &v) in mask.iter_mut().zip(values.iter()) {
+                *m = if v == EMPTY { u8::MAX } else { 0 };
+            }
+            for_each_bit(empty, |i| values[i] = values[source(i, min_masked(&self.ranks[i * k..(i + 1) * k], mask))]);
+        }
+    }
+
+    /// Optimal densification by probing (K > `RANKED_MAX_K`).
+    fn densify_probing(&self, values: &mut [u32]) {
+        let k = self.k;
         let mut occupied = [0u64; MAX_NUM_HASHES / 64];
         let occupied = &mut occupied[..k.div_ceil(64)];
-        for (i, &v) in out.values.iter().enumerate() {
+        for (i, &v) in values.iter().enumerate() {
             if v != EMPTY {
                 occupied[i >> 6] |= 1 << (i & 63);
             }
         }
         let is_filled = |j: usize| occupied[j >> 6] & (1 << (j & 63)) != 0;
-        // Few filled bins: pick, for each empty bin, the filled bin its probe
-        // sequence reaches first, from the `first` table (same result as
-        // probing; ties are impossible since each attempt names one bin, and
-        // an unreached `u16::MAX` entry falls back to probing).
-        if !self.first.is_empty() && filled * filled < k {
-            let filled_bins: Vec<usize> = (0..k).filter(|&j| is_filled(j)).collect();
-            for i in 0..k {
-                if is_filled(i) {
-                    continue;
-                }
-                let row = &self.first[i * k..(i + 1) * k];
-                let (best, at) =
-                    filled_bins.iter().map(|&j| (j, row[j])).min_by_key(|&(_, a)| a).unwrap_or((i, u16::MAX));
-                let source = if at == u16::MAX {
-                    (1..).map(|a| self.probe(i, a)).find(|&j| is_filled(j)).unwrap_or(i)
-                } else {
-                    best
-                };
-                out.values[i] = out.values[source];
-            }
-            return;
-        }
         for i in 0..k {
             if is_filled(i) {
                 continue;
@@ -238,7 +335,7 @@ impl OnePermutationHasher {
                 Some(j) => j,
                 None => (PROBES as u64 + 1..).map(|a| self.probe(i, a)).find(|&j| is_filled(j)).unwrap_or(i),
             };
-            out.values[i] = out.values[source];
+            values[i] = values[source];
         }
     }
 
@@ -295,12 +392,35 @@ mod tests {
 
     #[test]
     fn all_densification_paths_agree_with_probing() {
-        let oph = OnePermutationHasher::new(128, 99);
-        for n in 2..300u64 {
-            let hashes: Vec<u64> = (0..n).map(|x| mix64(x * 7919 + n)).collect();
-            let sig = oph.sign(hashes.iter().copied());
-            assert_eq!(sig.values(), &densify_by_probing(&oph, &hashes)[..], "n={n}");
+        for k in [128, 1, 2, 3, 100, 255, 256, 257, 600] {
+            let oph = OnePermutationHasher::new(k, 99);
+            assert_eq!(oph.ranks.is_empty(), k > RANKED_MAX_K);
+            assert_eq!(oph.by_source.len(), oph.ranks.len());
+            assert_eq!(oph.order.len(), oph.ranks.len());
+            for n in (2..300u64).chain([1000, 3000]) {
+                let hashes: Vec<u64> = (0..n).map(|x| mix64(x * 7919 + n)).collect();
+                let sig = oph.sign(hashes.iter().copied());
+                assert_eq!(sig.values(), &densify_by_probing(&oph, &hashes)[..], "k={k} n={n}");
+            }
         }
+    }
+
+    /// Digest of the signatures in `densification_is_unchanged`.
+    const DIGEST: u64 = 14_005_821_282_344_402_204;
+
+    #[test]
+    fn densification_is_unchanged() {
+        // Signatures must not change between versions (indexes and stored
+        // signatures compare them): a fixed input, a fixed digest.
+        let oph = OnePermutationHasher::new(128, 0x5354_4557_4152_4431 ^ 0x9E37_79B9_7F4A_7C15);
+        let mut digest = 0u64;
+        for n in [2u64, 5, 11, 40, 90, 200] {
+            let sig = oph.sign((0..n).map(|x| mix64(x + 1000 * n)));
+            for &v in sig.values() {
+                digest = mix64(digest ^ u64::from(v));
+            }
+        }
+        assert_eq!(digest, DIGEST);
     }
 
     #[test]

@@ -114,19 +114,174 @@ fn streaming_eviction_keeps_memory_bounded() {
     assert_eq!(c[0].id, id - 1);
 }
 
+/// A signature of random values whose band 0 is `band0`.
+fn sig_with_band0(rng: &mut Rng, band0: u32) -> Signature {
+    let values = (0..128).map(|i| if i < 6 { band0 + i } else { rng.next() as u32 >> 1 }).collect();
+    Signature::from_values(values, 50)
+}
+
 #[test]
 fn posting_lists_are_capped() {
+    // 100 distinct signatures that share band 0 only: at most 8 groups are kept for it.
+    let p = SketchParams::default();
+    let mut idx = WindowIndex::with_max_postings(p, DAY, 8).unwrap();
+    assert_eq!(idx.max_postings(), 8);
+    let mut rng = Rng(21);
+    for id in 0..100 {
+        idx.insert(id, T0, &sig_with_band0(&mut rng, 1000)).unwrap();
+    }
+    let c = idx.query(&sig_with_band0(&mut rng, 1000));
+    assert_eq!(c.len(), 8);
+    // The most recent ones are kept.
+    assert!(c.iter().all(|c| c.id >= 92 && c.bands == 1));
+}
+
+#[test]
+fn floods_of_identical_posts_are_returned_whole() {
+    // Equal signatures form one group, which the cap does not apply to.
     let p = SketchParams::default();
     let mut sk = Sketcher::new(p).unwrap();
-    let mut idx = WindowIndex::with_max_postings(p, DAY, 8).unwrap();
-    let sig = sk.sketch("一模一样的刷屏内容，一模一样的刷屏内容");
-    for id in 0..100 {
-        idx.insert(id, T0, &sig).unwrap();
+    let mut idx = WindowIndex::with_max_postings(p, DAY, 2).unwrap();
+    let sig = sk.sketch("一模一样的刷屏内容，一模一样的刷屏内容，快来看看吧");
+    let near = sk.sketch("一模一样的刷屏内容，一模一样的刷屏内容，快来看看");
+    assert_ne!(sig, near);
+    for id in 0..3000 {
+        assert!(idx.insert(id, T0 + i64::from(id), &sig).unwrap());
     }
+    idx.insert(3000, T0 + 3000, &near).unwrap();
+    assert_eq!(idx.len(), 3001);
     let c = idx.query(&sig);
-    assert_eq!(c.len(), 8);
-    // The most recent copies are kept.
-    assert!(c.iter().all(|c| c.id >= 92));
+    assert_eq!(c.len(), 3001);
+    assert!(
+        c[..3000]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.id == i as u32 && c.time == T0 + i as i64 && c.bands == 21 && c.jaccard == 1.0)
+    );
+    assert_eq!(c[3000].id, 3000);
+    assert!(c[3000].bands < 21 && c[3000].jaccard < 1.0);
+    // The near-duplicate finds the whole flood too.
+    let c = idx.query(&near);
+    assert_eq!(c.len(), 3001);
+    assert_eq!((c[0].id, c[0].bands, c[0].jaccard), (3000, 21, 1.0));
+}
+
+#[test]
+fn groups_shrink_as_members_expire() {
+    let (mut sk, mut idx) = setup(DAY);
+    let sig = sk.sketch("明天上午十点在人民广场集合，大家一起转发扩散");
+    let other = sk.sketch("这条帖子和上面那条没有任何关系，只是凑个数而已");
+    // Copies every 4 hours over 36 hours, ids out of order at the end.
+    for k in 0..10u32 {
+        idx.insert(k, T0 + i64::from(k) * 4 * 3600, &sig).unwrap();
+    }
+    idx.insert(12, T0 + 40 * 3600, &sig).unwrap();
+    idx.insert(11, T0 + 40 * 3600, &sig).unwrap();
+    idx.insert(10, T0 + 40 * 3600, &other).unwrap();
+    let ids = |idx: &WindowIndex| idx.query(&sig).iter().map(|c| c.id).collect::<Vec<_>>();
+    // Window [T0 + 16 h, T0 + 40 h]: copies 4..=9, 11 and 12.
+    assert_eq!(ids(&idx), vec![4, 5, 6, 7, 8, 9, 11, 12]);
+    assert_eq!(idx.time_of(3), None);
+    assert_eq!(idx.time_of(4), Some(T0 + 16 * 3600));
+    // Freed: the group lives on under its first live copy.
+    idx.evict_expired();
+    assert_eq!(idx.len(), 9);
+    assert_eq!(ids(&idx), vec![4, 5, 6, 7, 8, 9, 11, 12]);
+    // New copies still join it; later ones expire the rest.
+    idx.insert(13, T0 + 61 * 3600, &sig).unwrap();
+    assert_eq!(ids(&idx), vec![11, 12, 13]);
+    idx.evict_expired();
+    assert_eq!(idx.len(), 4);
+    assert_eq!(ids(&idx), vec![11, 12, 13]);
+    assert_eq!(idx.query(&other)[0].id, 10);
+    // Once every copy is gone, a new one starts the group again.
+    idx.advance_to(T0 + 100 * 3600);
+    assert!(idx.query(&sig).is_empty());
+    idx.evict_expired();
+    assert!(idx.is_empty());
+    idx.insert(20, T0 + 100 * 3600, &sig).unwrap();
+    assert_eq!(ids(&idx), vec![20]);
+}
+
+/// Signature families: exact copies, near-duplicates (a few values changed) and unrelated.
+fn family_sig(rng: &mut Rng, bases: &[Vec<u32>]) -> Signature {
+    let base = &bases[rng.below(bases.len())];
+    let mut values = base.clone();
+    if rng.chance(0.5) {
+        for _ in 0..1 + rng.below(12) {
+            values[rng.below(128)] = rng.next() as u32 >> 1;
+        }
+    }
+    Signature::from_values(values, 40)
+}
+
+#[test]
+fn queries_match_a_brute_force_scan() {
+    // A stream with duplicate groups, near-duplicates, out-of-order ids and times, and
+    // eviction, checked query by query against a scan of every post in the window.
+    let p = SketchParams::default();
+    let window = 5000;
+    let mut idx = WindowIndex::with_max_postings(p, window, usize::MAX).unwrap();
+    // The same stream through the combined step.
+    let mut idx2 = idx.clone();
+    let mut got2 = Vec::new();
+    let mut rng = Rng(1234);
+    let bases: Vec<Vec<u32>> = (0..40).map(|_| (0..128).map(|_| rng.next() as u32 >> 1).collect()).collect();
+    let mut stored: Vec<(u32, i64, Signature)> = Vec::new();
+    let mut now = T0;
+    let mut next_id = 0u32;
+    for step in 0..3000 {
+        let sig = family_sig(&mut rng, &bases);
+        // Expected candidates: stored posts in the window sharing a band.
+        let bands = p.band_hashes(&sig);
+        let cutoff = idx.now().map_or(i64::MIN, |n| n - window);
+        let mut expected: Vec<(u32, i64, u32)> = stored
+            .iter()
+            .filter(|(_, t, _)| *t >= cutoff)
+            .filter_map(|(id, t, s)| {
+                let shared = p.band_hashes(s).iter().zip(&bands).filter(|(a, b)| a == b).count() as u32;
+                (shared > 0).then_some((*id, *t, shared))
+            })
+            .collect();
+        expected.sort_unstable();
+        let got = idx.query(&sig);
+        assert!(got.is_sorted_by(|a, b| a.jaccard > b.jaccard || (a.jaccard == b.jaccard && a.id < b.id)));
+        let mut got_keys: Vec<(u32, i64, u32)> = got.iter().map(|c| (c.id, c.time, c.bands)).collect();
+        got_keys.sort_unstable();
+        assert_eq!(got_keys, expected, "step {step}");
+        for c in &got {
+            let (_, _, s) = stored.iter().find(|(id, _, _)| *id == c.id).unwrap();
+            let nibbles = s.values().iter().zip(sig.values()).filter(|(a, b)| (*a & 15) == (*b & 15)).count();
+            let m = nibbles as f64 / 128.0;
+            let want = ((m - 1.0 / 16.0) / (15.0 / 16.0)).clamp(0.0, 1.0) as f32;
+            assert_eq!(c.jaccard, want);
+        }
+        // Ids mostly in order, sometimes skipping ahead and filling in later.
+        let id = if rng.chance(0.05) && next_id > 3 && !stored.iter().any(|(i, _, _)| *i == next_id - 2) {
+            next_id - 2
+        } else {
+            next_id += if rng.chance(0.1) { 3 } else { 1 };
+            next_id - 1
+        };
+        if stored.iter().any(|(i, _, _)| *i == id) {
+            continue;
+        }
+        now += rng.below(40) as i64;
+        let time = now - rng.below(200) as i64;
+        let inserted = idx.insert(id, time, &sig);
+        assert_eq!(idx2.query_insert_into(id, time, &sig, &mut got2), inserted);
+        assert_eq!(got2, got);
+        if inserted == Ok(true) {
+            stored.push((id, time, sig));
+        }
+        if step % 500 == 499 {
+            idx.evict_expired();
+            idx2.evict_expired();
+        }
+        let cutoff = idx.now().map_or(i64::MIN, |n| n - window);
+        stored.retain(|(_, t, _)| *t >= cutoff);
+        assert_eq!(idx.time_of(id), (time >= cutoff).then_some(time));
+    }
 }
 
 #[test]

@@ -137,6 +137,9 @@ pub struct Tracker {
     account_names: Vec<Box<str>>,
 }
 
+/// Most candidates a post is linked to (the best ones).
+const MAX_LINKS: usize = 256;
+
 /// Ids are kept below the index's limit of 2³¹ by renumbering the window when they get close.
 const ID_LIMIT: u32 = 1 << 31;
 
@@ -220,7 +223,9 @@ impl Tracker {
         let mut current = cluster;
         let candidates = std::mem::take(&mut self.candidates);
         let threshold = self.config.similarity;
-        for c in candidates.iter().filter(|c| c.jaccard >= threshold) {
+        // Candidates come best first; a flood of identical copies is one cluster already, so
+        // its first few members link the post as well as all of them would.
+        for c in candidates.iter().take(MAX_LINKS).filter(|c| c.jaccard >= threshold) {
             let Some(other) = self.slot_mut(c.id) else { continue };
             other.similarity = other.similarity.max(c.jaccard);
             let other = other.cluster;
