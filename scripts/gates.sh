@@ -31,4 +31,12 @@ gate "copy campaigns" "$copy" campaign_recall ">=" 0.95 || status=1
 gate "copy campaigns" "$copy" mean_purity ">=" 0.95 || status=1
 "$STEWARD" eval copy --posts "$DATA/copy/posts-long.jsonl" | grep -E '"(campaign_recall|mean_purity|posts_per_second)"'
 
+# Clickbait (issue 4). The shipped model was trained on these two files, so these runs only
+# guard against regressions; cross-validated figures come from `steward train clickbait`.
+zh=$("$STEWARD" eval clickbait --csv "$DATA/clickbait/hancd-sina.csv")
+gate "clickbait zh" "$zh" f1 ">=" 0.80 || status=1
+gate "clickbait zh" "$zh" accuracy ">=" 0.78 || status=1
+en=$("$STEWARD" eval clickbait --csv "$DATA/clickbait/sc-clickbait-en-train.csv")
+gate "clickbait en" "$en" f1 ">=" 0.97 || status=1
+
 exit $status

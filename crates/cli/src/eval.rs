@@ -16,6 +16,12 @@ use crate::jsonl::{self, Id};
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
+    /// Clickbait: precision, recall, f1, accuracy of the shipped model at its shipped
+    /// threshold on a CSV of `label,title[,content,source]` (label 1 = clickbait).
+    Clickbait {
+        #[arg(long)]
+        csv: PathBuf,
+    },
     /// Copy-paste campaigns: runs the campaign tracker over a post file in file order and
     /// scores the campaigns found against the labelled ones. A campaign counts as found when
     /// one detected campaign holds at least 90% of its posts; purity is the share of that
@@ -43,6 +49,7 @@ pub enum EvalCommand {
 
 pub fn run(command: EvalCommand) -> Result<ExitCode> {
     match command {
+        EvalCommand::Clickbait { csv } => crate::eval_clickbait::run(&csv),
         EvalCommand::Copy { posts, min_accounts, similarity, window_hours, min_chars } => {
             let config =
                 CampaignConfig { min_accounts, similarity, window_secs: (window_hours * 3600.0) as i64, min_chars };

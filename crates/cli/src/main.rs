@@ -14,8 +14,10 @@ mod bench;
 mod bench_sketch;
 mod demo;
 mod eval;
+mod eval_clickbait;
 mod ingest;
 mod jsonl;
+mod train;
 
 #[derive(Parser)]
 #[command(
@@ -92,10 +94,35 @@ enum Command {
         #[command(subcommand)]
         command: eval::EvalCommand,
     },
+    /// Train a model the project ships, from labelled files.
+    Train {
+        #[command(subcommand)]
+        command: TrainCommand,
+    },
     /// Measure the hot paths.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// Clickbait: k-fold cross-validation per language (JSON on stdout), then the weights for
+    /// all the data, written to `--out`. Deterministic for a given seed.
+    Clickbait {
+        /// Chinese titles: CSV `label,title[,content,source]`.
+        #[arg(long, default_value = "../shared/data/clickbait/hancd-sina.csv")]
+        zh: PathBuf,
+        /// English titles: CSV `label,title`.
+        #[arg(long, default_value = "../shared/data/clickbait/sc-clickbait-en-train.csv")]
+        en: PathBuf,
+        #[arg(long, default_value = "models/clickbait.json")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        folds: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
     },
 }
 
@@ -220,6 +247,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Demo { data_dir, listen, no_serve } => demo::run(data_dir, listen, no_serve),
         Command::Eval { command } => eval::run(command),
+        Command::Train { command: TrainCommand::Clickbait { zh, en, out, folds, seed } } => {
+            train::run(&zh, &en, &out, folds, seed)
+        }
         Command::Bench { command } => bench::run(command),
     }
 }

@@ -22,6 +22,7 @@
 
 use steward_model::{Account, Event, GroupChange, Signal};
 
+pub mod clickbait;
 pub mod copy_campaign;
 pub mod unlabelled_ai;
 
@@ -93,7 +94,11 @@ pub trait Detector: Send {
 /// The registry: every detector steward ships, by name. A plain list serves a dozen
 /// detectors better than any registration machinery.
 pub fn registry() -> Vec<Box<dyn Detector>> {
-    vec![Box::new(unlabelled_ai::UnlabelledAi), Box::new(copy_campaign::CopyCampaign::default())]
+    vec![
+        Box::new(unlabelled_ai::UnlabelledAi),
+        Box::new(copy_campaign::CopyCampaign::default()),
+        Box::new(clickbait::ClickbaitDetector::default()),
+    ]
 }
 
 /// All detectors, run in registry order.
