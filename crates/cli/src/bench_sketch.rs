@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -64,27 +64,6 @@ pub struct Options {
 struct Post {
     created_at: i64,
     text: String,
-}
-
-/// Reads the corpus into memory: one JSON post a line, blank lines skipped.
-fn read_posts(path: &Path, limit: Option<usize>) -> Result<Vec<Post>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut posts = Vec::new();
-    for (n, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
-        if limit.is_some_and(|l| posts.len() >= l) {
-            break;
-        }
-        let line = line.with_context(|| format!("reading {} line {}", path.display(), n + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let post: Post = serde_json::from_str(&line)
-            .with_context(|| format!("{} line {}: not a post with created_at and text", path.display(), n + 1))?;
-        posts.push(post);
-    }
-    ensure!(!posts.is_empty(), "no posts in {}", path.display());
-    ensure!(posts.len() < 1 << 31, "too many posts: {}", posts.len());
-    Ok(posts)
 }
 
 /// What an index is built with.
@@ -290,7 +269,8 @@ pub fn run(posts_path: &Path, options: &Options) -> Result<()> {
     ensure!(options.runs >= 1, "--runs must be at least 1");
     ensure!(options.window_days >= 0.0, "--window-days must not be negative");
     let window = ((options.window_days * 86_400.0).round() as i64).min(MAX_WINDOW_SECS);
-    let posts = read_posts(posts_path, options.limit)?;
+    let posts: Vec<Post> = crate::jsonl::read(posts_path, options.limit, "a post with created_at and text")?;
+    ensure!(posts.len() < 1 << 31, "too many posts: {}", posts.len());
     let params = SketchParams::default();
     let setup = Setup { params, window, max_postings: options.max_postings };
     steward_text::warm_up();

@@ -151,6 +151,26 @@ fn credit_row(row: &Row) -> Result<CreditEntry> {
     })
 }
 
+fn upsert_entities(tx: &mut Transaction<'_>, last: &[&EntityRow]) -> Result<()> {
+    if last.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = last.iter().map(|r| r.kind).collect();
+    let ids: Vec<&str> = last.iter().map(|r| r.id.as_str()).collect();
+    let accounts: Vec<Option<&str>> = last.iter().map(|r| r.account_id.as_deref()).collect();
+    let bodies: Vec<&str> = last.iter().map(|r| r.body.as_str()).collect();
+    let deleted: Vec<bool> = last.iter().map(|r| r.deleted).collect();
+    let updated: Vec<DateTime<Utc>> = last.iter().map(|r| r.updated_at).collect();
+    tx.execute(
+        "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::timestamptz[])
+         ON CONFLICT (kind, id) DO UPDATE SET account_id = EXCLUDED.account_id, body = EXCLUDED.body,
+             deleted = EXCLUDED.deleted, updated_at = EXCLUDED.updated_at",
+        &[&kinds, &ids, &accounts, &bodies, &deleted, &updated],
+    )?;
+    Ok(())
+}
+
 fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
     let mut new_events = 0;
     if !batch.events.is_empty() {
@@ -168,22 +188,7 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
         )?;
         new_events = usize::try_from(n).unwrap_or(usize::MAX);
     }
-    if !batch.entities.is_empty() {
-        let last = rows::last_entities(&batch.entities);
-        let kinds: Vec<&str> = last.iter().map(|r| r.kind).collect();
-        let ids: Vec<&str> = last.iter().map(|r| r.id.as_str()).collect();
-        let accounts: Vec<Option<&str>> = last.iter().map(|r| r.account_id.as_deref()).collect();
-        let bodies: Vec<&str> = last.iter().map(|r| r.body.as_str()).collect();
-        let deleted: Vec<bool> = last.iter().map(|r| r.deleted).collect();
-        let updated: Vec<DateTime<Utc>> = last.iter().map(|r| r.updated_at).collect();
-        tx.execute(
-            "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::timestamptz[])
-             ON CONFLICT (kind, id) DO UPDATE SET account_id = EXCLUDED.account_id, body = EXCLUDED.body,
-                 deleted = EXCLUDED.deleted, updated_at = EXCLUDED.updated_at",
-            &[&kinds, &ids, &accounts, &bodies, &deleted, &updated],
-        )?;
-    }
+    upsert_entities(tx, &rows::last_entities(&batch.entities))?;
     let referenced = rows::referenced_decisions(batch);
     if referenced.is_empty() {
         return Ok(new_events);
@@ -250,12 +255,7 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
 
 fn write_groups(tx: &mut Transaction<'_>, batch: &Batch) -> Result<()> {
     for g in &batch.groups {
-        let row = rows::group_summary(g);
-        tx.execute(
-            "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES ($1, $2, NULL, $3, FALSE, $4)
-             ON CONFLICT (kind, id) DO UPDATE SET body = EXCLUDED.body, deleted = FALSE, updated_at = EXCLUDED.updated_at",
-            &[&row.kind, &row.id, &row.body, &row.updated_at],
-        )?;
+        upsert_entities(tx, &[&rows::group_summary(g)])?;
         for old in &g.absorbed {
             tx.execute(
                 "UPDATE group_members SET group_id = $1 WHERE kind = $2 AND group_id = $3",

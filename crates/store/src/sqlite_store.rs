@@ -201,14 +201,24 @@ fn collect<T, P: rusqlite::Params>(
     Ok(out)
 }
 
+fn upsert_entities(tx: &Transaction<'_>, rows: &[EntityRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (kind, id) DO UPDATE SET account_id = excluded.account_id, body = excluded.body,
+             deleted = excluded.deleted, updated_at = excluded.updated_at",
+    )?;
+    for r in rows {
+        stmt.execute(params![r.kind, r.id, r.account_id, r.body, r.deleted, micros(r.updated_at)])?;
+    }
+    Ok(())
+}
+
 fn write_groups(tx: &Transaction<'_>, batch: &Batch) -> Result<()> {
     for g in &batch.groups {
-        let row = rows::group_summary(g);
-        tx.prepare_cached(
-            "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES (?1, ?2, NULL, ?3, 0, ?4)
-             ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, deleted = 0, updated_at = excluded.updated_at",
-        )?
-        .execute(params![row.kind, row.id, row.body, micros(row.updated_at)])?;
+        upsert_entities(tx, &[rows::group_summary(g)])?;
         for old in &g.absorbed {
             tx.prepare_cached("UPDATE group_members SET group_id = ?1 WHERE kind = ?2 AND group_id = ?3")?
                 .execute(params![g.id, g.kind, old])?;
@@ -264,16 +274,7 @@ impl Store for SqliteStore {
                 new_events += stmt.execute(params![e.id, e.event_type, micros(e.at), e.body])?;
             }
         }
-        if !batch.entities.is_empty() {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (kind, id) DO UPDATE SET account_id = excluded.account_id, body = excluded.body,
-                     deleted = excluded.deleted, updated_at = excluded.updated_at",
-            )?;
-            for r in &batch.entities {
-                stmt.execute(params![r.kind, r.id, r.account_id, r.body, r.deleted, micros(r.updated_at)])?;
-            }
-        }
+        upsert_entities(&tx, &batch.entities)?;
         let referenced = rows::referenced_decisions(batch);
         if !referenced.is_empty() {
             let mut existing = HashSet::new();

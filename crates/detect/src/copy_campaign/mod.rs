@@ -47,10 +47,9 @@ fn rfc3339(secs: i64) -> String {
     DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The campaign's figures, as signal evidence and as the stored summary.
+/// The campaign's figures, shared by the signal evidence and the stored summary.
 fn figures(c: &Campaign) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
-    m.insert("campaign".into(), c.id.clone().into());
     m.insert("accounts".into(), c.accounts.into());
     m.insert("posts".into(), c.posts.into());
     m.insert("first_seen".into(), rfc3339(c.first_seen).into());
@@ -95,7 +94,9 @@ impl Detector for CopyCampaign {
         }) else {
             return;
         };
-        let evidence = figures(&update.campaign);
+        let figures = figures(&update.campaign);
+        let mut evidence = figures.clone();
+        evidence.insert("campaign".into(), update.campaign.id.clone().into());
         let mut joined = Vec::with_capacity(update.joined.len());
         for m in update.joined {
             let mut signal = Signal::new(NAME, NAME, VERSION, f64::from(m.similarity));
@@ -114,9 +115,8 @@ impl Detector for CopyCampaign {
                 });
             }
         }
-        let mut summary = evidence;
+        let mut summary = figures;
         summary.insert("id".into(), update.campaign.id.clone().into());
-        summary.remove("campaign");
         summary.insert("last_seen".into(), rfc3339(update.campaign.last_seen).into());
         summary.insert("detector".into(), json!({ "name": NAME, "version": VERSION }));
         out.groups.push(GroupChange {

@@ -189,9 +189,8 @@ impl Tracker {
         let id = self.base + self.slots.len() as u32;
         // Measure the window from this post, so that the query skips posts too old for it.
         self.index.advance_to(post.time);
-        self.index.query_into(&self.sig, &mut self.candidates);
         // Refused only when the post is older than the window: it cannot join anything.
-        if !self.index.insert(id, post.time, &self.sig).unwrap_or(false) {
+        if !self.index.query_insert_into(id, post.time, &self.sig, &mut self.candidates).unwrap_or(false) {
             return None;
         }
         let account = self.intern(post.account_id);
