@@ -89,6 +89,13 @@ pub trait Detector: Send {
     fn window(&self) -> Option<i64> {
         None
     }
+    /// Entity kinds whose stored state the detector learns from (`factcheck` for a knowledge
+    /// base, `identity` for a registry). At start the engine feeds the current state of every
+    /// stored entity of these kinds through `inspect` as an upsert event, before replaying
+    /// the window.
+    fn knowledge(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// The registry: every detector steward ships, by name. A plain list serves a dozen
@@ -137,6 +144,23 @@ impl Detectors {
     /// at start.
     pub fn window(&self) -> Option<i64> {
         self.detectors.iter().filter_map(|d| d.window()).max()
+    }
+
+    /// Every entity kind some detector learns from.
+    pub fn knowledge(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self.detectors.iter().flat_map(|d| d.knowledge().iter().copied()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    }
+
+    /// Feeds a stored entity's state (as an upsert event of entity kind `kind`) to the
+    /// detectors that learn from that kind, discarding what they find.
+    pub fn learn(&mut self, kind: &str, ctx: &Context, scratch: &mut Findings) {
+        for d in self.detectors.iter_mut().filter(|d| d.knowledge().contains(&kind)) {
+            scratch.clear();
+            d.inspect(ctx, scratch);
+        }
     }
 
     /// Replays a stored event through the detectors with state, discarding what they find: a

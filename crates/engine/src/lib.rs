@@ -181,8 +181,33 @@ impl Engine {
             in_flight: Default::default(),
             findings: Findings::default(),
         };
+        engine.restore_knowledge()?;
         engine.replay_window()?;
         Ok(engine)
+    }
+
+    /// Gives detectors the stored state of the entities they learn from (fact-checks,
+    /// protected identities, credentials).
+    fn restore_knowledge(&mut self) -> Result<(), EngineError> {
+        let mut scratch = Findings::default();
+        for kind in self.detectors.knowledge() {
+            for row in self.store.entities(kind)? {
+                if row.deleted {
+                    continue;
+                }
+                match Payload::from_entity(kind, &row.body) {
+                    Some(Ok(payload)) => {
+                        let event = Event { id: format!("stored:{kind}/{}", row.id), at: row.updated_at, payload };
+                        self.detectors.learn(kind, &Context { event: &event, account: None }, &mut scratch);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(kind, id = %row.id, "stored entity left out of detector knowledge: {e}")
+                    }
+                    None => tracing::warn!(kind, "a detector learns from an entity kind that has no upsert event"),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds the detectors' state from the stored events of their window, in received
@@ -300,6 +325,7 @@ impl Engine {
             self.state = State::load(self.store.as_ref(), now)?;
             self.in_flight.clear();
             self.detectors = Detectors::default();
+            self.restore_knowledge()?;
             self.replay_window()?;
             self.stale = false;
         }

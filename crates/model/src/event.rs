@@ -61,6 +61,24 @@ pub enum Payload {
     FollowerSnapshot(FollowerSnapshot),
 }
 
+impl Payload {
+    /// The upsert payload for a stored entity's current state (`kind` as in [`EVENT_TYPES`]),
+    /// for rebuilding in-memory knowledge at start. `None` for kinds that have no upsert.
+    pub fn from_entity(kind: &str, body: &str) -> Option<Result<Payload, serde_json::Error>> {
+        fn parse<T: DeserializeOwned>(body: &str, wrap: fn(T) -> Payload) -> Result<Payload, serde_json::Error> {
+            serde_json::from_str(body).map(wrap)
+        }
+        Some(match kind {
+            "account" => parse(body, Payload::AccountUpserted),
+            "factcheck" => parse(body, Payload::FactCheckUpserted),
+            "identity" => parse(body, Payload::IdentityUpserted),
+            "credential" => parse(body, Payload::CredentialVerified),
+            "snapshot" => parse(body, Payload::FollowerSnapshot),
+            _ => return None,
+        })
+    }
+}
+
 /// Every event type with the name of the field that holds its payload.
 pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("account.upserted", "account"),
