@@ -16,6 +16,17 @@ use crate::jsonl::{self, Id};
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
+    /// Debunked claims: matches every post against the fact-checks with the shipped matcher
+    /// and prints recall_at_1, recall_at_5, mrr, threshold, matched_recall,
+    /// false_match_rate, queries_per_second, and the same for a BM25 baseline.
+    Claims {
+        /// JSONL fact-checks: {"id","claim","verdict","explanation","publisher","published_at","url","language"}.
+        #[arg(long)]
+        factchecks: PathBuf,
+        /// JSONL posts: {"id","text","expected": fact-check id | null}.
+        #[arg(long)]
+        posts: PathBuf,
+    },
     /// Clickbait: precision, recall, f1, accuracy of the shipped model at its shipped
     /// threshold on a CSV of `label,title[,content,source]` (label 1 = clickbait).
     Clickbait {
@@ -50,6 +61,7 @@ pub enum EvalCommand {
 pub fn run(command: EvalCommand) -> Result<ExitCode> {
     match command {
         EvalCommand::Clickbait { csv } => crate::eval_clickbait::run(&csv),
+        EvalCommand::Claims { factchecks, posts } => crate::eval_claims::run(&factchecks, &posts),
         EvalCommand::Copy { posts, min_accounts, similarity, window_hours, min_chars } => {
             let config =
                 CampaignConfig { min_accounts, similarity, window_secs: (window_hours * 3600.0) as i64, min_chars };

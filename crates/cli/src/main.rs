@@ -14,9 +14,11 @@ mod bench;
 mod bench_sketch;
 mod demo;
 mod eval;
+mod eval_claims;
 mod eval_clickbait;
 mod ingest;
 mod jsonl;
+mod kb;
 mod train;
 
 #[derive(Parser)]
@@ -65,6 +67,11 @@ enum Command {
         /// NDJSON files, one event a line; `-` reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// The knowledge base of fact-checks the claim matcher uses.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
     },
     /// Check policy files.
     Policy {
@@ -135,6 +142,31 @@ enum KeysCommand {
         /// ingest, moderator, admin or auditor.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Import fact-checks: JSONL (one fact-check a line), schema.org ClaimReview JSON-LD, or a
+    /// Cofacts-style export (a directory with articles.csv, replies.csv, article_replies.csv).
+    /// Each becomes a `factcheck.upserted` event: matchable at once, and posts of the recent
+    /// window that repeat a false or misleading claim are decided on. Re-importing a file
+    /// changes nothing; unreadable records are reported with where and why, the rest kept
+    /// (exit status 1 when any was unreadable).
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Policy file (TOML); the shipped default policy when omitted.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "auto")]
+        format: kb::Format,
+        /// Time zone of times written without one, e.g. +08:00 for China.
+        #[arg(long, default_value = "+00:00", value_parser = kb::parse_offset)]
+        utc_offset: chrono::FixedOffset,
+        /// Files (or Cofacts export directories).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -214,6 +246,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest { store, policy, files } => {
             let policy = Arc::new(load_policy(policy.as_deref())?);
             ingest::run(store.open()?, policy, &files)
+        }
+        Command::Kb { command: KbCommand::Import { store, policy, format, utc_offset, files } } => {
+            let policy = Arc::new(load_policy(policy.as_deref())?);
+            kb::import(store.open()?, policy, &files, format, utc_offset)
         }
         Command::Policy { command: PolicyCommand::Check { file } } => {
             match steward_policy::Policy::load(&file, &steward_engine::schema()) {

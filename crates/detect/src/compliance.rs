@@ -13,7 +13,7 @@ const EVENTS: &[&str] = &[
     r#"{"id":"3","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p2","account_id":"a1","kind":"video","title":"标题","text":"AI 生成的视频 [吃惊]","created_at":"2026-11-22T08:00:00Z","ai_generated":{"declared":true,"implicit_label":true},"media":[{"kind":"video","ai_marker":true}]}}"#,
     r#"{"id":"4","type":"post.deleted","at":"2026-11-22T08:00:00Z","post":{"id":"p1"}}"#,
     r#"{"id":"5","type":"report.created","at":"2026-11-22T08:00:00Z","report":{"id":"r1","reporter_id":"a2","post_id":"p2","reason":"rumour"}}"#,
-    r#"{"id":"6","type":"factcheck.upserted","at":"2026-11-22T08:00:00Z","factcheck":{"id":"f1","claim":"x","verdict":"false","publisher":"p","published_at":"2026-11-22T08:00:00Z"}}"#,
+    r#"{"id":"6","type":"factcheck.upserted","at":"2026-11-22T08:00:00Z","factcheck":{"id":"f1","claim":"本市明天全天停水，水里检测出有毒物质","verdict":"false","publisher":"p","published_at":"2026-11-22T08:00:00Z"}}"#,
     r#"{"id":"7","type":"identity.upserted","at":"2026-11-22T08:00:00Z","identity":{"id":"i1","name":"某某市公安局","kind":"police"}}"#,
     r#"{"id":"8","type":"credential.verified","at":"2026-11-22T08:00:00Z","credential":{"account_id":"a1","field":"medicine","title":"主任医师"}}"#,
     r#"{"id":"9","type":"follower.snapshot","at":"2026-11-22T08:00:00Z","snapshot":{"account_id":"a1","followers":999999}}"#,
@@ -22,7 +22,7 @@ const EVENTS: &[&str] = &[
 #[test]
 fn every_detector_complies() {
     let now = chrono::Utc::now();
-    // Five accounts posting one text: a copy-paste campaign.
+    // Five accounts posting one text, refuted before: a copy-paste campaign of a debunked claim.
     let campaign = (0..5).map(|i| {
         format!(
             r#"{{"id":"c{i}","type":"post.created","at":"2026-11-22T08:0{i}:00Z","post":{{"id":"cp{i}","account_id":"ca{i}","kind":"short_post","text":"紧急扩散：本市明天全天停水，水里检测出有毒物质，请马上囤水并转告亲友","created_at":"2026-11-22T08:0{i}:00Z"}}}}"#

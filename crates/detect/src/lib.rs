@@ -22,6 +22,7 @@
 
 use steward_model::{Account, Event, GroupChange, Signal};
 
+pub mod claims;
 pub mod clickbait;
 pub mod copy_campaign;
 pub mod unlabelled_ai;
@@ -89,6 +90,11 @@ pub trait Detector: Send {
     fn window(&self) -> Option<i64> {
         None
     }
+    /// Rebuilds state from a stored event of the window at start, where findings are
+    /// discarded: a detector may skip work that only serves findings.
+    fn replay(&mut self, ctx: &Context, scratch: &mut Findings) {
+        self.inspect(ctx, scratch);
+    }
     /// Entity kinds whose stored state the detector learns from (`factcheck` for a knowledge
     /// base, `identity` for a registry). At start the engine feeds the current state of every
     /// stored entity of these kinds through `inspect` as an upsert event, before replaying
@@ -105,6 +111,7 @@ pub fn registry() -> Vec<Box<dyn Detector>> {
         Box::new(unlabelled_ai::UnlabelledAi),
         Box::new(copy_campaign::CopyCampaign::default()),
         Box::new(clickbait::ClickbaitDetector::default()),
+        Box::new(claims::ClaimMatcher::default()),
     ]
 }
 
@@ -168,10 +175,12 @@ impl Detectors {
     pub fn replay(&mut self, ctx: &Context, scratch: &mut Findings) {
         for d in self.detectors.iter_mut().filter(|d| d.window().is_some()) {
             scratch.clear();
-            d.inspect(ctx, scratch);
+            d.replay(ctx, scratch);
         }
     }
 }
 
 #[cfg(test)]
 mod compliance;
+#[cfg(test)]
+mod testing;

@@ -169,7 +169,10 @@ pub struct FactCheck {
     #[serde(default)]
     pub explanation: String,
     pub publisher: String,
-    pub published_at: DateTime<Utc>,
+    /// When the fact-check was published, if the source says (posts after it spread a claim
+    /// already refuted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

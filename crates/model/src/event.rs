@@ -336,7 +336,9 @@ fn validate_payload(payload: &Payload, limits: &Limits, now: DateTime<Utc>) -> R
             }
             check_text("factcheck.claim", &f.claim, limits)?;
             check_text("factcheck.explanation", &f.explanation, limits)?;
-            check_range("factcheck.published_at", f.published_at, limits, now)?;
+            if let Some(at) = f.published_at {
+                check_range("factcheck.published_at", at, limits, now)?;
+            }
         }
         Payload::IdentityUpserted(i) => {
             check_id("identity.id", &i.id, limits)?;

@@ -16,6 +16,7 @@
 pub mod decision;
 pub mod entity;
 pub mod event;
+pub mod factcheck_import;
 pub mod group;
 pub mod role;
 pub mod signal;

@@ -1,0 +1,136 @@
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use steward_model::Verdict;
+
+use super::*;
+use crate::testing::{fact_check, fact_check_event, post_event};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap()
+}
+
+/// A small knowledge base of made-up rulings on made-up rumours, published at t0.
+fn matcher() -> ClaimMatcher {
+    let mut m = ClaimMatcher::default();
+    let published = Some(t0());
+    for (id, claim, verdict) in [
+        ("fc-harbour", "海军的十艘医疗船已经全部驶入青岛港", Verdict::False),
+        ("fc-garlic", "每天生吃三瓣大蒜可以预防流感病毒", Verdict::False),
+        ("fc-tigers", "某国政府在街上放了五百只老虎防止居民外出", Verdict::Misleading),
+        ("fc-masks", "口罩可以减少飞沫传播", Verdict::True),
+        ("fc-exam", "今年高考推迟到八月举行", Verdict::Unproven),
+        ("fc-water", "Drinking hot water every fifteen minutes kills the virus", Verdict::False),
+        ("fc-bridge", "长江大桥因裂缝明天起封闭", Verdict::False),
+    ] {
+        m.add_fact_check(fact_check(id, claim, verdict, published));
+    }
+    m
+}
+
+fn inspect(m: &mut ClaimMatcher, event: &steward_model::Event) -> Findings {
+    let mut out = Findings::default();
+    m.inspect(&Context { event, account: None }, &mut out);
+    out
+}
+
+fn names(f: &Findings) -> Vec<&str> {
+    f.signals.iter().map(|s| s.name.as_str()).collect()
+}
+
+#[test]
+fn a_disguised_repeat_of_a_false_claim_is_flagged_with_its_fact_check() {
+    let mut m = matcher();
+    let text = "转发！！據說海軍的十艘醫療船已經全部駛入青島港了😱 #热点# 大家怎么看";
+    let f = inspect(&mut m, &post_event("p1", "a1", None, text, t0() + Duration::hours(5)));
+    assert_eq!(names(&f), ["debunked_claim", "spread_after_debunk"]);
+    let e = &f.signals[0].evidence;
+    assert_eq!(e["factcheck"], "fc-harbour");
+    assert_eq!(e["verdict"], "false");
+    assert_eq!(e["url"], "https://factcheck.example/fc-harbour");
+    assert!(f.signals[0].score >= f64::from(THRESHOLD), "{}", f.signals[0].score);
+    assert_eq!(f.signals[1].evidence["hours_after"], 5.0);
+}
+
+#[test]
+fn the_score_ranks_the_claim_the_post_carries_first() {
+    let mut m = matcher();
+    let hits = m.search("听说某国政府在街上放了五百只老虎，防止居民外出，真的假的", 3).to_vec();
+    assert_eq!(m.knowledge_base().entry(hits[0].entry).fact_check.id, "fc-tigers");
+    assert!(hits[0].score > 0.8, "{hits:?}");
+    assert!(hits.get(1).is_none_or(|h| h.score < 0.3), "{hits:?}");
+    let hits = m.search("Doctors say: drinking hot water every 15 minutes kills the virus!!", 1).to_vec();
+    assert_eq!(m.knowledge_base().entry(hits[0].entry).fact_check.id, "fc-water");
+}
+
+#[test]
+fn true_and_unproven_verdicts_and_unrelated_posts_raise_nothing() {
+    let mut m = matcher();
+    for text in [
+        "医生提醒：口罩可以减少飞沫传播，出门记得戴",
+        "今年高考推迟到八月举行？教育部门还没有通知",
+        "今天去青岛港看了海军开放日，船真大",
+        "大蒜炒肉真好吃",
+        "",
+    ] {
+        let f = inspect(&mut m, &post_event("p", "a", None, text, t0()));
+        assert!(f.signals.is_empty(), "{text}: {f:?}");
+    }
+}
+
+#[test]
+fn a_post_before_the_fact_check_is_flagged_when_the_fact_check_arrives() {
+    let mut m = ClaimMatcher::default();
+    let post_at = t0() - Duration::hours(30);
+    let early =
+        inspect(&mut m, &post_event("p1", "a1", Some("紧急通知"), "长江大桥因为裂缝明天起封闭，请绕行", post_at));
+    assert!(early.signals.is_empty());
+    inspect(&mut m, &post_event("p2", "a2", None, "长江边的晚霞", post_at));
+    let fc = fact_check("fc-bridge", "长江大桥因裂缝明天起封闭", Verdict::False, Some(t0()));
+    let f = inspect(&mut m, &fact_check_event(fc, t0()));
+    assert!(f.signals.is_empty());
+    let flagged: Vec<(&str, &str, &str)> =
+        f.earlier.iter().map(|e| (e.event_id.as_str(), e.post_id.as_str(), e.signal.name.as_str())).collect();
+    // Published before the fact-check: not spread after it.
+    assert_eq!(flagged, [("e-p1", "p1", "debunked_claim")]);
+    // A later copy is spread after the debunk.
+    let f = inspect(&mut m, &post_event("p3", "a3", None, "长江大桥因裂缝明天起封闭", t0() + Duration::days(1)));
+    assert_eq!(names(&f), ["debunked_claim", "spread_after_debunk"]);
+}
+
+#[test]
+fn a_fact_check_update_replaces_its_claim() {
+    let mut m = matcher();
+    let fc = fact_check("fc-garlic", "每天喝板蓝根可以预防流感病毒", Verdict::False, Some(t0()));
+    inspect(&mut m, &fact_check_event(fc, t0()));
+    assert_eq!(m.knowledge_base().len(), 7);
+    let f = inspect(&mut m, &post_event("p1", "a1", None, "每天生吃三瓣大蒜可以预防流感病毒", t0()));
+    assert!(f.signals.is_empty(), "{f:?}");
+    let f = inspect(&mut m, &post_event("p2", "a1", None, "家人们，每天喝板蓝根可以预防流感病毒", t0()));
+    assert_eq!(f.signals[0].evidence["factcheck"], "fc-garlic");
+}
+
+#[test]
+fn replayed_posts_are_remembered_without_findings() {
+    let mut m = ClaimMatcher::default();
+    let mut scratch = Findings::default();
+    let event = post_event("p1", "a1", None, "长江大桥因裂缝明天起封闭", t0());
+    m.replay(&Context { event: &event, account: None }, &mut scratch);
+    assert_eq!(scratch, Findings::default());
+    let fc = fact_check("fc-bridge", "长江大桥因裂缝明天起封闭", Verdict::False, None);
+    let f = inspect(&mut m, &fact_check_event(fc, t0()));
+    assert_eq!(f.earlier.len(), 1);
+}
+
+#[test]
+fn the_knowledge_base_keeps_weights_right_as_it_grows() {
+    // Many claims sharing common words: the common ones must not drown the rare ones, and
+    // every claim must still find itself first.
+    let mut m = ClaimMatcher::default();
+    let claims: Vec<String> = (0..400).map(|i| format!("新冠疫情期间第{i}号小区出现{}例确诊", i * 7 + 3)).collect();
+    for (i, c) in claims.iter().enumerate() {
+        m.add_fact_check(fact_check(&format!("fc-{i}"), c, Verdict::False, None));
+    }
+    for (i, c) in claims.iter().enumerate().step_by(37) {
+        let hits = m.search(c, 1).to_vec();
+        assert_eq!(m.knowledge_base().entry(hits[0].entry).fact_check.id, format!("fc-{i}"), "{c}");
+    }
+}
