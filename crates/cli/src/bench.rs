@@ -36,6 +36,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// Claim matching: posts per second against a knowledge base grown from real fact-checks
+    /// to `--kb-size` entries, on one thread.
+    Claims {
+        /// JSONL fact-checks to grow the knowledge base from.
+        #[arg(long)]
+        factchecks: std::path::PathBuf,
+        /// JSONL posts with `text`, queried over and over.
+        #[arg(long)]
+        posts: std::path::PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        kb_size: usize,
+        /// Seconds of queries.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// Text matching on a post corpus: normalization, shingles, MinHash signature, LSH query and
     /// insert into the sliding-window index, per post; posts/s, bytes per post and pair recall.
     Sketch {
@@ -52,6 +67,9 @@ pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
         BenchCommand::Pipeline { events, database_url } => pipeline(events, database_url)?,
         BenchCommand::Http { rate, seconds, connections } => http(rate, seconds, connections)?,
         BenchCommand::Sketch { posts, options } => crate::bench_sketch::run(&posts, &options)?,
+        BenchCommand::Claims { factchecks, posts, kb_size, seconds } => {
+            crate::eval_claims::bench(&factchecks, &posts, kb_size, seconds)?
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

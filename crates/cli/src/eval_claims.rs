@@ -223,3 +223,53 @@ fn baseline(fact_checks: &[FactCheck], posts: &[LabelledPost]) -> serde_json::Ma
     report.insert("queries_per_second".into(), json!((posts.len() as f64 / seconds.max(1e-9)).round()));
     report
 }
+
+/// `steward bench claims`: the matcher against a knowledge base grown to `kb_size` entries
+/// from the real ones (each copy has about a quarter of its characters swapped for others
+/// of the same knowledge base, so token statistics stay realistic), querying the posts over
+/// and over for at least `seconds`, on one thread.
+pub fn bench(factchecks: &Path, posts: &Path, kb_size: usize, seconds: f64) -> Result<()> {
+    let fact_checks = read_fact_checks(factchecks)?;
+    let posts: Vec<LabelledPost> = jsonl::read(posts, None, "a post with id and text")?;
+    let pool: Vec<char> = fact_checks.iter().flat_map(|f| f.claim.chars()).filter(|c| c.is_alphanumeric()).collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut matcher = ClaimMatcher::new(MatcherConfig::default());
+    let started = Instant::now();
+    for i in 0..kb_size.max(fact_checks.len()) {
+        let mut fc = fact_checks[i % fact_checks.len()].clone();
+        if i >= fact_checks.len() {
+            fc.id = format!("synthetic-{i}");
+            fc.claim = fc
+                .claim
+                .chars()
+                .map(|c| if next() % 4 == 0 { pool[next() as usize % pool.len()] } else { c })
+                .collect();
+        }
+        matcher.add_fact_check(fc);
+    }
+    let build_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let (mut queries, mut found) = (0usize, 0usize);
+    while started.elapsed().as_secs_f64() < seconds {
+        for p in &posts {
+            found += usize::from(matcher.check(&p.text).is_some());
+        }
+        queries += posts.len();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let report = json!({
+        "kb_size": matcher.knowledge_base().len(),
+        "build_seconds": round(build_seconds),
+        "queries": queries,
+        "matched_share": round(found as f64 / queries.max(1) as f64),
+        "posts_per_second": (queries as f64 / elapsed.max(1e-9)).round(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

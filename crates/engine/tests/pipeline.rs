@@ -49,6 +49,14 @@ category = "coordinated_campaign"
 when = "has(signals.copy_campaign)"
 actions = [{ type = "label", label = "coordinated-copy" }, { type = "queue_review", queue = "campaigns" }]
 reason = "Post {{post.id}} is one of {{signals.copy_campaign.evidence.posts}} copies in {{signals.copy_campaign.evidence.campaign}}."
+
+[[rules]]
+id = "debunked"
+ground = "False information"
+category = "false_information"
+when = "has(signals.debunked_claim)"
+actions = [{ type = "label", label = "debunked-claim" }, { type = "deduct_credit", points = 2 }]
+reason = "Post {{post.id}} repeats {{signals.debunked_claim.evidence.factcheck}} ({{signals.debunked_claim.evidence.url}})."
 "#;
 
 /// A clock the test moves by hand.
@@ -292,5 +300,63 @@ fn streamed_batches_decide_on_posts_still_being_committed() {
         let expected: Vec<(String, String)> = (0..7).map(|n| (format!("campaign@c{n}"), format!("cp{n}"))).collect();
         assert_eq!(decided, expected);
         assert_eq!(store.group_members("campaign", "campaign-cp4", 100).unwrap().len(), 7);
+    });
+}
+
+fn fact_check(id: &str, claim: &str, published: DateTime<Utc>) -> String {
+    json!({"id": format!("e-{id}"), "type": "factcheck.upserted", "at": published, "factcheck": {"id": id,
+        "claim": claim, "verdict": "false", "publisher": "示例辟谣", "published_at": published,
+        "url": format!("https://piyao.example.cn/{id}")}})
+    .to_string()
+}
+
+fn post(id: &str, text: &str, at: DateTime<Utc>) -> String {
+    json!({"id": format!("e-{id}"), "type": "post.created", "at": at, "post": {"id": id, "account_id": "a1",
+        "kind": "short_post", "text": text, "created_at": at}})
+    .to_string()
+}
+
+fn debunked_decisions(outcome: &IngestOutcome) -> Vec<(String, String)> {
+    let mut d: Vec<_> = outcome
+        .decisions
+        .iter()
+        .filter(|d| d.rule_id == "debunked")
+        .map(|d| (d.id.clone(), d.explanation.clone()))
+        .collect();
+    d.sort();
+    d
+}
+
+#[test]
+fn refuted_claims_are_decided_on_before_and_after_the_fact_check_and_after_a_restart() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options.clone()).unwrap();
+        let rumour = "海关在进口冻虾包装上检出活病毒，今晚起全市超市下架所有冻虾";
+        let before = ingest(&mut engine, &[post("p1", &format!("紧急！{rumour}，大家别买了"), clock.now())]);
+        assert!(debunked_decisions(&before).is_empty());
+
+        // The fact-check arrives an hour later: the earlier post is decided on under its own event.
+        clock.advance(Duration::hours(1));
+        let outcome = ingest(&mut engine, &[fact_check("fc-shrimp", rumour, clock.now())]);
+        let expected = [(
+            "debunked@e-p1".to_string(),
+            "Post p1 repeats fc-shrimp (https://piyao.example.cn/fc-shrimp).".to_string(),
+        )];
+        assert_eq!(debunked_decisions(&outcome), expected);
+        assert_eq!(outcome.decisions[0].event_id, "e-p1");
+
+        // After a restart the knowledge base is back: a new copy is decided on at once.
+        drop(engine);
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        clock.advance(Duration::hours(1));
+        let outcome =
+            ingest(&mut engine, &[post("p2", rumour, clock.now()), post("p3", "今天超市的冻虾打折", clock.now())]);
+        assert_eq!(debunked_decisions(&outcome).iter().map(|d| d.0.as_str()).collect::<Vec<_>>(), ["debunked@e-p2"]);
+        // An update of the fact-check (a new event) rechecks the window but decides nothing twice.
+        let update = fact_check("fc-shrimp", rumour, clock.now()).replace("\"e-fc-shrimp\"", "\"e-fc-shrimp-2\"");
+        let again = ingest(&mut engine, &[update]);
+        assert_eq!(again.accepted, 1);
+        assert!(debunked_decisions(&again).is_empty(), "{:?}", again.decisions);
     });
 }

@@ -13,8 +13,8 @@
 //! matched: rulings share a lot of boilerplate (经查…被举报人言论构成…), and on the shared dev
 //! set adding them made the ranking worse.
 //!
-//! Search looks candidates up through the tokens that are not too common, keeps the best
-//! [`CANDIDATES`] by that partial score, and scores those exactly.
+//! Search proposes candidates through the text's rarest tokens ([`POSTINGS_BUDGET`]), keeps
+//! the best [`CANDIDATES`] by that partial score, and scores those exactly.
 
 use std::collections::HashMap;
 
@@ -26,11 +26,12 @@ use super::tokens::Token;
 pub const SHRINK_TOKENS: f32 = 2.0;
 /// Candidates scored exactly per search.
 pub const CANDIDATES: usize = 64;
-/// Tokens found in more than this share of the claims do not propose candidates (they still
-/// count in exact scores): they would make every search touch most of the knowledge base.
-pub const COMMON_SHARE: f32 = 0.05;
-/// Tokens at or under this many claims always propose candidates, however small the base.
-const ALWAYS_PROPOSE_DF: u32 = 32;
+/// Postings read per search to propose candidates: the text's tokens are taken rarest first
+/// while the postings read stay within this budget (a text whose rarest token is in more
+/// claims than that proposes nothing: it shares no distinctive words with any claim). A
+/// claim the text carries most of shares the text's rarest tokens, so common tokens would
+/// only add work; they still count in the exact scores.
+pub const POSTINGS_BUDGET: usize = 2048;
 
 /// Whether a verdict refutes its claim: false or misleading.
 pub fn debunks(verdict: Verdict) -> bool {
@@ -216,14 +217,16 @@ impl KnowledgeBase {
         let mut query_terms = std::mem::take(&mut self.query_terms);
         query_terms.clear();
         query_terms.extend(tokens.iter().filter_map(|t| self.terms.get(t).copied()));
-        query_terms.sort_unstable();
-        let common = (self.live as f32 * COMMON_SHARE) as u32;
+        // Rarest first for proposing, then in id order for the exact merge.
+        query_terms.sort_unstable_by_key(|&t| (self.postings[t as usize].len(), t));
         let mut touched = std::mem::take(&mut self.touched);
+        let mut read = 0;
         for &t in &query_terms {
-            let df = self.df[t as usize];
-            if df > common.max(ALWAYS_PROPOSE_DF) {
-                continue;
+            let len = self.postings[t as usize].len();
+            if read + len > POSTINGS_BUDGET {
+                break;
             }
+            read += len;
             let weight = self.weights.idf[t as usize];
             for &e in &self.postings[t as usize] {
                 let slot = &mut self.acc[e as usize];
@@ -244,6 +247,7 @@ impl KnowledgeBase {
                     .then(|| Match { entry: e, score: partial / (self.weights.total[e as usize] + self.weights.pad) })
             })
             .collect();
+        query_terms.sort_unstable();
         let keep = CANDIDATES.max(k);
         if candidates.len() > keep {
             candidates.select_nth_unstable_by(keep - 1, |a, b| b.score.total_cmp(&a.score));

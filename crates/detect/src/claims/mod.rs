@@ -100,6 +100,14 @@ impl ClaimMatcher {
         &self.matches
     }
 
+    /// What the detector decides for a text: its best false or misleading fact-check among
+    /// the top k, if that scores at least the threshold.
+    pub fn check(&mut self, text: &str) -> Option<Match> {
+        self.tokenizer.tokens_into(text, &mut self.tokens);
+        self.kb.search(&self.tokens, self.config.top_k, &mut self.matches);
+        self.debunked(&self.matches)
+    }
+
     /// The best false or misleading fact-check among the top k at or above the threshold.
     pub fn debunked(&self, matches: &[Match]) -> Option<Match> {
         matches.iter().find(|m| m.score >= self.config.threshold && self.kb.entry(m.entry).debunks()).copied()

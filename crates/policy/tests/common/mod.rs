@@ -17,6 +17,9 @@ pub fn schema() -> Schema {
             "copy_campaign",
             &["campaign", "accounts", "posts", "first_seen", "span_minutes", "posts_per_hour", "similarity"],
         )
+        .with_signal("debunked_claim", &["factcheck", "verdict", "score", "publisher", "claim", "url"])
+        .with_signal("spread_after_debunk", &["factcheck", "published_at", "hours_after"])
+        .with_signal("clickbait", &["language", "score", "cues", "threshold"])
 }
 
 pub fn now() -> chrono::DateTime<Utc> {
