@@ -233,15 +233,20 @@ fn copy(n: usize) -> String {
     .to_string()
 }
 
-fn campaign_decisions(outcome: &IngestOutcome) -> Vec<(String, String)> {
+/// The decisions of one rule: (decision id, post id), sorted.
+fn decided(outcome: &IngestOutcome, rule: &str) -> Vec<(String, String)> {
     let mut d: Vec<_> = outcome
         .decisions
         .iter()
-        .filter(|d| d.rule_id == "campaign")
+        .filter(|d| d.rule_id == rule)
         .map(|d| (d.id.clone(), d.post_id.clone().unwrap_or_default()))
         .collect();
     d.sort();
     d
+}
+
+fn campaign_decisions(outcome: &IngestOutcome) -> Vec<(String, String)> {
+    decided(outcome, "campaign")
 }
 
 #[test]
@@ -316,17 +321,6 @@ fn post(id: &str, text: &str, at: DateTime<Utc>) -> String {
     .to_string()
 }
 
-fn debunked_decisions(outcome: &IngestOutcome) -> Vec<(String, String)> {
-    let mut d: Vec<_> = outcome
-        .decisions
-        .iter()
-        .filter(|d| d.rule_id == "debunked")
-        .map(|d| (d.id.clone(), d.explanation.clone()))
-        .collect();
-    d.sort();
-    d
-}
-
 #[test]
 fn refuted_claims_are_decided_on_before_and_after_the_fact_check_and_after_a_restart() {
     each_store(|store| {
@@ -334,17 +328,14 @@ fn refuted_claims_are_decided_on_before_and_after_the_fact_check_and_after_a_res
         let mut engine = Engine::open(store.clone(), policy(), options.clone()).unwrap();
         let rumour = "海关在进口冻虾包装上检出活病毒，今晚起全市超市下架所有冻虾";
         let before = ingest(&mut engine, &[post("p1", &format!("紧急！{rumour}，大家别买了"), clock.now())]);
-        assert!(debunked_decisions(&before).is_empty());
+        assert!(decided(&before, "debunked").is_empty());
 
         // The fact-check arrives an hour later: the earlier post is decided on under its own event.
         clock.advance(Duration::hours(1));
         let outcome = ingest(&mut engine, &[fact_check("fc-shrimp", rumour, clock.now())]);
-        let expected = [(
-            "debunked@e-p1".to_string(),
-            "Post p1 repeats fc-shrimp (https://piyao.example.cn/fc-shrimp).".to_string(),
-        )];
-        assert_eq!(debunked_decisions(&outcome), expected);
+        assert_eq!(decided(&outcome, "debunked"), [("debunked@e-p1".to_string(), "p1".to_string())]);
         assert_eq!(outcome.decisions[0].event_id, "e-p1");
+        assert_eq!(outcome.decisions[0].explanation, "Post p1 repeats fc-shrimp (https://piyao.example.cn/fc-shrimp).");
 
         // After a restart the knowledge base is back: a new copy is decided on at once.
         drop(engine);
@@ -352,11 +343,11 @@ fn refuted_claims_are_decided_on_before_and_after_the_fact_check_and_after_a_res
         clock.advance(Duration::hours(1));
         let outcome =
             ingest(&mut engine, &[post("p2", rumour, clock.now()), post("p3", "今天超市的冻虾打折", clock.now())]);
-        assert_eq!(debunked_decisions(&outcome).iter().map(|d| d.0.as_str()).collect::<Vec<_>>(), ["debunked@e-p2"]);
+        assert_eq!(decided(&outcome, "debunked"), [("debunked@e-p2".to_string(), "p2".to_string())]);
         // An update of the fact-check (a new event) rechecks the window but decides nothing twice.
         let update = fact_check("fc-shrimp", rumour, clock.now()).replace("\"e-fc-shrimp\"", "\"e-fc-shrimp-2\"");
         let again = ingest(&mut engine, &[update]);
         assert_eq!(again.accepted, 1);
-        assert!(debunked_decisions(&again).is_empty(), "{:?}", again.decisions);
+        assert!(decided(&again, "debunked").is_empty(), "{:?}", again.decisions);
     });
 }

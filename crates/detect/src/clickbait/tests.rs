@@ -1,6 +1,6 @@
 use super::train::{HANDWRITTEN_EN, HANDWRITTEN_ZH, metrics_of, parse_label_title};
 use super::*;
-use steward_model::{Event, Post, PostKind};
+use steward_model::Event;
 
 fn shipped() -> &'static Clickbait {
     match Clickbait::shipped() {
@@ -10,24 +10,7 @@ fn shipped() -> &'static Clickbait {
 }
 
 fn post(title: Option<&str>, text: &str) -> Event {
-    let at = chrono::Utc::now();
-    Event {
-        id: "e".into(),
-        at,
-        payload: Payload::PostCreated(Post {
-            id: "p".into(),
-            account_id: "a".into(),
-            kind: PostKind::Article,
-            title: title.map(str::to_string),
-            text: text.into(),
-            created_at: at,
-            group_id: None,
-            reposted_from: None,
-            ai_generated: None,
-            explicit_label: false,
-            media: vec![],
-        }),
-    }
+    crate::testing::post_event("p", "a", title, text, chrono::Utc::now())
 }
 
 fn run(e: &Event) -> Vec<Signal> {

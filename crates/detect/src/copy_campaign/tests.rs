@@ -141,23 +141,7 @@ fn the_detector_signals_earlier_posts_and_reports_the_campaign() {
     let mut last = Findings::default();
     for i in 0..5 {
         let at = t0 + chrono::Duration::minutes(i);
-        let event = Event {
-            id: format!("e{i}"),
-            at,
-            payload: Payload::PostCreated(Post {
-                id: format!("p{i}"),
-                account_id: format!("a{i}"),
-                kind: PostKind::ShortPost,
-                title: None,
-                text: disguise(i as usize),
-                created_at: at,
-                group_id: None,
-                reposted_from: None,
-                ai_generated: None,
-                explicit_label: false,
-                media: vec![],
-            }),
-        };
+        let event = crate::testing::post_event(&format!("p{i}"), &format!("a{i}"), None, &disguise(i as usize), at);
         last = Findings::default();
         d.inspect(&Context { event: &event, account: None }, &mut last);
     }
@@ -168,7 +152,7 @@ fn the_detector_signals_earlier_posts_and_reports_the_campaign() {
     assert_eq!(s.evidence["first_seen"], "2027-01-15T08:00:00Z");
     assert_eq!(s.evidence["span_minutes"], 4.0);
     let earlier: Vec<(&str, &str)> = last.earlier.iter().map(|e| (e.event_id.as_str(), e.post_id.as_str())).collect();
-    assert_eq!(earlier, [("e0", "p0"), ("e1", "p1"), ("e2", "p2"), ("e3", "p3")]);
+    assert_eq!(earlier, [("e-p0", "p0"), ("e-p1", "p1"), ("e-p2", "p2"), ("e-p3", "p3")]);
     assert_eq!(last.groups.len(), 1);
     assert_eq!(last.groups[0].joined.len(), 5);
     assert_eq!(last.groups[0].summary["id"], "campaign-p4");
