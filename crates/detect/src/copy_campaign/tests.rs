@@ -135,7 +135,6 @@ fn merged_campaigns_keep_the_older_id() {
 
 #[test]
 fn the_detector_signals_earlier_posts_and_reports_the_campaign() {
-    use steward_model::{Event, Payload, Post, PostKind};
     let mut d = CopyCampaign::default();
     let t0 = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
     let mut last = Findings::default();
