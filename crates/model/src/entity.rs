@@ -123,6 +123,16 @@ pub struct Post {
     pub media: Vec<Media>,
 }
 
+impl Post {
+    /// The title and the text, one line apart: what text matchers read.
+    pub fn full_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.title {
+            Some(title) if !title.is_empty() => format!("{title}\n{}", self.text).into(),
+            _ => self.text.as_str().into(),
+        }
+    }
+}
+
 /// A reference to a post, as carried by `post.deleted`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -110,10 +110,6 @@ impl KnowledgeBase {
         &self.entries[index as usize]
     }
 
-    pub fn get(&self, id: &str) -> Option<u32> {
-        self.by_id.get(id).copied()
-    }
-
     /// Adds a fact-check, or replaces the one with its id; matchable at once. `tokens` are
     /// the claim's, from [`super::tokens::Tokenizer`]. Returns the entry index.
     pub fn upsert(&mut self, fact_check: FactCheck, tokens: &[Token]) -> u32 {
@@ -263,18 +259,33 @@ impl KnowledgeBase {
         self.query_terms = query_terms;
     }
 
-    /// The score of one fact-check for a text, from the text's tokens stored as 32-bit keys
-    /// (the low half of each [`Token`], sorted): how recent posts are checked against a new
-    /// fact-check.
-    pub fn score_stored(&self, index: u32, claim_tokens: &[Token], stored: impl Iterator<Item = u32>) -> f32 {
+    /// A scorer of texts stored as 32-bit token keys (the low half of each [`Token`],
+    /// sorted) against entry `index`, whose claim has the tokens `claim_tokens`: how recent
+    /// posts are checked against a new fact-check, built once for all of them.
+    pub fn stored_scorer(&self, index: u32, claim_tokens: &[Token]) -> StoredScorer {
         let w = &self.weights;
         let mut keyed: Vec<(u32, f32)> = claim_tokens
             .iter()
             .filter_map(|t| self.terms.get(t).map(|&term| (*t as u32, w.idf[term as usize])))
             .collect();
         keyed.sort_unstable_by_key(|k| k.0);
+        StoredScorer { keyed, total: w.total[index as usize] + w.pad }
+    }
+}
+
+/// See [`KnowledgeBase::stored_scorer`].
+#[derive(Debug)]
+pub struct StoredScorer {
+    /// The claim's keys with their weights, sorted by key.
+    keyed: Vec<(u32, f32)>,
+    total: f32,
+}
+
+impl StoredScorer {
+    /// The score of a stored text, from its sorted keys.
+    pub fn score(&self, stored: impl Iterator<Item = u32>) -> f32 {
         let mut found = 0.0;
-        let mut it = keyed.iter().peekable();
+        let mut it = self.keyed.iter().peekable();
         for key in stored {
             while let Some(&&(k, weight)) = it.peek() {
                 if k < key {
@@ -288,7 +299,6 @@ impl KnowledgeBase {
                 }
             }
         }
-        let total = w.total[index as usize] + w.pad;
-        if total > 0.0 { found / total } else { 0.0 }
+        if self.total > 0.0 { found / self.total } else { 0.0 }
     }
 }

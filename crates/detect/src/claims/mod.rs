@@ -104,6 +104,11 @@ impl ClaimMatcher {
     /// the top k, if that scores at least the threshold.
     pub fn check(&mut self, text: &str) -> Option<Match> {
         self.tokenizer.tokens_into(text, &mut self.tokens);
+        self.check_tokens()
+    }
+
+    /// [`check`](Self::check) for the text whose tokens are in `self.tokens`.
+    fn check_tokens(&mut self) -> Option<Match> {
         self.kb.search(&self.tokens, self.config.top_k, &mut self.matches);
         self.debunked(&self.matches)
     }
@@ -139,22 +144,16 @@ impl ClaimMatcher {
         (debunked, after)
     }
 
-    fn post_text(post: &steward_model::Post) -> std::borrow::Cow<'_, str> {
-        match &post.title {
-            Some(title) if !title.is_empty() => format!("{title}\n{}", post.text).into(),
-            _ => post.text.as_str().into(),
-        }
-    }
-
-    /// Checks the recent posts against a fact-check just added.
+    /// Checks the recent posts against a fact-check just added, whose claim's tokens are
+    /// still in `self.tokens`.
     fn recheck(&mut self, index: u32, out: &mut Findings) {
         if !self.kb.entry(index).debunks() || self.recent.is_empty() {
             return;
         }
-        self.tokenizer.tokens_into(&self.kb.entry(index).fact_check.claim, &mut self.tokens);
+        let scorer = self.kb.stored_scorer(index, &self.tokens);
         let mut hits = Vec::new();
         for (post, keys) in self.recent.iter() {
-            let score = self.kb.score_stored(index, &self.tokens, keys);
+            let score = scorer.score(keys);
             if score >= self.config.threshold {
                 hits.push((post.clone(), score));
             }
@@ -175,8 +174,7 @@ impl ClaimMatcher {
 
     fn remember<'a>(&mut self, ctx: &Context<'a>) -> Option<&'a steward_model::Post> {
         let Payload::PostCreated(post) = &ctx.event.payload else { return None };
-        let text = Self::post_text(post);
-        self.tokenizer.tokens_into(&text, &mut self.tokens);
+        self.tokenizer.tokens_into(&post.full_text(), &mut self.tokens);
         self.recent.push(&ctx.event.id, &post.id, &post.account_id, post.created_at.timestamp(), &self.tokens);
         Some(post)
     }
@@ -211,9 +209,7 @@ impl Detector for ClaimMatcher {
         }
         let Some(post) = self.remember(ctx) else { return };
         let created_at = post.created_at;
-        // The tokens of the post are still in `self.tokens`.
-        self.kb.search(&self.tokens, self.config.top_k, &mut self.matches);
-        if let Some(m) = self.debunked(&self.matches) {
+        if let Some(m) = self.check_tokens() {
             let (debunked, after) = self.signals(m, created_at);
             out.signals.push(debunked);
             out.signals.extend(after);

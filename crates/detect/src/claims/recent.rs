@@ -34,14 +34,6 @@ impl RecentPosts {
         RecentPosts { window_secs, posts: VecDeque::new(), tokens: VecDeque::new(), base: 0, latest: i64::MIN }
     }
 
-    pub fn window_secs(&self) -> i64 {
-        self.window_secs
-    }
-
-    pub fn len(&self) -> usize {
-        self.posts.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.posts.is_empty()
     }

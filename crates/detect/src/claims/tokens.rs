@@ -48,11 +48,6 @@ impl Tokenizer {
         out.sort_unstable();
         out.dedup();
     }
-
-    /// The normalized form of the last text tokenized.
-    pub fn last_normalized(&self) -> &str {
-        &self.normalized
-    }
 }
 
 fn end_run(prev: Option<char>, run_len: usize, out: &mut Vec<Token>) {

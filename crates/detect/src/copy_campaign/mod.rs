@@ -77,20 +77,13 @@ impl Detector for CopyCampaign {
 
     fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
         let Payload::PostCreated(post) = &ctx.event.payload else { return };
-        let joined_title;
-        let text = match &post.title {
-            Some(title) if !title.is_empty() => {
-                joined_title = format!("{title}\n{}", post.text);
-                joined_title.as_str()
-            }
-            _ => post.text.as_str(),
-        };
+        let text = post.full_text();
         let Some(update) = self.tracker.add(&PostRef {
             event_id: &ctx.event.id,
             post_id: &post.id,
             account_id: &post.account_id,
             time: post.created_at.timestamp(),
-            text,
+            text: &text,
         }) else {
             return;
         };

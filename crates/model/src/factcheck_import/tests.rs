@@ -44,7 +44,7 @@ fn rating_words_map_to_verdicts() {
 
 #[test]
 fn jsonl_keeps_the_good_lines_and_names_the_bad_ones() {
-    let got = from_jsonl(include_str!("../../fixtures/factchecks.jsonl"), beijing());
+    let got = from_jsonl(include_str!("../../fixtures/import-sample.jsonl"), beijing());
     let ids: Vec<&str> = got.fact_checks.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["kb-1", "2", "kb-7"]);
     assert_eq!(got.fact_checks[0].published_at.unwrap().to_rfc3339(), "2025-01-10T07:46:22+00:00");
