@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${STEWARD_EVAL_DATA:-../shared/data}"
-STEWARD=./target/release/steward
+STEWARD="${CARGO_TARGET_DIR:-target}/release/steward"
 
 # gate NAME JSON FIELD OP FLOOR
 gate() {
@@ -49,5 +49,14 @@ echo "$claims"
 gate "debunked claims" "$claims" recall_at_1 ">=" 0.76 || status=1
 gate "debunked claims" "$claims" matched_recall ">=" 0.68 || status=1
 gate "debunked claims" "$claims" false_match_rate "<=" 0.02 || status=1
+# Impersonation (issue 5). The registry's look-alikes must be found, its owners and real
+# ordinary users left alone; speed against a 100,000-identity registry is reported.
+imp=$("$STEWARD" eval impersonation --registry "$DATA/impersonation/registry.jsonl" \
+  --accounts "$DATA/impersonation/accounts.jsonl")
+echo "$imp"
+gate "impersonation" "$imp" precision ">=" 0.97 || status=1
+gate "impersonation" "$imp" recall ">=" 0.92 || status=1
+"$STEWARD" bench impersonation --registry "$DATA/impersonation/registry.jsonl" \
+  --accounts "$DATA/impersonation/accounts.jsonl" --identities 100000
 
 exit $status

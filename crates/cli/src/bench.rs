@@ -60,6 +60,22 @@ pub enum BenchCommand {
         #[command(flatten)]
         options: crate::bench_sketch::Options,
     },
+    /// Impersonation checks per second against a registry grown with synthetic identities
+    /// (real entries moved to other places) to `--identities` entries.
+    Impersonation {
+        /// JSONL registry to grow: {"id","name","aliases","kind","owner_account_ids"}.
+        #[arg(long, default_value = "../shared/data/impersonation/registry.jsonl")]
+        registry: std::path::PathBuf,
+        /// JSONL accounts: {"account_id","display_name","bio","expected","note"}.
+        #[arg(long, default_value = "../shared/data/impersonation/accounts.jsonl")]
+        accounts: std::path::PathBuf,
+        /// Registry size.
+        #[arg(long, default_value_t = 100_000)]
+        identities: usize,
+        /// Print every miss, false flag and wrong identity on standard error.
+        #[arg(long)]
+        show_errors: bool,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
@@ -69,6 +85,9 @@ pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
         BenchCommand::Sketch { posts, options } => crate::bench_sketch::run(&posts, &options)?,
         BenchCommand::Claims { factchecks, posts, kb_size, seconds } => {
             crate::eval_claims::bench(&factchecks, &posts, kb_size, seconds)?
+        }
+        BenchCommand::Impersonation { registry, accounts, identities, show_errors } => {
+            crate::bench_impersonation::run(&registry, &accounts, identities, show_errors)?
         }
     }
     Ok(std::process::ExitCode::SUCCESS)

@@ -285,6 +285,14 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
     let identity = json!({ "id": "id-demo-police", "name": "成都市公安局", "aliases": ["成都公安", "平安成都"],
         "kind": "police", "owner_account_ids": ["acct-police"] });
     s.push("identity.upserted", "identity", identity, start);
+    // The police's own account is left alone; an account that renames itself to look like
+    // the police is flagged at the rename.
+    for (id, name, minutes) in
+        [("acct-police", "平安成都", 10), ("acct-zhang", "张三的日常", 10), ("acct-zhang", "成都警方官方", 300)]
+    {
+        let account = json!({ "id": id, "handle": id, "display_name": name, "followers": 2_000 });
+        s.push("account.upserted", "account", account, start + Duration::minutes(minutes));
+    }
     let credential = json!({ "account_id": "acct-chen", "field": "medicine", "title": "主任医师",
         "issuer": "国家卫生健康委员会" });
     s.push("credential.verified", "credential", credential, start);

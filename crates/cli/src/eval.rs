@@ -56,12 +56,30 @@ pub enum EvalCommand {
         #[arg(long, default_value_t = CampaignConfig::default().min_chars)]
         min_chars: usize,
     },
+    /// Impersonation: learns a registry of protected identities, then checks every account
+    /// and prints `precision`, `recall`, `f1`, `identity_accuracy`, `accounts_per_second`,
+    /// recall per `note` and how flagged accounts matched. Positives are accounts whose
+    /// `expected` names an identity; the registry's owners are its owners.
+    Impersonation {
+        /// JSONL: {"id","name","aliases":[..],"kind","owner_account_ids":[..]}.
+        #[arg(long)]
+        registry: PathBuf,
+        /// JSONL: {"account_id","display_name","bio","expected": null | identity id,"note"}.
+        #[arg(long)]
+        accounts: PathBuf,
+        /// Print every miss, false flag and wrong identity on standard error.
+        #[arg(long)]
+        show_errors: bool,
+    },
 }
 
 pub fn run(command: EvalCommand) -> Result<ExitCode> {
     match command {
         EvalCommand::Clickbait { csv } => crate::eval_clickbait::run(&csv),
         EvalCommand::Claims { factchecks, posts } => crate::eval_claims::run(&factchecks, &posts),
+        EvalCommand::Impersonation { registry, accounts, show_errors } => {
+            crate::eval_impersonation::run(&registry, &accounts, show_errors)
+        }
         EvalCommand::Copy { posts, min_accounts, similarity, window_hours, min_chars } => {
             let config =
                 CampaignConfig { min_accounts, similarity, window_secs: (window_hours * 3600.0) as i64, min_chars };

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use steward_engine::input::split_ndjson;
+use steward_engine::input::{RawRecord, split_ndjson};
 use steward_engine::{Engine, IngestOutcome, Parsed, parse_records};
 use steward_policy::Policy;
 use steward_store::Store;
@@ -32,6 +33,12 @@ pub fn run(store: Arc<dyn Store>, policy: Arc<Policy>, files: &[PathBuf]) -> Res
     let mut engine = Engine::open(store, policy, Default::default())?;
     let started = Instant::now();
     let (totals, ingested) = ingest_files(&mut engine, files);
+    finish(&totals, started, ingested)
+}
+
+/// Prints what an ingest did; fails when it stopped early, exits 1 when records were
+/// rejected.
+pub fn finish(totals: &Totals, started: Instant, ingested: Result<()>) -> Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let total = totals.accepted + totals.duplicates + totals.rejected;
     eprintln!(
@@ -44,6 +51,35 @@ pub fn run(store: Arc<dyn Store>, policy: Arc<Policy>, files: &[PathBuf]) -> Res
     );
     ingested.context("ingest stopped; the counts above were committed")?;
     Ok(if totals.rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// An upsert event whose id comes from its content (`{prefix}:{id}:{hash}`): importing the
+/// same record again is a duplicate that changes nothing, a changed record a new upsert.
+pub fn content_event(prefix: &str, kind: &str, id: &str, entity: &impl serde::Serialize, at: DateTime<Utc>) -> String {
+    let body = serde_json::to_value(entity).unwrap_or_default();
+    let digest = xxhash_rust::xxh3::xxh3_64(body.to_string().as_bytes());
+    let mut event = serde_json::json!({
+        "id": format!("{prefix}:{id}:{digest:016x}"),
+        "type": format!("{kind}.upserted"),
+        "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    });
+    event[kind] = body;
+    event.to_string()
+}
+
+/// Streams events made in memory (each with the line of the file it came from) through the
+/// engine, as [`ingest_files`] does for files, adding to `totals`; rejections are reported
+/// against `name`.
+pub fn ingest_events(engine: &mut Engine, name: &str, events: &[(usize, String)], totals: &mut Totals) -> Result<()> {
+    let limits = engine.options().limits;
+    let clock = engine.options().clock.clone();
+    let batches = events.chunks(BATCH).map(|chunk| {
+        let records: Vec<RawRecord> =
+            chunk.iter().map(|(line, e)| RawRecord { bytes: e.as_bytes(), line: Some(*line) }).collect();
+        parse_records(&records, &limits, clock())
+    });
+    let bar = ProgressBar::hidden();
+    engine.ingest_stream(batches, |outcome| report(&bar, name, &outcome, totals)).map_err(anyhow::Error::from)
 }
 
 /// Reads NDJSON files (`-` for stdin) and streams them through the engine, with a progress

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use chrono::{FixedOffset, Utc};
-use serde_json::json;
 use steward_engine::Engine;
 use steward_engine::input::split_ndjson;
-use steward_model::FactCheck;
 use steward_model::factcheck_import::{Imported, from_claim_review, from_cofacts, from_jsonl};
 use steward_policy::Policy;
 use steward_store::Store;
+
+use crate::ingest::content_event;
 
 /// The files' format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,20 +63,6 @@ pub fn read(path: &Path, format: Format, offset: FixedOffset) -> Result<Imported
     })
 }
 
-/// The event that upserts a fact-check. Its id is derived from the content, so importing
-/// the same file twice stores nothing new, and a changed fact-check is a new event.
-pub fn upsert_event(fc: &FactCheck, at: chrono::DateTime<Utc>) -> String {
-    let body = serde_json::to_string(fc).unwrap_or_default();
-    let digest = xxhash_rust::xxh3::xxh3_64(body.as_bytes());
-    json!({
-        "id": format!("kb:{}:{digest:016x}", fc.id),
-        "type": "factcheck.upserted",
-        "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "factcheck": fc,
-    })
-    .to_string()
-}
-
 pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
     s.parse::<FixedOffset>().map_err(|_| format!("{s:?} is not a UTC offset such as +08:00"))
 }
@@ -99,7 +85,7 @@ pub fn import(
         }
         read_errors += imported.errors.len();
         skipped += imported.skipped;
-        events.extend(imported.fact_checks.iter().map(|fc| upsert_event(fc, now)));
+        events.extend(imported.fact_checks.iter().map(|fc| content_event("kb", "factcheck", &fc.id, fc, now)));
     }
     let (mut accepted, mut unchanged, mut decisions) = (0, 0, 0);
     for chunk in events.chunks(BATCH) {

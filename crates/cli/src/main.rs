@@ -11,14 +11,17 @@ use clap::{Args, Parser, Subcommand};
 use steward_model::Role;
 
 mod bench;
+mod bench_impersonation;
 mod bench_sketch;
 mod demo;
 mod eval;
 mod eval_claims;
 mod eval_clickbait;
+mod eval_impersonation;
 mod ingest;
 mod jsonl;
 mod kb;
+mod registry;
 mod train;
 
 #[derive(Parser)]
@@ -72,6 +75,11 @@ enum Command {
     Kb {
         #[command(subcommand)]
         command: KbCommand,
+    },
+    /// Manage the registry of protected identities (bodies others must not pose as).
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
     },
     /// Check policy files.
     Policy {
@@ -171,6 +179,24 @@ enum KbCommand {
 }
 
 #[derive(Subcommand)]
+enum RegistryCommand {
+    /// Import identities from JSONL, one {"id","name","aliases":[..],"kind",
+    /// "owner_account_ids":[..]} a line (avatar_hashes optional), as `identity.upserted`
+    /// events through the engine. Bad lines are reported with their line and reason and the
+    /// rest imported; exits with status 1 when any line was rejected. Importing the same
+    /// file again changes nothing.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Policy file (TOML); the shipped default policy when omitted.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// JSONL file of identities.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// Validate a policy file: syntax, rules, actions, signals and fields, CEL conditions
     /// and reason templates. Prints every error with its line.
@@ -250,6 +276,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Kb { command: KbCommand::Import { store, policy, format, utc_offset, files } } => {
             let policy = Arc::new(load_policy(policy.as_deref())?);
             kb::import(store.open()?, policy, &files, format, utc_offset)
+        }
+        Command::Registry { command: RegistryCommand::Import { store, policy, file } } => {
+            let policy = Arc::new(load_policy(policy.as_deref())?);
+            registry::import(store.open()?, policy, &file)
         }
         Command::Policy { command: PolicyCommand::Check { file } } => {
             match steward_policy::Policy::load(&file, &steward_engine::schema()) {

@@ -50,6 +50,57 @@ fn ingest_keeps_valid_records_reports_bad_lines_and_exits_non_zero() {
     assert!(text(&out.stderr).contains("0 accepted, 2 duplicates, 0 rejected"));
 }
 
+fn account(id: &str, name: &str) -> String {
+    format!(
+        r#"{{"id":"acc-{id}-{name}","type":"account.upserted","at":"{t}","account":{{"id":"{id}","handle":"{id}","display_name":"{name}","followers":3}}}}"#,
+        t = now()
+    )
+}
+
+#[test]
+fn registry_import_keeps_valid_lines_and_later_ingests_flag_look_alikes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let d = d.to_str().unwrap();
+    let registry = dir.path().join("registry.jsonl");
+    let mut lines = concat!(
+        r#"{"id":"qc-police","name":"青川县公安局","aliases":["青川公安"],"kind":"police","owner_account_ids":["qc-own"]}"#,
+        "\nnot json\n\n",
+        r#"{"id":"bad","name":"x","kind":"wizard"}"#,
+        "\n",
+        r#"{"id":"jy-paper","name":"江屿晚报","aliases":[],"kind":"media","owner_account_ids":[],"avatar_hashes":["f0e1d2c3b4a59687"]}"#,
+        "\n",
+    )
+    .as_bytes()
+    .to_vec();
+    lines.extend_from_slice(b"{\"id\":\"\xff\"}\n");
+    std::fs::write(&registry, lines).unwrap();
+    let out = steward(&["registry", "import", "--data-dir", d, registry.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("registry.jsonl:2: rejected: not an identity"), "{stderr}");
+    assert!(stderr.contains("registry.jsonl:4: rejected: not an identity: unknown variant `wizard`"), "{stderr}");
+    assert!(stderr.contains("registry.jsonl:6: rejected: not valid UTF-8"), "{stderr}");
+    assert!(stderr.contains("2 accepted, 0 duplicates, 3 rejected"), "{stderr}");
+    // Importing again changes nothing.
+    let out = steward(&["registry", "import", "--data-dir", d, registry.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("0 accepted, 2 duplicates, 3 rejected"), "{}", text(&out.stderr));
+
+    // A later process learns the registry from the store: the owner passes, a look-alike and
+    // a rename to an official name are flagged by the default policy.
+    let events = dir.path().join("accounts.ndjson");
+    let lines = [
+        account("qc-own", "青川县公安局"),
+        account("fan", "小王的日常"),
+        account("fake", "官方青川縣警方"),
+        account("fan", "江屿晚报粉丝后援会"),
+    ];
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let out = steward(&["ingest", "--data-dir", d, events.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("4 accepted, 0 duplicates, 0 rejected; 2 decisions"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn keys_create_prints_the_key_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,6 +167,7 @@ fn demo_runs_without_serving() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("ai-unlabelled"), "{stdout}");
+    assert!(stdout.contains("成都警方官方"), "the rename to a police name should be flagged:\n{stdout}");
     assert!(stdout.contains("ladder."), "the content farm should cross a ladder threshold:\n{stdout}");
     assert!(stdout.contains("hash chain intact"), "{stdout}");
     assert!(stdout.contains("rejected line"), "{stdout}");

@@ -15,6 +15,7 @@ const EVENTS: &[&str] = &[
     r#"{"id":"5","type":"report.created","at":"2026-11-22T08:00:00Z","report":{"id":"r1","reporter_id":"a2","post_id":"p2","reason":"rumour"}}"#,
     r#"{"id":"6","type":"factcheck.upserted","at":"2026-11-22T08:00:00Z","factcheck":{"id":"f1","claim":"本市明天全天停水，水里检测出有毒物质","verdict":"false","publisher":"p","published_at":"2026-11-22T08:00:00Z"}}"#,
     r#"{"id":"7","type":"identity.upserted","at":"2026-11-22T08:00:00Z","identity":{"id":"i1","name":"某某市公安局","kind":"police"}}"#,
+    r#"{"id":"7b","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{"id":"a3","handle":"h3","display_name":"某某市警方官方","followers":0}}"#,
     r#"{"id":"8","type":"credential.verified","at":"2026-11-22T08:00:00Z","credential":{"account_id":"a1","field":"medicine","title":"主任医师"}}"#,
     r#"{"id":"9","type":"follower.snapshot","at":"2026-11-22T08:00:00Z","snapshot":{"account_id":"a1","followers":999999}}"#,
 ];

@@ -25,14 +25,16 @@ use steward_model::{Account, Event, GroupChange, Signal};
 pub mod claims;
 pub mod clickbait;
 pub mod copy_campaign;
+pub mod impersonation;
 pub mod unlabelled_ai;
 
 /// What a detector sees of one event.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub event: &'a Event,
-    /// The account the event concerns, as known before the event (after it, for
-    /// `account.upserted`).
+    /// The account the event concerns, as known before the event: for `account.upserted`,
+    /// its state before this upsert (`None` for a new account), so a detector can tell what
+    /// changed.
     pub account: Option<&'a Account>,
 }
 
@@ -112,6 +114,7 @@ pub fn registry() -> Vec<Box<dyn Detector>> {
         Box::new(copy_campaign::CopyCampaign::default()),
         Box::new(clickbait::ClickbaitDetector::default()),
         Box::new(claims::ClaimMatcher::default()),
+        Box::new(impersonation::Impersonation::default()),
     ]
 }
 

@@ -63,6 +63,11 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
             })
         };
         let restriction = match action {
+            // A label goes on the post; on an event about an account alone (a rename to an
+            // official name), on the account.
+            Action::Label { label } if c.post_id.is_none() => {
+                account_level(RestrictionKind::Label, None, label.clone())
+            }
             Action::Label { label } => post_level(RestrictionKind::Label, label.clone()),
             Action::LimitReach {} => post_level(RestrictionKind::LimitReach, String::new()),
             Action::Remove {} => post_level(RestrictionKind::Removed, String::new()),

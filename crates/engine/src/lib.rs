@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use steward_detect::{Context, Detectors, EarlierSignal, Findings};
-use steward_model::{Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
+use steward_model::{Account, Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
 use steward_policy::{Input, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{AuditRecord, Batch, EntityRow, Store, StoreError, StoredEvent};
 
@@ -384,9 +384,11 @@ impl Engine {
         batch: &mut Batch,
         decisions: &mut Vec<Decision>,
     ) -> Result<(), EngineError> {
-        self.record_entity(event, batch)?;
-        let account_id = event.payload.account_id();
-        let account = account_id.and_then(|id| self.state.accounts.get(id));
+        let replaced = self.record_entity(event, batch)?;
+        let account = match &event.payload {
+            Payload::AccountUpserted(_) => replaced.as_ref(),
+            payload => payload.account_id().and_then(|id| self.state.accounts.get(id)),
+        };
         findings.clear();
         self.detectors.inspect(&Context { event, account }, findings);
         self.judge(event, &findings.signals, now, batch, decisions, false)?;
@@ -547,7 +549,8 @@ impl Engine {
     }
 
     /// Keeps the entity's current state: in memory where detectors need it, and in the store.
-    fn record_entity(&mut self, event: &Event, batch: &mut Batch) -> Result<(), EngineError> {
+    /// Adds the event's entity to the batch; for an account, returns its state before.
+    fn record_entity(&mut self, event: &Event, batch: &mut Batch) -> Result<Option<Account>, EngineError> {
         let row = |kind, id: &str, account_id: Option<&str>, body: String| EntityRow {
             kind,
             id: id.to_string(),
@@ -556,9 +559,10 @@ impl Engine {
             deleted: false,
             updated_at: event.at,
         };
+        let mut replaced = None;
         let entity = match &event.payload {
             Payload::AccountUpserted(a) => {
-                self.state.accounts.insert(a.id.clone(), a.clone());
+                replaced = self.state.accounts.insert(a.id.clone(), a.clone());
                 row("account", &a.id, Some(&a.id), json(a))
             }
             Payload::PostCreated(p) => row("post", &p.id, Some(&p.account_id), json(p)),
@@ -584,7 +588,7 @@ impl Engine {
             Payload::FollowerSnapshot(s) => row("snapshot", &s.account_id, Some(&s.account_id), json(s)),
         };
         batch.entities.push(entity);
-        Ok(())
+        Ok(replaced)
     }
 }
 

@@ -57,6 +57,14 @@ category = "false_information"
 when = "has(signals.debunked_claim)"
 actions = [{ type = "label", label = "debunked-claim" }, { type = "deduct_credit", points = 2 }]
 reason = "Post {{post.id}} repeats {{signals.debunked_claim.evidence.factcheck}} ({{signals.debunked_claim.evidence.url}})."
+
+[[rules]]
+id = "impersonation"
+ground = "Account naming rules"
+category = "impersonation"
+when = "has(signals.impersonation)"
+actions = [{ type = "label", label = "impersonation-suspected" }, { type = "restrict_new_followers", days = 30 }]
+reason = "Account {{account.display_name}} poses as {{signals.impersonation.evidence.identity_name}}."
 "#;
 
 /// A clock the test moves by hand.
@@ -247,6 +255,39 @@ fn decided(outcome: &IngestOutcome, rule: &str) -> Vec<(String, String)> {
 
 fn campaign_decisions(outcome: &IngestOutcome) -> Vec<(String, String)> {
     decided(outcome, "campaign")
+}
+
+#[test]
+fn a_rename_to_a_protected_name_labels_the_account_and_the_registry_survives_a_restart() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options.clone()).unwrap();
+        let identity = json!({"id": "i1", "type": "identity.upserted", "at": clock.now(), "identity": {"id": "qc",
+            "name": "青川县公安局", "kind": "police", "owner_account_ids": ["own"]}});
+        ingest(&mut engine, &[identity.to_string()]);
+        drop(engine);
+        // The registry is learnt from the store at start.
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let account = |id: &str, account: &str, name: &str| {
+            json!({"id": id, "type": "account.upserted", "at": clock.now(), "account": {"id": account,
+                "handle": account, "display_name": name, "followers": 1}})
+            .to_string()
+        };
+        let outcome = ingest(
+            &mut engine,
+            &[account("r1", "a9", "小王"), account("r2", "own", "青川县公安局"), account("r3", "a9", "青川縣警方")],
+        );
+        assert_eq!(outcome.decisions.len(), 1, "{:#?}", outcome.decisions);
+        let d = &outcome.decisions[0];
+        assert_eq!((d.rule_id.as_str(), d.event_id.as_str()), ("impersonation", "r3"));
+        assert_eq!(d.explanation, "Account 青川縣警方 poses as 青川县公安局.");
+        let label = &d.restrictions[0];
+        assert_eq!(
+            (label.kind, label.post_id.as_deref(), label.detail.as_str()),
+            (RestrictionKind::Label, None, "impersonation-suspected")
+        );
+        assert_eq!(d.restrictions[1].kind, RestrictionKind::NewFollowers);
+    });
 }
 
 #[test]

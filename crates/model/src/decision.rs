@@ -70,7 +70,7 @@ pub const ACTION_TYPES: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RestrictionKind {
-    /// Post: labelled (the label is in `detail`).
+    /// Post, or account for an event without a post: labelled (the label is in `detail`).
     Label,
     /// Post: reach limited.
     LimitReach,

@@ -20,6 +20,10 @@ pub fn schema() -> Schema {
         .with_signal("debunked_claim", &["factcheck", "verdict", "score", "publisher", "claim", "url"])
         .with_signal("spread_after_debunk", &["factcheck", "published_at", "hours_after"])
         .with_signal("clickbait", &["language", "score", "cues", "threshold"])
+        .with_signal(
+            "impersonation",
+            &["identity", "identity_name", "kind", "score", "matched", "how", "place", "avatar_distance"],
+        )
 }
 
 pub fn now() -> chrono::DateTime<Utc> {
