@@ -36,6 +36,14 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
     for r in &farm.restrictions {
         println!("  {} until {}", r.kind.as_str(), r.end.map_or("further notice".into(), fmt_time));
     }
+    if let Some(d) = &farm.disclosure {
+        let until = d.until.map_or(String::new(), |t| format!(" until {}", fmt_time(t)));
+        println!(
+            "  must show its verified identity and IP region (because: {}{until}; not known yet: {})",
+            d.because,
+            d.missing.join(", ")
+        );
+    }
     match steward_store::audit::verify(store.as_ref()) {
         Ok(n) => println!("\nAudit log: {n} entries, hash chain intact."),
         Err(b) => println!("\nAudit log: {b}"),
@@ -164,7 +172,7 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
     let accounts = [
         ("acct-lin", "linxiaoyu", "林晓雨的日常", "成都 | 生活vlog | 合作请私信", 52_300, false),
         ("acct-science", "kexuexiaozhan", "科学小站", "用图讲清楚科学。AI 配图均已标注。", 480_000, true),
-        ("acct-farm", "meiri_qiwen", "每日奇闻速递", "每天带你看世界奇闻 🔥", 1_180_000, false),
+        ("acct-farm", "meiri_qiwen", "每日奇闻速递", "每天带你看世界奇闻 🔥", 2_050_000, false),
         (
             "acct-harbor",
             "harborlights",
@@ -299,7 +307,8 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
     let report = json!({ "id": "rep-1", "reporter_id": "acct-wang", "post_id": "post-010",
         "account_id": "acct-farm", "reason": "ai_unlabelled", "text": "这些视频明显是AI做的，但没有标注" });
     s.push("report.created", "report", report, start + Duration::hours(5));
-    let snapshot = json!({ "account_id": "acct-farm", "followers": 1_180_000 });
+    // Most of its followers gone in hours, just under the disclosure line: disclosure stays on.
+    let snapshot = json!({ "account_id": "acct-farm", "followers": 968_000 });
     s.push("follower.snapshot", "snapshot", snapshot, start + Duration::hours(5));
     // A client bug: a post whose flag is a string. Rejected with its line; the rest is kept.
     s.out.push(format!(

@@ -169,6 +169,8 @@ fn demo_runs_without_serving() {
     assert!(stdout.contains("ai-unlabelled"), "{stdout}");
     assert!(stdout.contains("成都警方官方"), "the rename to a police name should be flagged:\n{stdout}");
     assert!(stdout.contains("ladder."), "the content farm should cross a ladder threshold:\n{stdout}");
+    assert!(stdout.contains("threshold-evasion"), "the farm's follower purge should be caught:\n{stdout}");
+    assert!(stdout.contains("because: decision"), "the farm should stay disclosed:\n{stdout}");
     assert!(stdout.contains("hash chain intact"), "{stdout}");
     assert!(stdout.contains("rejected line"), "{stdout}");
 }

@@ -17,7 +17,8 @@ const EVENTS: &[&str] = &[
     r#"{"id":"7","type":"identity.upserted","at":"2026-11-22T08:00:00Z","identity":{"id":"i1","name":"某某市公安局","kind":"police"}}"#,
     r#"{"id":"7b","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{"id":"a3","handle":"h3","display_name":"某某市警方官方","followers":0}}"#,
     r#"{"id":"8","type":"credential.verified","at":"2026-11-22T08:00:00Z","credential":{"account_id":"a1","field":"medicine","title":"主任医师"}}"#,
-    r#"{"id":"9","type":"follower.snapshot","at":"2026-11-22T08:00:00Z","snapshot":{"account_id":"a1","followers":999999}}"#,
+    r#"{"id":"9","type":"follower.snapshot","at":"2026-11-22T08:00:00Z","snapshot":{"account_id":"a1","followers":2500000}}"#,
+    r#"{"id":"9b","type":"follower.snapshot","at":"2026-11-23T08:00:00Z","snapshot":{"account_id":"a1","followers":999999}}"#,
 ];
 
 #[test]
@@ -37,12 +38,12 @@ fn every_detector_complies() {
         .collect();
     let mut names = HashSet::new();
     let mut raised = HashSet::new();
-    for mut detector in registry() {
-        let name = detector.name();
+    for mut detector in registry(&Default::default()) {
+        let name = detector.about().name;
         assert!(!name.is_empty());
         assert!(names.insert(name), "two detectors are named {name}");
-        assert!(detector.version() >= 1, "{name} has no version");
-        let specs = detector.signals();
+        assert!(detector.about().version >= 1, "{name} has no version");
+        let specs = detector.about().signals;
         assert!(!specs.is_empty(), "{name} declares no signals");
         for event in &events {
             let mut out = Findings::default();
@@ -52,7 +53,7 @@ fn every_detector_complies() {
                 let spec = specs.iter().find(|spec| spec.name == s.name);
                 let spec = spec.unwrap_or_else(|| panic!("{name} raised undeclared signal {}", s.name));
                 assert_eq!(s.detector, name);
-                assert_eq!(s.version, detector.version());
+                assert_eq!(s.version, detector.about().version);
                 assert!((0.0..=1.0).contains(&s.score), "{name}: score {}", s.score);
                 for key in s.evidence.keys() {
                     assert!(spec.evidence.contains(&key.as_str()), "{name}: undeclared evidence {key}");
@@ -62,8 +63,8 @@ fn every_detector_complies() {
         }
     }
     // The fixtures exercise every detector at least once.
-    for detector in registry() {
-        for spec in detector.signals() {
+    for detector in registry(&Default::default()) {
+        for spec in detector.about().signals {
             assert!(raised.contains(spec.name), "no fixture raises {}", spec.name);
         }
     }

@@ -1,9 +1,9 @@
 //! Detectors: they look at each event and raise [`Signal`]s for the policy to weigh.
 //!
-//! A detector implements [`Detector`]: a name, a version (recorded with every signal so a
-//! decision can be traced to the code that made it), the signals it may raise and their
-//! evidence keys (so policies are checked against them before anything runs), and
-//! [`Detector::inspect`]. Detectors never decide anything; the policy does.
+//! A detector implements [`Detector`]: its [`About`] (a name, a version recorded with every
+//! signal so a decision can be traced to the code that made it, and the signals it may
+//! raise with their evidence keys, so policies are checked against them before anything
+//! runs), and [`Detector::inspect`]. Detectors never decide anything; the policy does.
 //!
 //! [`registry`] is the one explicit list of detectors; [`Detectors`] runs them all.
 //!
@@ -25,6 +25,7 @@ use steward_model::{Account, Event, GroupChange, Signal};
 pub mod claims;
 pub mod clickbait;
 pub mod copy_campaign;
+pub mod follower_purge;
 pub mod impersonation;
 pub mod unlabelled_ai;
 
@@ -36,6 +37,17 @@ pub struct Context<'a> {
     /// its state before this upsert (`None` for a new account), so a detector can tell what
     /// changed.
     pub account: Option<&'a Account>,
+}
+
+/// What a detector is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct About {
+    /// Stable name, e.g. `unlabelled_ai`.
+    pub name: &'static str,
+    /// Bumped whenever what the detector flags changes.
+    pub version: u32,
+    /// Signals this detector may raise.
+    pub signals: &'static [SignalSpec],
 }
 
 /// A signal a detector may raise, with the evidence keys it fills.
@@ -79,12 +91,8 @@ impl Findings {
 /// `inspect`; the engine calls it once per new event, in event order, and at start replays
 /// the stored events of the detector's [`window`](Detector::window) through it.
 pub trait Detector: Send {
-    /// Stable name, e.g. `unlabelled_ai`.
-    fn name(&self) -> &'static str;
-    /// Bumped whenever what the detector flags changes.
-    fn version(&self) -> u32;
-    /// Signals this detector may raise.
-    fn signals(&self) -> &'static [SignalSpec];
+    /// Its name, version and signals.
+    fn about(&self) -> &'static About;
     /// Looks at one event and adds what it finds to `out`.
     fn inspect(&mut self, ctx: &Context, out: &mut Findings);
     /// For a detector with state over recent events: how far back (seconds before the latest
@@ -106,15 +114,29 @@ pub trait Detector: Send {
     }
 }
 
+/// What detectors take from the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Followers from which an account must disclose its identity (`[disclosure] followers`).
+    pub disclosure_followers: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { disclosure_followers: 1_000_000 }
+    }
+}
+
 /// The registry: every detector steward ships, by name. A plain list serves a dozen
 /// detectors better than any registration machinery.
-pub fn registry() -> Vec<Box<dyn Detector>> {
+pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
     vec![
         Box::new(unlabelled_ai::UnlabelledAi),
         Box::new(copy_campaign::CopyCampaign::default()),
         Box::new(clickbait::ClickbaitDetector::default()),
         Box::new(claims::ClaimMatcher::default()),
         Box::new(impersonation::Impersonation::default()),
+        Box::new(follower_purge::FollowerPurge::new(settings.disclosure_followers)),
     ]
 }
 
@@ -125,22 +147,27 @@ pub struct Detectors {
 
 impl Default for Detectors {
     fn default() -> Self {
-        Detectors { detectors: registry() }
+        Detectors::with(&Settings::default())
     }
 }
 
 impl Detectors {
+    /// Every detector of the registry, set up for the policy's settings.
+    pub fn with(settings: &Settings) -> Self {
+        Detectors { detectors: registry(settings) }
+    }
+
     pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
         Detectors { detectors }
     }
 
     /// Every signal any detector may raise.
     pub fn signal_specs(&self) -> Vec<SignalSpec> {
-        self.detectors.iter().flat_map(|d| d.signals().iter().copied()).collect()
+        self.detectors.iter().flat_map(|d| d.about().signals.iter().copied()).collect()
     }
 
     pub fn names(&self) -> Vec<&'static str> {
-        self.detectors.iter().map(|d| d.name()).collect()
+        self.detectors.iter().map(|d| d.about().name).collect()
     }
 
     /// Runs every detector on the event.

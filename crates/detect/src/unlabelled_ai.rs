@@ -4,23 +4,16 @@
 
 use steward_model::{Payload, Signal};
 
-use crate::{Context, Detector, Findings, SignalSpec};
+use crate::{About, Context, Detector, Findings, SignalSpec};
 
 pub struct UnlabelledAi;
 
 const SPECS: &[SignalSpec] = &[SignalSpec { name: "unlabelled_ai", evidence: &["source", "basis", "kind"] }];
+const ABOUT: About = About { name: "unlabelled_ai", version: 1, signals: SPECS };
 
 impl Detector for UnlabelledAi {
-    fn name(&self) -> &'static str {
-        "unlabelled_ai"
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn signals(&self) -> &'static [SignalSpec] {
-        SPECS
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
@@ -41,7 +34,7 @@ impl Detector for UnlabelledAi {
             return;
         };
         out.signals.push(
-            Signal::new("unlabelled_ai", self.name(), self.version(), score)
+            Signal::new("unlabelled_ai", ABOUT.name, ABOUT.version, score)
                 .with("source", source)
                 .with("basis", basis)
                 .with("kind", post.kind.as_str()),

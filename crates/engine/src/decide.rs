@@ -80,6 +80,9 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
             }
             Action::Suspend { days } => account_level(RestrictionKind::Suspended, Some(*days), String::new()),
             Action::Close {} => account_level(RestrictionKind::Closed, None, String::new()),
+            Action::RequireDisclosure { days } => {
+                account_level(RestrictionKind::Disclosure, Some(*days), String::new())
+            }
             Action::QueueReview { .. } => continue,
             Action::DeductCredit { points } => {
                 if let Some(account_id) = c.account_id {

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use steward_detect::{Context, Detectors, EarlierSignal, Findings};
+use steward_detect::{Context, Detectors, EarlierSignal, Findings, Settings};
 use steward_model::{Account, Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
 use steward_policy::{Input, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{AuditRecord, Batch, EntityRow, Store, StoreError, StoredEvent};
@@ -172,9 +172,9 @@ impl Engine {
         let now = (options.clock)();
         let state = State::load(store.as_ref(), now)?;
         let mut engine = Engine {
+            detectors: detectors_for(&policy),
             store,
             policy,
-            detectors: Detectors::default(),
             state,
             options,
             stale: false,
@@ -220,12 +220,16 @@ impl Engine {
         let now = (self.options.clock)();
         let mut after = 0;
         let mut scratch = Findings::default();
+        // Entities detectors learn from were fed in their current state already: an older
+        // upsert replayed now would undo a newer one.
+        let learnt = self.detectors.knowledge();
         loop {
             let page = self.store.events_since(since, after, REPLAY_PAGE)?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
             for (_, stored) in &page {
-                if stored.event_type != "post.created" {
+                let kind = stored.event_type.split('.').next().unwrap_or_default();
+                if learnt.contains(&kind) {
                     continue;
                 }
                 // The event was valid when it was accepted; if the limits have tightened since,
@@ -324,7 +328,7 @@ impl Engine {
         if self.stale {
             self.state = State::load(self.store.as_ref(), now)?;
             self.in_flight.clear();
-            self.detectors = Detectors::default();
+            self.detectors = detectors_for(&self.policy);
             self.restore_knowledge()?;
             self.replay_window()?;
             self.stale = false;
@@ -455,7 +459,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let account_id = event.payload.account_id();
         let account = account_id.and_then(|id| self.state.accounts.get(id));
-        let standing = account_id.map(|id| self.state.standing(id, self.policy.credit.initial, now));
+        let standing = account_id.map(|id| self.state.standing(id, &self.policy, now));
         let post = match &event.payload {
             Payload::PostCreated(p) => Some(p),
             _ => None,
@@ -585,7 +589,16 @@ impl Engine {
                 let id = format!("{}/{}", c.account_id, c.field);
                 row("credential", &id, Some(&c.account_id), json(c))
             }
-            Payload::FollowerSnapshot(s) => row("snapshot", &s.account_id, Some(&s.account_id), json(s)),
+            Payload::FollowerSnapshot(s) => {
+                // The newest count is the account's own: its disclosure follows it.
+                if let Some(a) = self.state.accounts.get_mut(&s.account_id)
+                    && a.followers != s.followers
+                {
+                    a.followers = s.followers;
+                    batch.entities.push(row("account", &a.id, Some(&a.id), json(a)));
+                }
+                row("snapshot", &s.account_id, Some(&s.account_id), json(s))
+            }
         };
         batch.entities.push(entity);
         Ok(replaced)
@@ -597,6 +610,11 @@ fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// The detectors, set up for the policy.
+fn detectors_for(policy: &Policy) -> Detectors {
+    Detectors::with(&Settings { disclosure_followers: policy.disclosure.followers })
+}
+
 /// An account's standing now, read from the store (restrictions lapse by time alone).
 pub fn standing(
     store: &dyn Store,
@@ -606,5 +624,12 @@ pub fn standing(
 ) -> Result<Standing, StoreError> {
     let restrictions = store.restrictions_for(account_id)?;
     let credits = store.credits_for(account_id)?;
-    Ok(Standing::compute(account_id, &restrictions, &credits, policy.credit.initial, at))
+    let account: Option<Account> = match store.entity("account", account_id)? {
+        Some(row) => Some(
+            serde_json::from_str(&row.body).map_err(|e| StoreError::Corrupt(format!("account {account_id}: {e}")))?,
+        ),
+        None => None,
+    };
+    let standing = Standing::compute(account_id, &restrictions, &credits, policy.credit.initial, at);
+    Ok(standing.with_disclosure(account.as_ref(), policy.disclosure.followers))
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use steward_model::{Account, CreditEntry, Restriction, Standing};
+use steward_policy::Policy;
 use steward_store::{Store, StoreError};
 
 #[derive(Default)]
@@ -38,11 +39,13 @@ impl State {
         Ok(state)
     }
 
-    pub fn standing(&self, account_id: &str, credit_initial: i64, at: DateTime<Utc>) -> Standing {
-        match self.enforcement.get(account_id) {
-            Some(e) => Standing::compute(account_id, &e.restrictions, &e.credits, credit_initial, at),
-            None => Standing::compute(account_id, &[], &[], credit_initial, at),
-        }
+    pub fn standing(&self, account_id: &str, policy: &Policy, at: DateTime<Utc>) -> Standing {
+        let initial = policy.credit.initial;
+        let standing = match self.enforcement.get(account_id) {
+            Some(e) => Standing::compute(account_id, &e.restrictions, &e.credits, initial, at),
+            None => Standing::compute(account_id, &[], &[], initial, at),
+        };
+        standing.with_disclosure(self.accounts.get(account_id), policy.disclosure.followers)
     }
 
     /// Adds new enforcement and drops what has lapsed for the accounts it touches, so

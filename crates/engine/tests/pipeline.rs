@@ -65,6 +65,14 @@ category = "impersonation"
 when = "has(signals.impersonation)"
 actions = [{ type = "label", label = "impersonation-suspected" }, { type = "restrict_new_followers", days = 30 }]
 reason = "Account {{account.display_name}} poses as {{signals.impersonation.evidence.identity_name}}."
+
+[[rules]]
+id = "evasion"
+ground = "Identity disclosure"
+category = "disclosure_evasion"
+when = "has(signals.threshold_evasion)"
+actions = [{ type = "require_disclosure", days = 180 }]
+reason = "{{account.display_name}} fell from {{signals.threshold_evasion.evidence.from}} to {{signals.threshold_evasion.evidence.to}} followers."
 "#;
 
 /// A clock the test moves by hand.
@@ -287,6 +295,38 @@ fn a_rename_to_a_protected_name_labels_the_account_and_the_registry_survives_a_r
             (RestrictionKind::Label, None, "impersonation-suspected")
         );
         assert_eq!(d.restrictions[1].kind, RestrictionKind::NewFollowers);
+    });
+}
+
+#[test]
+fn a_purge_to_just_under_the_disclosure_line_keeps_disclosure_on_across_restarts() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options.clone()).unwrap();
+        let account = json!({"id": "u1", "type": "account.upserted", "at": clock.now(), "account": {"id": "big",
+            "handle": "big", "display_name": "Big", "followers": 2_500_000, "verified": true,
+            "identity": {"name": "某某文化传媒有限公司", "type": "organization"}, "ip_region": "四川"}});
+        ingest(&mut engine, &[account.to_string()]);
+        let disclosure = |at| steward_engine::standing(store.as_ref(), &policy(), "big", at).unwrap().disclosure;
+        let large = disclosure(clock.now()).expect("a large account discloses");
+        assert_eq!((large.because.as_str(), large.ip_region.as_deref()), ("followers", Some("四川")));
+        assert!(large.missing.is_empty());
+        // The highest count of the week is rebuilt by replay after a restart.
+        drop(engine);
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        clock.advance(Duration::hours(30));
+        let snapshot = |id: &str, followers: u64| {
+            json!({"id": id, "type": "follower.snapshot", "at": clock.now(),
+                "snapshot": {"account_id": "big", "followers": followers}})
+            .to_string()
+        };
+        let outcome = ingest(&mut engine, &[snapshot("s1", 980_000), snapshot("s2", 975_000)]);
+        assert_eq!(decided(&outcome, "evasion"), [("evasion@s1".to_string(), String::new())]);
+        assert_eq!(outcome.decisions[0].explanation, "Big fell from 2500000 to 980000 followers.");
+        let kept = disclosure(clock.now()).expect("kept on under the line");
+        assert_eq!((kept.because.as_str(), kept.followers), ("decision", 975_000));
+        assert_eq!(kept.until, Some(clock.now() + Duration::days(180)));
+        assert_eq!(disclosure(clock.now() + Duration::days(181)), None);
     });
 }
 

@@ -28,6 +28,9 @@ pub enum Action {
     Suspend { days: u32 },
     /// Close the account for good.
     Close {},
+    /// Keep the account's identity disclosure on for `days`, whatever its follower count
+    /// (after a follower purge that landed just under the disclosure threshold).
+    RequireDisclosure { days: u32 },
     /// Put the case in a human review queue.
     QueueReview { queue: String },
     /// Deduct credit points from the account.
@@ -46,6 +49,7 @@ impl Action {
             Action::Demonetize { .. } => "demonetize",
             Action::Suspend { .. } => "suspend",
             Action::Close {} => "close",
+            Action::RequireDisclosure { .. } => "require_disclosure",
             Action::QueueReview { .. } => "queue_review",
             Action::DeductCredit { .. } => "deduct_credit",
         }
@@ -62,6 +66,7 @@ pub const ACTION_TYPES: &[&str] = &[
     "demonetize",
     "suspend",
     "close",
+    "require_disclosure",
     "queue_review",
     "deduct_credit",
 ];
@@ -86,6 +91,8 @@ pub enum RestrictionKind {
     Suspended,
     /// Account: closed.
     Closed,
+    /// Account: must show its verified identity and IP region whatever its follower count.
+    Disclosure,
 }
 
 #[cfg(test)]
@@ -103,6 +110,7 @@ mod tests {
             Action::Demonetize { features: vec![], days: 1 },
             Action::Suspend { days: 1 },
             Action::Close {},
+            Action::RequireDisclosure { days: 1 },
             Action::QueueReview { queue: "q".into() },
             Action::DeductCredit { points: 1 },
         ];
@@ -125,6 +133,7 @@ impl RestrictionKind {
             RestrictionKind::Monetization => "monetization",
             RestrictionKind::Suspended => "suspended",
             RestrictionKind::Closed => "closed",
+            RestrictionKind::Disclosure => "disclosure",
         }
     }
 }

@@ -34,7 +34,7 @@ pub struct Account {
 }
 
 /// Who stands behind a verified account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifiedIdentity {
     /// Person's or organisation's name.

@@ -56,7 +56,7 @@
 //! | `account` | `id`, `handle`, `display_name`, `bio`, `followers` (int), `verified` (bool), `ip_region` (string or null), `monetization` (list of strings); `null` when the event concerns no known account |
 //! | `post` | `id`, `account_id`, `kind` (`short_post`, `article`, `video`, ...), `title` (string or null), `text`, `created_at` (RFC 3339), `group_id` and `reposted_from` (string or null), `explicit_label`, `ai_declared`, `ai_implicit_label`, `has_media`, `media_ai_marker` (bools); `null` when the event concerns no post |
 //! | `signals` | signal name → `{score: double, detector: string, version: int, evidence: map}`, holding **only** the signals raised for this event (the strongest one when a name was raised twice): guard with `has(signals.x)` or `"x" in signals` |
-//! | `standing` | `credit`, `credit_initial`, `recent_violations` (ints), `restrictions` (list of kinds in force: `posting`, `new_followers`, `monetization`, `suspended`, `closed`); `null` when unknown |
+//! | `standing` | `credit`, `credit_initial`, `recent_violations` (ints), `restrictions` (list of kinds in force: `posting`, `new_followers`, `monetization`, `suspended`, `closed`, `disclosure`), `disclosure` (bool: the account must show its verified identity and IP region); `null` when unknown |
 //!
 //! The checker rejects, with line and column: unknown variables, unknown fields of
 //! `event`, `account`, `post`, `standing` and of a signal, signals the [`Schema`] does not
@@ -145,6 +145,20 @@ pub struct CreditConfig {
 impl Default for CreditConfig {
     fn default() -> Self {
         CreditConfig { initial: 100, restore_days: 180 }
+    }
+}
+
+/// Identity disclosure (`[disclosure]`): accounts with at least `followers` followers must
+/// show who they are (verified name or organisation, its type) and their IP region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureConfig {
+    /// Default 1,000,000.
+    pub followers: u64,
+}
+
+impl Default for DisclosureConfig {
+    fn default() -> Self {
+        DisclosureConfig { followers: 1_000_000 }
     }
 }
 
@@ -359,6 +373,8 @@ pub struct Policy {
     pub credit: CreditConfig,
     /// Appeal settings.
     pub appeal: AppealConfig,
+    /// Identity disclosure settings.
+    pub disclosure: DisclosureConfig,
     /// The credit ladder, in file order.
     pub ladder: Vec<LadderStep>,
     /// The rules, in file order.
@@ -375,6 +391,7 @@ impl fmt::Debug for Policy {
             .field("source", &self.source)
             .field("credit", &self.credit)
             .field("appeal", &self.appeal)
+            .field("disclosure", &self.disclosure)
             .field("ladder", &self.ladder)
             .field("rules", &self.rules)
             .finish_non_exhaustive()

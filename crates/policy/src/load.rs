@@ -13,7 +13,10 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::check::{Checker, optimize, suggest};
 use crate::template::Template;
-use crate::{AppealConfig, Condition, CreditConfig, LadderStep, Policy, PolicyError, PolicyErrors, Rule, Schema};
+use crate::{
+    AppealConfig, Condition, CreditConfig, DisclosureConfig, LadderStep, Policy, PolicyError, PolicyErrors, Rule,
+    Schema,
+};
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -25,9 +28,10 @@ pub(crate) fn valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
 }
 
-const TOP_KEYS: &[&str] = &["version", "credit", "appeal", "ladder", "rules"];
+const TOP_KEYS: &[&str] = &["version", "credit", "appeal", "disclosure", "ladder", "rules"];
 const CREDIT_KEYS: &[&str] = &["initial", "restore_days"];
 const APPEAL_KEYS: &[&str] = &["days", "how"];
+const DISCLOSURE_KEYS: &[&str] = &["followers"];
 const RULE_KEYS: &[&str] = &["id", "ground", "category", "when", "actions", "reason", "automated"];
 const LADDER_KEYS: &[&str] = &["id", "below", "ground", "category", "actions", "reason"];
 
@@ -98,6 +102,7 @@ impl<'t> Loader<'t> {
         };
         let credit = self.credit(table.get("credit"));
         let appeal = self.appeal(table.get("appeal"));
+        let disclosure = self.disclosure(table.get("disclosure"));
 
         let mut ids: Vec<(String, usize)> = Vec::new();
         let mut ladder = Vec::new();
@@ -143,6 +148,7 @@ impl<'t> Loader<'t> {
             version: version.unwrap_or_default(),
             credit,
             appeal,
+            disclosure,
             ladder,
             rules,
             env: self.env,
@@ -290,6 +296,21 @@ impl<'t> Loader<'t> {
         appeal
     }
 
+    fn disclosure(&mut self, v: Option<&Value<'_>>) -> DisclosureConfig {
+        let mut disclosure = DisclosureConfig::default();
+        let Some(t) = v.and_then(|v| self.table(v, "disclosure")) else { return disclosure };
+        self.unknown_keys(t, DISCLOSURE_KEYS, "in [disclosure]");
+        if let Some(v) = t.get("followers")
+            && let Some(n) = self.integer(v, "disclosure.followers")
+        {
+            match u64::try_from(n) {
+                Ok(n) if n >= 1 => disclosure.followers = n,
+                _ => self.error(v.span().start, format!("`disclosure.followers` must be at least 1, not {n}")),
+            }
+        }
+        disclosure
+    }
+
     /// A required key of a rule or ladder step.
     fn required<'a, 'i>(
         &mut self,
@@ -379,7 +400,8 @@ impl<'t> Loader<'t> {
             Action::RestrictPosting { days: 0 }
             | Action::RestrictNewFollowers { days: 0 }
             | Action::Demonetize { days: 0, .. }
-            | Action::Suspend { days: 0 } => {
+            | Action::Suspend { days: 0 }
+            | Action::RequireDisclosure { days: 0 } => {
                 Some(("days", format!("action `{kind_name}`: `days` must be at least 1 (use `close` for a permanent measure)")))
             }
             Action::Demonetize { features, .. } if features.iter().any(|f| f.trim().is_empty()) => {

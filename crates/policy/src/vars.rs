@@ -170,6 +170,7 @@ pub(crate) const STANDING_FIELDS: &[Field<Standing>] = &[
         get: |s| Scalar::List(s.restrictions.iter().map(|r| r.kind.as_str()).collect()),
     },
     Field { name: "recent_violations", ty: Ty::Int, get: |s| Scalar::Int(i64::from(s.recent_violations)) },
+    Field { name: "disclosure", ty: Ty::Bool, get: |s| Scalar::Bool(s.disclosure.is_some()) },
 ];
 
 /// Names and types of a fixed variable's fields; `None` for `signals` and unknown names.

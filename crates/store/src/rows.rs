@@ -29,7 +29,7 @@ pub(crate) fn entity_kind(kind: &str) -> &'static str {
     k
 }
 
-const RESTRICTION_KINDS: [RestrictionKind; 8] = [
+const RESTRICTION_KINDS: [RestrictionKind; 9] = [
     RestrictionKind::Label,
     RestrictionKind::LimitReach,
     RestrictionKind::Removed,
@@ -38,6 +38,7 @@ const RESTRICTION_KINDS: [RestrictionKind; 8] = [
     RestrictionKind::Monetization,
     RestrictionKind::Suspended,
     RestrictionKind::Closed,
+    RestrictionKind::Disclosure,
 ];
 
 pub(crate) fn restriction_kind(s: &str) -> Result<RestrictionKind> {

@@ -20,7 +20,7 @@ pub use kb::{Entry, KnowledgeBase, Match, debunks};
 pub use recent::RecentPosts;
 pub use tokens::{Token, Tokenizer};
 
-use crate::{Context, Detector, EarlierSignal, Findings, SignalSpec};
+use crate::{About, Context, Detector, EarlierSignal, Findings, SignalSpec};
 
 const NAME: &str = "debunked_claim";
 const VERSION: u32 = 1;
@@ -29,6 +29,7 @@ const SPECS: &[SignalSpec] = &[
     SignalSpec { name: "debunked_claim", evidence: &["factcheck", "verdict", "score", "publisher", "claim", "url"] },
     SignalSpec { name: "spread_after_debunk", evidence: &["factcheck", "published_at", "hours_after"] },
 ];
+const ABOUT: About = About { name: NAME, version: VERSION, signals: SPECS };
 
 /// The shipped operating point: a post matches a claim when it carries at least this share
 /// of the claim's weighted evidence. Set from what the score means (more than half of the
@@ -181,16 +182,8 @@ impl ClaimMatcher {
 }
 
 impl Detector for ClaimMatcher {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn signals(&self) -> &'static [SignalSpec] {
-        SPECS
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn window(&self) -> Option<i64> {

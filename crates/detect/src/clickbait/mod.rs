@@ -27,7 +27,7 @@ use steward_model::{Payload, Signal};
 pub use features::{EN_CUES, Language, Layout, Lexicon, NEUTRAL_CUES, Scratch, ZH_CUES};
 pub use model::{LangModel, ModelFile};
 
-use crate::{Context, Detector, Findings, SignalSpec};
+use crate::{About, Context, Detector, Findings, SignalSpec};
 
 /// Scores at or above this are clickbait (the cross-validated cut is in the weights).
 pub const THRESHOLD: f64 = 0.5;
@@ -183,6 +183,7 @@ impl Clickbait {
 const NAME: &str = "clickbait";
 const VERSION: u32 = 1;
 const SPECS: &[SignalSpec] = &[SignalSpec { name: "clickbait", evidence: &["language", "score", "cues", "threshold"] }];
+const ABOUT: About = About { name: NAME, version: VERSION, signals: SPECS };
 
 /// The detector: scores each new post's title, or its text when it is short and untitled.
 pub struct ClickbaitDetector {
@@ -213,16 +214,8 @@ pub fn scored_text<'a>(title: Option<&'a str>, text: &'a str) -> Option<&'a str>
 }
 
 impl Detector for ClickbaitDetector {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn signals(&self) -> &'static [SignalSpec] {
-        SPECS
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn inspect(&mut self, ctx: &Context, out: &mut Findings) {

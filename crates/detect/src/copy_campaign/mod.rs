@@ -15,7 +15,7 @@ use steward_model::{GroupChange, GroupMember, Payload, Signal};
 
 pub use tracker::{Campaign, CampaignConfig, Member, PostRef, Tracker, Update, is_trivial};
 
-use crate::{Context, Detector, EarlierSignal, Findings, SignalSpec};
+use crate::{About, Context, Detector, EarlierSignal, Findings, SignalSpec};
 
 const NAME: &str = "copy_campaign";
 const VERSION: u32 = 1;
@@ -24,6 +24,7 @@ const SPECS: &[SignalSpec] = &[SignalSpec {
     name: "copy_campaign",
     evidence: &["campaign", "accounts", "posts", "first_seen", "span_minutes", "posts_per_hour", "similarity"],
 }];
+const ABOUT: About = About { name: NAME, version: VERSION, signals: SPECS };
 
 /// The detector: a [`Tracker`] over post events.
 pub struct CopyCampaign {
@@ -59,16 +60,8 @@ fn figures(c: &Campaign) -> serde_json::Map<String, Value> {
 }
 
 impl Detector for CopyCampaign {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn signals(&self) -> &'static [SignalSpec] {
-        SPECS
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn window(&self) -> Option<i64> {

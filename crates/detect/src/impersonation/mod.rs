@@ -35,7 +35,7 @@ pub use matcher::{Finding, Matcher};
 pub use places::Places;
 pub use registry::Registry;
 
-use crate::{Context, Detector, Findings, SignalSpec};
+use crate::{About, Context, Detector, Findings, SignalSpec};
 
 const NAME: &str = "impersonation";
 const VERSION: u32 = 1;
@@ -43,6 +43,7 @@ const SPECS: &[SignalSpec] = &[SignalSpec {
     name: NAME,
     evidence: &["identity", "identity_name", "kind", "score", "matched", "how", "place", "avatar_distance"],
 }];
+const ABOUT: About = About { name: NAME, version: VERSION, signals: SPECS };
 
 /// The detector: the registry and the matcher's buffers.
 pub struct Impersonation {
@@ -110,16 +111,8 @@ fn presents_anew(before: Option<&Account>, now: &Account) -> bool {
 }
 
 impl Detector for Impersonation {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn version(&self) -> u32 {
-        VERSION
-    }
-
-    fn signals(&self) -> &'static [SignalSpec] {
-        SPECS
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn knowledge(&self) -> &'static [&'static str] {

@@ -20,6 +20,7 @@ pub fn schema() -> Schema {
         .with_signal("debunked_claim", &["factcheck", "verdict", "score", "publisher", "claim", "url"])
         .with_signal("spread_after_debunk", &["factcheck", "published_at", "hours_after"])
         .with_signal("clickbait", &["language", "score", "cues", "threshold"])
+        .with_signal("threshold_evasion", &["from", "to", "threshold", "lost_share", "hours"])
         .with_signal(
             "impersonation",
             &["identity", "identity_name", "kind", "score", "matched", "how", "place", "avatar_distance"],
@@ -87,5 +88,6 @@ pub fn standing(credit: i64) -> Standing {
             end: None,
         }],
         recent_violations: 3,
+        disclosure: None,
     }
 }
