@@ -233,41 +233,88 @@ fn place_sorted<K: Tag, T: Copy + Default>(
     }
 }
 
-/// One band's table (ordered linear probing, see [`seek`]).
+/// One band's table (ordered linear probing, see [`seek`]). A slot holds a
+/// 32-bit fingerprint of a band hash (≥ 1) in its high half and its value in
+/// the low half, so that ordering slots as integers orders them by
+/// fingerprint, a look-up that hits reads one slot, and an insert shifts one
+/// array; 0 marks an empty slot.
 #[derive(Clone, Debug)]
 struct BandTable {
-    /// 32-bit fingerprints of band hashes; 0 marks an empty slot.
-    fps: Vec<u32>,
-    /// The head of a duplicate group, or `LIST_BIT | list number`.
-    vals: Vec<u32>,
+    /// `fp << 32 | val`, where `val` is the head of a duplicate group or
+    /// `LIST_BIT | list number`.
+    slots: Vec<u64>,
     /// Number of home slots.
     cap: usize,
     used: usize,
 }
 
+#[inline(always)]
+fn slot_fp(slot: u64) -> u32 {
+    (slot >> 32) as u32
+}
+
 impl BandTable {
     fn with_capacity(cap: usize) -> Self {
-        BandTable { fps: vec![0; cap + 1], vals: vec![0; cap + 1], cap, used: 0 }
+        BandTable { slots: vec![0; cap + 1], cap, used: 0 }
     }
 
     /// Index of the slot holding `fp`, or of the slot where it would go.
     #[inline(always)]
     fn find(&self, fp: u32) -> usize {
-        seek(&self.fps, self.cap, fp)
+        let mut i = fp.home(self.cap);
+        // Occupied and below `fp`: `slot − 1 < fp·2³² − 1`, wrapping (see `Tag::below`).
+        let bound = (u64::from(fp) << 32) - 1;
+        while self.slots[i].wrapping_sub(1) < bound {
+            i += 1;
+        }
+        i
     }
 
     /// Loads the first slot `fp` would be looked up in (see [`touch_homes`]).
     #[inline(always)]
-    fn touch(&self, fp: u32) -> u32 {
-        self.fps.get(fp.home(self.cap)).copied().unwrap_or(0)
+    fn touch(&self, fp: u32) -> u64 {
+        self.slots.get(fp.home(self.cap)).copied().unwrap_or(0)
     }
 
-    /// Stores `fp` (not in the table) at `i`, the slot [`find`](Self::find) gave.
-    fn insert_at(&mut self, i: usize, fp: u32, val: u32) {
-        open_slot(&mut self.fps, &mut self.vals, i);
-        self.fps[i] = fp;
-        self.vals[i] = val;
+    /// Stores `fp` (not in the table) at `i`, the slot [`find`](Self::find)
+    /// gave, shifting the rest of its run one slot up (runs are short: a plain
+    /// loop beats a `memmove` call).
+    #[inline(always)]
+    fn insert_at(&mut self, mut i: usize, fp: u32, val: u32) {
+        let mut carry = (u64::from(fp) << 32) | u64::from(val);
+        // The last slot is always empty, so this stops inside the table.
+        loop {
+            let cur = std::mem::replace(&mut self.slots[i], carry);
+            if cur == 0 {
+                break;
+            }
+            carry = cur;
+            i += 1;
+        }
+        if i + 1 == self.slots.len() {
+            if self.slots.len() == self.slots.capacity() {
+                self.slots.reserve_exact(OVERFLOW_STEP);
+            }
+            self.slots.push(0);
+        }
         self.used += 1;
+    }
+
+    /// Places slots given in fingerprint order into an empty table, each at
+    /// its home slot or just after the previous one.
+    fn place_sorted(&mut self, items: impl Iterator<Item = u64>) {
+        let mut next = 0;
+        for slot in items {
+            let p = slot_fp(slot).home(self.cap).max(next);
+            while p + 1 >= self.slots.len() {
+                if self.slots.len() == self.slots.capacity() {
+                    self.slots.reserve_exact(OVERFLOW_STEP);
+                }
+                self.slots.push(0);
+            }
+            self.slots[p] = slot;
+            next = p + 1;
+        }
     }
 
     fn over_load(&self) -> bool {
@@ -275,7 +322,7 @@ impl BandTable {
     }
 
     fn bytes(&self) -> usize {
-        (self.fps.capacity() + self.vals.capacity()) * std::mem::size_of::<u32>()
+        self.slots.capacity() * std::mem::size_of::<u64>()
     }
 }
 
@@ -410,6 +457,8 @@ pub struct WindowIndex {
     hashes: Vec<u64>,
     /// Compact signature of the post being inserted.
     packed: Vec<u8>,
+    /// Group heads found by the query being run.
+    heads: Vec<u32>,
 }
 
 impl WindowIndex {
@@ -445,6 +494,7 @@ impl WindowIndex {
             stored: 0,
             hashes: Vec::with_capacity(params.bands),
             packed: Vec::new(),
+            heads: Vec::new(),
         })
     }
 
@@ -547,7 +597,9 @@ impl WindowIndex {
         let (mut hashes, mut packed) = (std::mem::take(&mut self.hashes), std::mem::take(&mut self.packed));
         let prepared = self.prepare(sig, &mut hashes, &mut packed);
         if prepared && self.stored > 0 {
-            self.collect(|band| fingerprint(hashes[band]), &packed, out);
+            let mut heads = std::mem::take(&mut self.heads);
+            self.collect(|band| fingerprint(hashes[band]), &packed, &mut heads, out);
+            self.heads = heads;
         }
         let result = self.insert_prepared(id, time, sig, prepared.then_some((&hashes, &packed)));
         (self.hashes, self.packed) = (hashes, packed);
@@ -643,8 +695,9 @@ impl WindowIndex {
     fn add_to_band(&mut self, band: usize, fp: u32, head: u32) {
         let table = &mut self.tables[band];
         let i = table.find(fp);
-        let val = table.vals[i];
-        if table.fps[i] != fp {
+        let slot = table.slots[i];
+        let val = slot as u32;
+        if slot_fp(slot) != fp {
             table.insert_at(i, fp, head);
         } else if val & LIST_BIT == 0 {
             let list = match self.free_lists.pop() {
@@ -659,7 +712,7 @@ impl WindowIndex {
                     (self.lists.len() - 1) as u32
                 }
             };
-            table.vals[i] = LIST_BIT | list;
+            table.slots[i] = (slot & !u64::from(u32::MAX)) | u64::from(LIST_BIT | list);
         } else {
             let l = &mut self.lists[(val & !LIST_BIT) as usize];
             if l.len() >= self.max_postings {
@@ -696,13 +749,15 @@ impl WindowIndex {
             &mut large
         };
         pack_nibbles(sig.values(), packed);
-        self.collect(|band| fingerprint(self.params.band_hash(sig, band)), packed, out);
+        self.collect(|band| fingerprint(self.params.band_hash(sig, band)), packed, &mut Vec::new(), out);
     }
 
     /// The query proper, into `out` (empty), given the band fingerprints of
     /// the signature and its compact form.
-    fn collect(&self, fp_of: impl Fn(usize) -> u32, query: &[u8], out: &mut Vec<Candidate>) {
-        // The group heads found, once per shared band.
+    fn collect(&self, fp_of: impl Fn(usize) -> u32, query: &[u8], heads: &mut Vec<u32>, out: &mut Vec<Candidate>) {
+        // The group heads found, once per shared band (ids only: sorting them
+        // is cheaper than sorting candidates).
+        heads.clear();
         let bands = self.params.bands;
         let mut fps = [0u32; BAND_CHUNK];
         for first in (0..bands).step_by(BAND_CHUNK) {
@@ -713,34 +768,31 @@ impl WindowIndex {
             let tables = &self.tables[first..];
             touch_homes(tables, fps);
             for (table, &fp) in tables.iter().zip(fps.iter()) {
-                let i = table.find(fp);
-                if table.fps[i] != fp {
+                let slot = table.slots[table.find(fp)];
+                if slot_fp(slot) != fp {
                     continue;
                 }
-                let val = table.vals[i];
-                let head = |id: u32| Candidate { id, time: 0, bands: 1, jaccard: 0.0 };
+                let val = slot as u32;
                 if val & LIST_BIT == 0 {
-                    out.push(head(val));
+                    heads.push(val);
                 } else {
-                    out.extend(self.lists[(val & !LIST_BIT) as usize].iter().map(|&id| head(id)));
+                    heads.extend_from_slice(&self.lists[(val & !LIST_BIT) as usize]);
                 }
             }
         }
-        if out.is_empty() {
+        if heads.is_empty() {
             return;
         }
         // One entry per group, with its number of bands and estimate.
-        out.sort_unstable_by_key(|c| c.id);
-        let mut groups = 0;
-        for r in 0..out.len() {
-            if groups > 0 && out[groups - 1].id == out[r].id {
-                out[groups - 1].bands += 1;
-            } else {
-                out[groups] = out[r];
-                groups += 1;
-            }
+        heads.sort_unstable();
+        let mut r = 0;
+        while r < heads.len() {
+            let id = heads[r];
+            let run = heads[r..].iter().take_while(|&&h| h == id).count();
+            out.push(Candidate { id, time: 0, bands: run as u32, jaccard: 0.0 });
+            r += run;
         }
-        out.truncate(groups);
+        let groups = out.len();
         let k = self.params.num_hashes;
         let stride = self.sig_stride;
         for c in out.iter_mut() {
@@ -835,80 +887,67 @@ impl WindowIndex {
         self.groups = groups;
         drop(kept);
 
-        // The live head of the group an entry names, if any.
-        let meta = &self.meta;
-        let resolve = |id: u32| {
-            let m = meta[(id - id_base) as usize];
-            if m.time != ABSENT {
-                Some(id)
-            } else if m.next != NONE {
-                Some(m.next)
-            } else {
-                None
-            }
-        };
+        // The live head of the group an entry names (entries name heads only):
+        // itself when live, else the group's new head, or NONE.
+        let resolved: Vec<u32> =
+            self.meta.iter().zip(id_base..).map(|(m, id)| if m.time != ABSENT { id } else { m.next }).collect();
         for table in self.tables.iter_mut() {
-            // Resolve the entries in place (0 for the ones that go).
+            if resolved.is_empty() {
+                // No post, so no entry either.
+                break;
+            }
+            // Resolve the entries and pack the survivors toward their homes in
+            // one pass (each moves down, never up, and keeps its order).
+            // Branch-free but for posting lists: which slots are empty or
+            // expired is random.
+            let cap = table.cap;
             let mut live = 0;
-            for (fp, val) in table.fps.iter_mut().zip(table.vals.iter_mut()).filter(|(fp, _)| **fp != 0) {
-                if *val & LIST_BIT == 0 {
-                    match resolve(*val) {
-                        Some(head) => *val = head,
-                        None => *fp = 0,
-                    }
+            let mut next = 0;
+            for i in 0..table.slots.len() {
+                let slot = table.slots[i];
+                table.slots[i] = 0;
+                let fp = slot_fp(slot);
+                let val = slot as u32;
+                let head = if val & LIST_BIT == 0 {
+                    // An empty slot reads any entry, then is dropped.
+                    let idx = if slot == 0 { 0 } else { val.wrapping_sub(id_base) as usize };
+                    if slot == 0 { NONE } else { resolved[idx] }
                 } else {
-                    let n = *val & !LIST_BIT;
+                    let n = val & !LIST_BIT;
                     let list = &mut self.lists[n as usize];
-                    list.retain_mut(|id| match resolve(*id) {
-                        Some(head) => {
-                            *id = head;
-                            true
-                        }
-                        None => false,
+                    list.retain_mut(|id| {
+                        *id = resolved[(*id - id_base) as usize];
+                        *id != NONE
                     });
                     match list.len() {
-                        0 => {
-                            *fp = 0;
-                            self.free_lists.push(n);
-                        }
-                        1 => {
-                            *val = list[0];
+                        0 | 1 => {
+                            let head = list.first().copied().unwrap_or(NONE);
                             list.clear();
                             self.free_lists.push(n);
+                            head
                         }
-                        _ => {}
+                        _ => val,
                     }
-                }
-                live += usize::from(*fp != 0);
+                };
+                let keep = head != NONE;
+                // Slots from `next` to `i` are empty, so a dropped entry writes 0
+                // into one of them.
+                let p = fp.home(cap).max(next);
+                table.slots[p] = if keep { (u64::from(fp) << 32) | u64::from(head) } else { 0 };
+                next = if keep { p + 1 } else { next };
+                live += usize::from(keep);
             }
-            let cap = (live * 1000 / TARGET_LOAD).max(MIN_CAPACITY);
-            if cap.abs_diff(table.cap) * 1000 <= cap * RESIZE_SLACK {
-                // About the right size: pack the survivors toward their homes
-                // in place (each moves down, never up, so one pass does it).
-                let cap = table.cap;
-                let mut next = 0;
-                for i in 0..table.fps.len() {
-                    let fp = table.fps[i];
-                    if fp == 0 {
-                        continue;
-                    }
-                    let p = fp.home(cap).max(next);
-                    if p != i {
-                        table.fps[p] = fp;
-                        table.vals[p] = table.vals[i];
-                        table.fps[i] = 0;
-                    }
-                    next = p + 1;
-                }
-                table.used = live;
-            } else {
-                let mut fresh = BandTable::with_capacity(cap);
-                let items = table.fps.iter().copied().zip(table.vals.iter().copied()).filter(|(fp, _)| *fp != 0);
-                place_sorted(&mut fresh.fps, &mut fresh.vals, cap, items);
+            table.used = live;
+            let new_cap = (live * 1000 / TARGET_LOAD).max(MIN_CAPACITY);
+            if new_cap.abs_diff(cap) * 1000 > new_cap * RESIZE_SLACK {
+                // Resize: place the (still sorted) survivors into a new table.
+                let mut fresh = BandTable::with_capacity(new_cap);
+                fresh.place_sorted(table.slots.iter().copied().filter(|&s| s != 0));
                 fresh.used = live;
                 *table = fresh;
             }
         }
+        drop(resolved);
         for &n in &self.free_lists {
             self.lists[n as usize] = Vec::new();
         }
@@ -946,6 +985,7 @@ impl WindowIndex {
             + self.sigs.capacity()
             + self.hashes.capacity() * size_of::<u64>()
             + self.packed.capacity()
+            + self.heads.capacity() * size_of::<u32>()
     }
 }
 
@@ -1002,17 +1042,18 @@ mod tests {
 
     /// Checks the ordered table's invariants and that it finds exactly `held`.
     fn check_table(t: &BandTable, held: &std::collections::HashMap<u32, u32>) {
-        let tags: Vec<u32> = t.fps.iter().copied().filter(|&f| f != 0).collect();
+        let fps: Vec<u32> = t.slots.iter().map(|&s| slot_fp(s)).collect();
+        let tags: Vec<u32> = fps.iter().copied().filter(|&f| f != 0).collect();
         assert!(tags.windows(2).all(|w| w[0] < w[1]), "sorted");
         assert_eq!(tags.len(), held.len());
-        assert_eq!(t.fps.last(), Some(&0));
-        for (i, &fp) in t.fps.iter().enumerate().filter(|(_, f)| **f != 0) {
+        assert_eq!(t.slots.last(), Some(&0));
+        for (i, &fp) in fps.iter().enumerate().filter(|(_, f)| **f != 0) {
             // At or after its home, with no empty slot in between.
-            assert!(fp.home(t.cap) <= i && t.fps[fp.home(t.cap)..i].iter().all(|&f| f != 0));
+            assert!(fp.home(t.cap) <= i && fps[fp.home(t.cap)..i].iter().all(|&f| f != 0));
         }
         for (&fp, &val) in held {
             let i = t.find(fp);
-            assert_eq!((t.fps[i], t.vals[i]), (fp, val));
+            assert_eq!((slot_fp(t.slots[i]), t.slots[i] as u32), (fp, val));
         }
     }
 
@@ -1028,8 +1069,8 @@ mod tests {
                 x = crate::minhash::mix64(x);
                 let fp = if spread { (x as u32).max(1) } else { u32::MAX - (x % 500) as u32 * 1001 };
                 let i = t.find(fp);
-                if t.fps[i] == fp {
-                    assert_eq!(held.get(&fp), Some(&t.vals[i]));
+                if slot_fp(t.slots[i]) == fp {
+                    assert_eq!(held.get(&fp), Some(&(t.slots[i] as u32)));
                 } else {
                     assert!(!held.contains_key(&fp));
                     t.insert_at(i, fp, n);
@@ -1040,8 +1081,7 @@ mod tests {
             // A rebuild places the sorted entries directly, at another size.
             for cap in [50, 64, 200] {
                 let mut r = BandTable::with_capacity(cap);
-                let items = t.fps.iter().copied().zip(t.vals.iter().copied()).filter(|(f, _)| *f != 0);
-                place_sorted(&mut r.fps, &mut r.vals, cap, items);
+                r.place_sorted(t.slots.iter().copied().filter(|&s| s != 0));
                 r.used = held.len();
                 check_table(&r, &held);
             }
