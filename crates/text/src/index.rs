@@ -891,6 +891,7 @@ impl WindowIndex {
         // itself when live, else the group's new head, or NONE.
         let resolved: Vec<u32> =
             self.meta.iter().zip(id_base..).map(|(m, id)| if m.time != ABSENT { id } else { m.next }).collect();
+        let (lists, free_lists) = (&mut self.lists, &mut self.free_lists);
         for table in self.tables.iter_mut() {
             if resolved.is_empty() {
                 // No post, so no entry either.
@@ -903,9 +904,11 @@ impl WindowIndex {
             let cap = table.cap;
             let mut live = 0;
             let mut next = 0;
-            for i in 0..table.slots.len() {
-                let slot = table.slots[i];
-                table.slots[i] = 0;
+            // A local slice, so that its address and length stay in registers.
+            let slots = &mut table.slots[..];
+            for i in 0..slots.len() {
+                let slot = slots[i];
+                slots[i] = 0;
                 let fp = slot_fp(slot);
                 let val = slot as u32;
                 let head = if val & LIST_BIT == 0 {
@@ -914,7 +917,7 @@ impl WindowIndex {
                     if slot == 0 { NONE } else { resolved[idx] }
                 } else {
                     let n = val & !LIST_BIT;
-                    let list = &mut self.lists[n as usize];
+                    let list = &mut lists[n as usize];
                     list.retain_mut(|id| {
                         *id = resolved[(*id - id_base) as usize];
                         *id != NONE
@@ -923,7 +926,7 @@ impl WindowIndex {
                         0 | 1 => {
                             let head = list.first().copied().unwrap_or(NONE);
                             list.clear();
-                            self.free_lists.push(n);
+                            free_lists.push(n);
                             head
                         }
                         _ => val,
@@ -933,7 +936,7 @@ impl WindowIndex {
                 // Slots from `next` to `i` are empty, so a dropped entry writes 0
                 // into one of them.
                 let p = fp.home(cap).max(next);
-                table.slots[p] = if keep { (u64::from(fp) << 32) | u64::from(head) } else { 0 };
+                slots[p] = if keep { (u64::from(fp) << 32) | u64::from(head) } else { 0 };
                 next = if keep { p + 1 } else { next };
                 live += usize::from(keep);
             }

@@ -233,10 +233,10 @@ impl OnePermutationHasher {
         // EMPTY marks an empty bin: a genuine value of u32::MAX is taken as
         // u32::MAX - 1 (a 2⁻³² bias, irrelevant).
         let v = (h as u32).min(EMPTY - 1);
+        // An unconditional store: whether a shingle lowers its bin is random,
+        // so a branch would mispredict.
         let slot = &mut out.values[bin];
-        if v < *slot {
-            *slot = v;
-        }
+        *slot = (*slot).min(v);
         out.shingles = out.shingles.saturating_add(1);
     }
 
