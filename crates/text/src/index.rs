@@ -45,6 +45,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::hint::select_unpredictable;
 
 use crate::lsh::{ParamsError, SketchParams};
 use crate::minhash::Signature;
@@ -459,6 +460,8 @@ pub struct WindowIndex {
     packed: Vec<u8>,
     /// Group heads found by the query being run.
     heads: Vec<u32>,
+    /// The slot each band of the last query was looked up in.
+    positions: Vec<usize>,
 }
 
 impl WindowIndex {
@@ -495,6 +498,7 @@ impl WindowIndex {
             hashes: Vec::with_capacity(params.bands),
             packed: Vec::new(),
             heads: Vec::new(),
+            positions: Vec::new(),
         })
     }
 
@@ -575,7 +579,7 @@ impl WindowIndex {
     pub fn insert(&mut self, id: u32, time: i64, sig: &Signature) -> Result<bool, IndexError> {
         let (mut hashes, mut packed) = (std::mem::take(&mut self.hashes), std::mem::take(&mut self.packed));
         let prepared = self.prepare(sig, &mut hashes, &mut packed);
-        let result = self.insert_prepared(id, time, sig, prepared.then_some((&hashes, &packed)));
+        let result = self.insert_prepared(id, time, sig, prepared.then_some((&hashes, &packed)), &[]);
         (self.hashes, self.packed) = (hashes, packed);
         result
     }
@@ -596,12 +600,15 @@ impl WindowIndex {
         out.clear();
         let (mut hashes, mut packed) = (std::mem::take(&mut self.hashes), std::mem::take(&mut self.packed));
         let prepared = self.prepare(sig, &mut hashes, &mut packed);
+        let mut positions = std::mem::take(&mut self.positions);
+        positions.clear();
         if prepared && self.stored > 0 {
             let mut heads = std::mem::take(&mut self.heads);
-            self.collect(|band| fingerprint(hashes[band]), &packed, &mut heads, out);
+            self.collect(|band| fingerprint(hashes[band]), &packed, &mut heads, &mut positions, out);
             self.heads = heads;
         }
-        let result = self.insert_prepared(id, time, sig, prepared.then_some((&hashes, &packed)));
+        let result = self.insert_prepared(id, time, sig, prepared.then_some((&hashes, &packed)), &positions);
+        self.positions = positions;
         (self.hashes, self.packed) = (hashes, packed);
         result
     }
@@ -619,13 +626,16 @@ impl WindowIndex {
     }
 
     /// [`insert`](Self::insert), given the band hashes and the compact form of
-    /// `sig` (`None` when `sig` is empty or of the wrong length).
+    /// `sig` (`None` when `sig` is empty or of the wrong length) and, when a
+    /// query of `sig` has just run, the slots it looked its bands up in (empty
+    /// otherwise).
     fn insert_prepared(
         &mut self,
         id: u32,
         time: i64,
         sig: &Signature,
         prepared: Option<(&Vec<u64>, &Vec<u8>)>,
+        positions: &[usize],
     ) -> Result<bool, IndexError> {
         if sig.len() != self.params.num_hashes {
             return Err(IndexError::SignatureLength { expected: self.params.num_hashes, got: sig.len() });
@@ -648,9 +658,12 @@ impl WindowIndex {
             return Ok(false);
         }
         // Room in every table for one more key.
+        let mut positions = positions;
         if self.groups.over_load() || self.tables.iter().any(BandTable::over_load) {
             // Keep `id` trackable: the dead prefix is dropped up to it at most.
             self.rebuild(id);
+            // The query's slots moved.
+            positions = &[];
         }
 
         let idx = (id - self.id_base) as usize;
@@ -680,9 +693,15 @@ impl WindowIndex {
                         *fp = fingerprint(h);
                     }
                     let first = c * BAND_CHUNK;
-                    touch_homes(&self.tables[first..], fps);
+                    if positions.is_empty() {
+                        touch_homes(&self.tables[first..], fps);
+                    }
                     for (k, &fp) in fps.iter().enumerate() {
-                        self.add_to_band(first + k, fp, id);
+                        // Each band's insert only moves its own table's slots,
+                        // so the query's slot is still the right one.
+                        let band = first + k;
+                        let i = positions.get(band).copied().unwrap_or_else(|| self.tables[band].find(fp));
+                        self.add_to_band(band, fp, i, id);
                     }
                 }
             }
@@ -692,9 +711,9 @@ impl WindowIndex {
 
     /// Adds group head `head` under fingerprint `fp` of band `band`.
     #[inline]
-    fn add_to_band(&mut self, band: usize, fp: u32, head: u32) {
+    fn add_to_band(&mut self, band: usize, fp: u32, i: usize, head: u32) {
         let table = &mut self.tables[band];
-        let i = table.find(fp);
+        debug_assert_eq!(i, table.find(fp));
         let slot = table.slots[i];
         let val = slot as u32;
         if slot_fp(slot) != fp {
@@ -749,15 +768,24 @@ impl WindowIndex {
             &mut large
         };
         pack_nibbles(sig.values(), packed);
-        self.collect(|band| fingerprint(self.params.band_hash(sig, band)), packed, &mut Vec::new(), out);
+        let fp_of = |band| fingerprint(self.params.band_hash(sig, band));
+        self.collect(fp_of, packed, &mut Vec::new(), &mut Vec::new(), out);
     }
 
     /// The query proper, into `out` (empty), given the band fingerprints of
     /// the signature and its compact form.
-    fn collect(&self, fp_of: impl Fn(usize) -> u32, query: &[u8], heads: &mut Vec<u32>, out: &mut Vec<Candidate>) {
+    fn collect(
+        &self,
+        fp_of: impl Fn(usize) -> u32,
+        query: &[u8],
+        heads: &mut Vec<u32>,
+        positions: &mut Vec<usize>,
+        out: &mut Vec<Candidate>,
+    ) {
         // The group heads found, once per shared band (ids only: sorting them
         // is cheaper than sorting candidates).
         heads.clear();
+        positions.clear();
         let bands = self.params.bands;
         let mut fps = [0u32; BAND_CHUNK];
         for first in (0..bands).step_by(BAND_CHUNK) {
@@ -768,7 +796,9 @@ impl WindowIndex {
             let tables = &self.tables[first..];
             touch_homes(tables, fps);
             for (table, &fp) in tables.iter().zip(fps.iter()) {
-                let slot = table.slots[table.find(fp)];
+                let i = table.find(fp);
+                positions.push(i);
+                let slot = table.slots[i];
                 if slot_fp(slot) != fp {
                     continue;
                 }
@@ -889,11 +919,15 @@ impl WindowIndex {
 
         // The live head of the group an entry names (entries name heads only):
         // itself when live, else the group's new head, or NONE.
-        let resolved: Vec<u32> =
-            self.meta.iter().zip(id_base..).map(|(m, id)| if m.time != ABSENT { id } else { m.next }).collect();
+        // One more entry, NONE, for empty slots to read.
+        let resolved: Vec<u32> = (self.meta.iter().zip(id_base..))
+            .map(|(m, id)| if m.time != ABSENT { id } else { m.next })
+            .chain([NONE])
+            .collect();
+        let empty_slot = resolved.len() - 1;
         let (lists, free_lists) = (&mut self.lists, &mut self.free_lists);
         for table in self.tables.iter_mut() {
-            if resolved.is_empty() {
+            if empty_slot == 0 {
                 // No post, so no entry either.
                 break;
             }
@@ -912,9 +946,7 @@ impl WindowIndex {
                 let fp = slot_fp(slot);
                 let val = slot as u32;
                 let head = if val & LIST_BIT == 0 {
-                    // An empty slot reads any entry, then is dropped.
-                    let idx = if slot == 0 { 0 } else { val.wrapping_sub(id_base) as usize };
-                    if slot == 0 { NONE } else { resolved[idx] }
+                    resolved[select_unpredictable(slot != 0, val.wrapping_sub(id_base) as usize, empty_slot)]
                 } else {
                     let n = val & !LIST_BIT;
                     let list = &mut lists[n as usize];
@@ -936,8 +968,8 @@ impl WindowIndex {
                 // Slots from `next` to `i` are empty, so a dropped entry writes 0
                 // into one of them.
                 let p = fp.home(cap).max(next);
-                slots[p] = if keep { (u64::from(fp) << 32) | u64::from(head) } else { 0 };
-                next = if keep { p + 1 } else { next };
+                slots[p] = select_unpredictable(keep, (u64::from(fp) << 32) | u64::from(head), 0);
+                next = select_unpredictable(keep, p + 1, next);
                 live += usize::from(keep);
             }
             table.used = live;
@@ -989,6 +1021,7 @@ impl WindowIndex {
             + self.hashes.capacity() * size_of::<u64>()
             + self.packed.capacity()
             + self.heads.capacity() * size_of::<u32>()
+            + self.positions.capacity() * size_of::<usize>()
     }
 }
 
