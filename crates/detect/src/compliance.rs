@@ -17,6 +17,7 @@ const EVENTS: &[&str] = &[
     r#"{"id":"7","type":"identity.upserted","at":"2026-11-22T08:00:00Z","identity":{"id":"i1","name":"某某市公安局","kind":"police"}}"#,
     r#"{"id":"7b","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{"id":"a3","handle":"h3","display_name":"某某市警方官方","followers":0}}"#,
     r#"{"id":"8","type":"credential.verified","at":"2026-11-22T08:00:00Z","credential":{"account_id":"a1","field":"medicine","title":"主任医师"}}"#,
+    r#"{"id":"8b","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p3","account_id":"a2","kind":"short_post","text":"我是一名医生，建议高血压患者停药，改吃偏方","created_at":"2026-11-22T08:00:00Z"}}"#,
     r#"{"id":"9","type":"follower.snapshot","at":"2026-11-22T08:00:00Z","snapshot":{"account_id":"a1","followers":2500000}}"#,
     r#"{"id":"9b","type":"follower.snapshot","at":"2026-11-23T08:00:00Z","snapshot":{"account_id":"a1","followers":999999}}"#,
 ];

@@ -27,6 +27,8 @@ pub mod clickbait;
 pub mod copy_campaign;
 pub mod follower_purge;
 pub mod impersonation;
+pub mod professional;
+pub mod profile;
 pub mod unlabelled_ai;
 
 /// What a detector sees of one event.
@@ -137,6 +139,7 @@ pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
         Box::new(claims::ClaimMatcher::default()),
         Box::new(impersonation::Impersonation::default()),
         Box::new(follower_purge::FollowerPurge::new(settings.disclosure_followers)),
+        Box::new(professional::Professionals::default()),
     ]
 }
 

@@ -73,6 +73,14 @@ category = "disclosure_evasion"
 when = "has(signals.threshold_evasion)"
 actions = [{ type = "require_disclosure", days = 180 }]
 reason = "{{account.display_name}} fell from {{signals.threshold_evasion.evidence.from}} to {{signals.threshold_evasion.evidence.to}} followers."
+
+[[rules]]
+id = "professional"
+ground = "Professional qualifications"
+category = "unqualified_professional"
+when = "has(signals.unqualified_professional_claim)"
+actions = [{ type = "label", label = "unverified-professional-claim" }, { type = "queue_review", queue = "professional-claims" }]
+reason = "{{signals.unqualified_professional_claim.evidence.title}} ({{signals.unqualified_professional_claim.evidence.where}}) gives {{signals.unqualified_professional_claim.evidence.field}} advice."
 "#;
 
 /// A clock the test moves by hand.
@@ -430,5 +438,39 @@ fn refuted_claims_are_decided_on_before_and_after_the_fact_check_and_after_a_res
         let again = ingest(&mut engine, &[update]);
         assert_eq!(again.accepted, 1);
         assert!(decided(&again, "debunked").is_empty(), "{:?}", again.decisions);
+    });
+}
+
+#[test]
+fn verified_professionals_are_left_alone_and_their_credentials_survive_a_restart() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options.clone()).unwrap();
+        let advice = |id: &str, account: &str, text: &str| {
+            json!({"id": id, "type": "post.created", "at": clock.now(), "post": {"id": id, "account_id": account,
+                "kind": "short_post", "text": text, "created_at": clock.now()}})
+            .to_string()
+        };
+        let claim = "我是一名主任医师，建议高血压患者停药，改吃这个偏方";
+        let credential = json!({"id": "cred", "type": "credential.verified", "at": clock.now(), "credential":
+            {"account_id": "doc", "field": "medicine", "title": "主任医师"}});
+        let outcome =
+            ingest(&mut engine, &[credential.to_string(), advice("q1", "doc", claim), advice("q2", "anon", claim)]);
+        assert_eq!(decided(&outcome, "professional"), [("professional@q2".to_string(), "q2".to_string())]);
+        assert_eq!(outcome.decisions[0].explanation, "主任医师 (post) gives medicine advice.");
+        assert_eq!(outcome.decisions[0].restrictions[0].detail, "unverified-professional-claim");
+
+        // The author's profile counts: a title in the display name, advice in the post.
+        let profile = json!({"id": "acct", "type": "account.upserted", "at": clock.now(), "account":
+            {"id": "anon2", "handle": "anon2", "display_name": "王醫生談健康", "followers": 10}});
+        let outcome = ingest(&mut engine, &[profile.to_string(), advice("q3", "anon2", "降血压偏方，一定要试试")]);
+        assert_eq!(decided(&outcome, "professional"), [("professional@q3".to_string(), "q3".to_string())]);
+        assert_eq!(outcome.decisions[0].explanation, "医生 (name) gives medicine advice.");
+
+        // After a restart the credential is learnt from the store.
+        drop(engine);
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let outcome = ingest(&mut engine, &[advice("q4", "doc", claim), advice("q5", "anon", claim)]);
+        assert_eq!(decided(&outcome, "professional"), [("professional@q5".to_string(), "q5".to_string())]);
     });
 }

@@ -50,6 +50,43 @@ fn default_policy_matches_unlabelled_ai_content() {
     assert_eq!(policy.runtime_errors(), 0);
 }
 
+fn professional_claim(place: &str) -> Signal {
+    Signal::new("unqualified_professional_claim", "unqualified_professional_claim", 1, 1.0)
+        .with("field", "medicine")
+        .with("title", "医生")
+        .with("where", place)
+        .with("advice", "偏方, 停药, 建议")
+}
+
+#[test]
+fn default_policy_reviews_unqualified_professional_claims_on_posts_and_profiles() {
+    let policy = Policy::parse(DEFAULT_POLICY, "default.toml", &schema()).unwrap();
+    let cases = [
+        (
+            post_event(),
+            "name",
+            "unqualified-professional",
+            "Your video p1 gives medicine advice (words found: 偏方, 停药, 建议) under the title \"医生\" (where the title appears: name)",
+        ),
+        (
+            account_event(),
+            "bio",
+            "unqualified-professional-profile",
+            "Your account \"陈医生\" presents itself with the title \"医生\" (where it appears: bio)",
+        ),
+    ];
+    for (event, place, rule, opening) in cases {
+        let signals = [professional_claim(place)];
+        let matches = policy.evaluate(&Input::new(&event, &signals)).unwrap();
+        assert_eq!(matches.iter().map(|m| m.rule.id.as_str()).collect::<Vec<_>>(), [rule]);
+        let text = &matches[0].explanation;
+        assert!(text.starts_with(opening), "{text}");
+        assert!(text.contains("have your qualification verified") && text.contains("appeal"), "{text}");
+        assert!(!text.contains("{{"), "{text}");
+    }
+    assert_eq!(policy.runtime_errors(), 0);
+}
+
 #[test]
 fn default_ladder_renders_the_standing() {
     let policy = Policy::parse(DEFAULT_POLICY, "default.toml", &schema()).unwrap();

@@ -29,12 +29,13 @@ pub mod places;
 pub mod registry;
 
 use serde_json::Value;
-use steward_model::{Account, IdentityKind, Payload, Signal};
+use steward_model::{IdentityKind, Payload, Signal};
 
 pub use matcher::{Finding, Matcher};
 pub use places::Places;
 pub use registry::Registry;
 
+use crate::profile::presents_anew;
 use crate::{About, Context, Detector, Findings, SignalSpec};
 
 const NAME: &str = "impersonation";
@@ -101,13 +102,6 @@ impl Impersonation {
         }
         s
     }
-}
-
-/// Whether an account is new or changed how it presents itself (name, bio, avatar): only
-/// then is it checked, so an account flagged once is not flagged again on every follower
-/// update, even after a restart (the engine knows the state before each upsert).
-fn presents_anew(before: Option<&Account>, now: &Account) -> bool {
-    before.is_none_or(|b| b.display_name != now.display_name || b.bio != now.bio || b.avatar_hash != now.avatar_hash)
 }
 
 impl Detector for Impersonation {

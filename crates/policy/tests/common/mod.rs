@@ -25,6 +25,7 @@ pub fn schema() -> Schema {
             "impersonation",
             &["identity", "identity_name", "kind", "score", "matched", "how", "place", "avatar_distance"],
         )
+        .with_signal("unqualified_professional_claim", &["field", "title", "where", "advice"])
 }
 
 pub fn now() -> chrono::DateTime<Utc> {
