@@ -286,6 +286,20 @@ fn events(now: DateTime<Utc>) -> Vec<String> {
     for (i, text) in copies.iter().enumerate() {
         s.post(&format!("acct-sj{i}"), "short_post", None, text, None, false, 400 + 5 * i as i64);
     }
+    // A self-styled doctor without a verified credential advising patients to stop their
+    // medicine; the verified 主任医师 above is left alone.
+    let healer = json!({ "id": "acct-li", "handle": "li_yangsheng", "display_name": "李医生养生堂",
+        "bio": "分享养生心得", "followers": 41_000 });
+    s.push("account.upserted", "account", healer, start);
+    s.post(
+        "acct-li",
+        "short_post",
+        None,
+        "高血压不用一直吃药，每天喝芹菜汁就能降下来，建议大家停药试试。",
+        None,
+        false,
+        420,
+    );
     let factcheck = json!({ "id": "fc-demo-1", "claim": "吃大蒜可以预防新冠病毒感染", "verdict": "false",
         "explanation": "世界卫生组织指出，没有证据表明吃大蒜能防止感染新冠病毒。", "publisher": "辟谣平台",
         "published_at": fmt_time(start) });

@@ -171,6 +171,7 @@ fn demo_runs_without_serving() {
     assert!(stdout.contains("ladder."), "the content farm should cross a ladder threshold:\n{stdout}");
     assert!(stdout.contains("threshold-evasion"), "the farm's follower purge should be caught:\n{stdout}");
     assert!(stdout.contains("because: decision"), "the farm should stay disclosed:\n{stdout}");
+    assert!(stdout.contains("acct-li post"), "the self-styled doctor should be caught:\n{stdout}");
     assert!(stdout.contains("hash chain intact"), "{stdout}");
     assert!(stdout.contains("rejected line"), "{stdout}");
 }

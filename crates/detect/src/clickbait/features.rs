@@ -91,7 +91,8 @@ cues!(
 
 /// The Chinese cues that are evidence of bait on their own; when none fires, the
 /// `no_bait_cue` cue does. Weaker or ambiguous cues (quotes, superlatives, "we", numbers)
-/// are left out, so that one incidental match does not count as evidence.
+/// are left out, so that one incidental match does not count as evidence; so are question
+/// words (如何, 什么, 哪): service and explainer titles ask them as often as bait does.
 pub const ZH_STRONG_CUES: &[usize] = &[
     zh::question,
     zh::exclamation,
@@ -100,7 +101,6 @@ pub const ZH_STRONG_CUES: &[usize] = &[
     zh::second_person,
     zh::demonstrative,
     zh::vague_subject,
-    zh::wh_word,
     zh::suspense,
     zh::urgency,
     zh::warning,
@@ -138,15 +138,19 @@ pub const NEUTRAL_CUES: &[&str] = &[
     "colon",
 ];
 
+/// Chinese cues that raise the score but are no evidence of bait on their own.
+const ZH_WEAK_CUES: &[usize] = &[zh::wh_word];
+
 /// Whether cue `i` of `lang`, fired with `contribution` (weight × value) to the score, is
 /// a bait cue: a strong one (see [`ZH_STRONG_CUES`], [`EN_STRONG_CUES`]), or another
-/// non-neutral cue that raises the score.
+/// non-neutral, non-weak cue that raises the score.
 pub fn is_bait_cue(lang: Language, i: usize, contribution: f32) -> bool {
-    let (strong, names) = match lang {
-        Language::Zh => (ZH_STRONG_CUES, ZH_CUES),
-        Language::En => (EN_STRONG_CUES, EN_CUES),
+    let (strong, weak, names) = match lang {
+        Language::Zh => (ZH_STRONG_CUES, ZH_WEAK_CUES, ZH_CUES),
+        Language::En => (EN_STRONG_CUES, &[][..], EN_CUES),
     };
-    i < names.len() && (strong.contains(&i) || (contribution > 0.0 && !NEUTRAL_CUES.contains(&names[i])))
+    i < names.len()
+        && (strong.contains(&i) || (contribution > 0.0 && !weak.contains(&i) && !NEUTRAL_CUES.contains(&names[i])))
 }
 
 /// Whether the features hold a bait cue under `weights` (the model's, cues first).
