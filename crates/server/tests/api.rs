@@ -96,6 +96,24 @@ fn json_array_ingest_decides_and_serves_the_statement_of_reasons() {
     let (status, standing) = s.get(Some(Role::Auditor), "/v1/accounts/a1/standing");
     assert_eq!(status, StatusCode::OK);
     assert!(standing["credit"].as_i64().unwrap() < standing["credit_initial"].as_i64().unwrap());
+    assert!(standing.get("disclosure").is_none(), "a small account discloses nothing: {standing}");
+}
+
+#[test]
+fn standing_says_what_a_large_account_must_disclose() {
+    let s = start(1 << 20);
+    let account = json!({"id": "big", "type": "account.upserted", "at": now(), "account": {"id": "a2",
+        "handle": "big", "display_name": "Big", "followers": 1_200_000, "verified": true,
+        "identity": {"name": "某某文化传媒有限公司", "type": "organization"}}});
+    let (status, body) = s.post(Role::Ingest, "application/json", json!([account]).to_string());
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, standing) = s.get(Some(Role::Auditor), "/v1/accounts/a2/standing");
+    assert_eq!(status, StatusCode::OK);
+    let d = &standing["disclosure"];
+    assert_eq!(d["because"], "followers", "{standing}");
+    assert_eq!((d["followers"].as_u64(), d["threshold"].as_u64()), (Some(1_200_000), Some(1_000_000)));
+    assert_eq!(d["identity"], json!({"name": "某某文化传媒有限公司", "type": "organization"}));
+    assert_eq!(d["missing"], json!(["ip_region"]));
 }
 
 #[test]
