@@ -8,6 +8,7 @@
 //! merge keep the older id.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use steward_text::{
     Candidate, DEFAULT_MAX_POSTINGS, DEFAULT_WINDOW_SECS, ParamsError, Signature, SketchParams, Sketcher, WindowIndex,
@@ -100,7 +101,7 @@ pub struct Update {
 
 struct Slot {
     cluster: u32,
-    account: u32,
+    account_id: Box<str>,
     time: i64,
     similarity: f32,
     event_id: Box<str>,
@@ -112,7 +113,8 @@ struct Cluster {
     members: Vec<u32>,
     live: u32,
     posts: u32,
-    accounts: HashSet<u32>,
+    /// Account keys: a cluster's accounts outlive its posts in the window.
+    accounts: HashSet<u64>,
     first: i64,
     last: i64,
     /// Set once the cluster is a campaign, with the arrival number of its creation (older
@@ -133,8 +135,6 @@ pub struct Tracker {
     clusters: HashMap<u32, Cluster>,
     next_cluster: u32,
     campaigns_made: u64,
-    account_ids: HashMap<Box<str>, u32>,
-    account_names: Vec<Box<str>>,
 }
 
 /// Most candidates a post is linked to (the best ones).
@@ -159,8 +159,6 @@ impl Tracker {
             clusters: HashMap::new(),
             next_cluster: 0,
             campaigns_made: 0,
-            account_ids: HashMap::new(),
-            account_names: Vec::new(),
         })
     }
 
@@ -193,7 +191,7 @@ impl Tracker {
         if !self.index.query_insert_into(id, post.time, &self.sig, &mut self.candidates).unwrap_or(false) {
             return None;
         }
-        let account = self.intern(post.account_id);
+        let account = account_key(post.account_id);
         let cluster = self.next_cluster;
         self.next_cluster = self.next_cluster.wrapping_add(1);
         self.clusters.insert(
@@ -210,7 +208,7 @@ impl Tracker {
         );
         self.slots.push_back(Slot {
             cluster,
-            account,
+            account_id: post.account_id.into(),
             time: post.time,
             similarity: 0.0,
             event_id: post.event_id.into(),
@@ -314,7 +312,7 @@ impl Tracker {
         Some(Member {
             event_id: s.event_id.to_string(),
             post_id: s.post_id.to_string(),
-            account_id: self.account_names.get(s.account as usize)?.to_string(),
+            account_id: s.account_id.to_string(),
             time: s.time,
             similarity: s.similarity,
         })
@@ -330,16 +328,6 @@ impl Tracker {
             first_seen: c.first,
             last_seen: c.last,
         })
-    }
-
-    fn intern(&mut self, account: &str) -> u32 {
-        if let Some(&n) = self.account_ids.get(account) {
-            return n;
-        }
-        let n = self.account_names.len() as u32;
-        self.account_names.push(account.into());
-        self.account_ids.insert(account.into(), n);
-        n
     }
 
     /// Drops posts that have left the window, and clusters left with no post.
@@ -376,6 +364,14 @@ impl Tracker {
         self.slots.clear();
         self.base = 0;
     }
+}
+
+/// An account id as a cluster counts it: a 64-bit hash, so that memory holds no table of
+/// every account ever seen (two accounts of one cluster collide with odds of about 2⁻⁶⁴).
+fn account_key(account_id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    account_id.hash(&mut h);
+    h.finish()
 }
 
 /// Whether a normalized text is too short to mean anything once repost boilerplate is gone.
