@@ -51,10 +51,8 @@ pub async fn list(
     caller.require(Role::can_read, "read campaigns")?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let store = state.store.clone();
-    let mut rows = blocking(move || store.entities(KIND)).await??;
-    rows.retain(|r| !r.deleted);
-    rows.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.id.cmp(&b.id)));
-    let campaigns = rows.iter().take(limit).map(|r| summary(&r.body)).collect::<Result<_, _>>()?;
+    let rows = blocking(move || store.recent_entities(KIND, limit)).await??;
+    let campaigns = rows.iter().map(|r| summary(&r.body)).collect::<Result<_, _>>()?;
     Ok(Json(CampaignList { campaigns }))
 }
 

@@ -146,6 +146,10 @@ pub trait Store: Send + Sync {
     /// All entities of a kind, ordered by id, for rebuilding in-memory indexes at start.
     fn entities(&self, kind: &str) -> Result<Vec<EntityRow>>;
 
+    /// The entities of a kind not deleted, most recently updated first (then by id), at most
+    /// `limit`.
+    fn recent_entities(&self, kind: &str, limit: usize) -> Result<Vec<EntityRow>>;
+
     /// Decisions whose account or post is `subject`, newest first, at most `limit`.
     fn decisions_for(&self, subject: &str, limit: usize) -> Result<Vec<Decision>>;
 

@@ -335,6 +335,15 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(entity_row).collect())
     }
 
+    fn recent_entities(&self, kind: &str, n: usize) -> Result<Vec<EntityRow>> {
+        let rows = self.read()?.query(
+            "SELECT kind, id, account_id, body, deleted, updated_at FROM entities
+             WHERE kind = $1 AND NOT deleted ORDER BY updated_at DESC, id LIMIT $2",
+            &[&kind, &limit(n)],
+        )?;
+        Ok(rows.iter().map(entity_row).collect())
+    }
+
     fn decisions_for(&self, subject: &str, n: usize) -> Result<Vec<Decision>> {
         let rows = self.read()?.query(
             "SELECT body::text FROM decisions WHERE account_id = $1 OR post_id = $1

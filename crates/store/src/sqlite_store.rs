@@ -371,6 +371,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn recent_entities(&self, kind: &str, n: usize) -> Result<Vec<EntityRow>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT kind, id, account_id, body, deleted, updated_at FROM entities
+                 WHERE kind = ?1 AND deleted = 0 ORDER BY updated_at DESC, id LIMIT ?2",
+                params![kind, limit(n)],
+                entity_row,
+            )
+        })
+    }
+
     fn decisions_for(&self, subject: &str, n: usize) -> Result<Vec<Decision>> {
         self.read(|conn| {
             collect(

@@ -379,7 +379,14 @@ fn round_trip(db: &dyn Db) {
     let more = Batch { entities: vec![post_row("p2", "a1", "另一条", at), deleted.clone()], ..Batch::default() };
     assert_eq!(store.commit(&more).unwrap(), 0);
     assert_eq!(store.entity("post", "p1").unwrap(), Some(deleted.clone()));
-    assert_eq!(store.entities("post").unwrap(), vec![deleted, post_row("p2", "a1", "另一条", at)]);
+    assert_eq!(store.entities("post").unwrap(), vec![deleted.clone(), post_row("p2", "a1", "另一条", at)]);
+    // Deleted rows are left out of the most recent; the newest come first, then by id.
+    let p3 = EntityRow { updated_at: at + Duration::hours(2), ..post_row("p3", "a1", "第三条", at) };
+    store
+        .commit(&Batch { entities: vec![p3.clone(), post_row("p4", "a1", "第四条", at)], ..Batch::default() })
+        .unwrap();
+    assert_eq!(store.recent_entities("post", 2).unwrap(), vec![p3, post_row("p2", "a1", "另一条", at)]);
+    assert!(store.recent_entities("identity", 10).unwrap().is_empty());
 
     assert_eq!(store.decision(&d1.id).unwrap(), Some(d1.clone()));
     assert_eq!(store.decision("nope").unwrap(), None);
