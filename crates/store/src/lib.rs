@@ -147,7 +147,8 @@ pub trait Store: Send + Sync {
     fn entities(&self, kind: &str) -> Result<Vec<EntityRow>>;
 
     /// The entities of a kind not deleted, most recently updated first (then by id), at most
-    /// `limit`.
+    /// `limit`. Meant for small kinds (campaigns): the rows of the kind are sorted, not
+    /// indexed by time, so that the write path keeps one index per entity.
     fn recent_entities(&self, kind: &str, limit: usize) -> Result<Vec<EntityRow>>;
 
     /// Decisions whose account or post is `subject`, newest first, at most `limit`.

@@ -190,12 +190,6 @@ CREATE INDEX group_members_group ON group_members (kind, group_id, at);
 CREATE INDEX events_at ON events (at);
 "#,
     },
-    Migration {
-        version: 3,
-        description: "entities by kind and time, for listing the most recently updated (campaigns)",
-        sqlite: "CREATE INDEX entities_recent ON entities (kind, updated_at DESC, id);",
-        postgres: "CREATE INDEX entities_recent ON entities (kind, updated_at DESC, id);",
-    },
 ];
 
 /// The newest schema version this build knows.
