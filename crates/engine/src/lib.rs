@@ -624,12 +624,7 @@ pub fn standing(
 ) -> Result<Standing, StoreError> {
     let restrictions = store.restrictions_for(account_id)?;
     let credits = store.credits_for(account_id)?;
-    let account: Option<Account> = match store.entity("account", account_id)? {
-        Some(row) => Some(
-            serde_json::from_str(&row.body).map_err(|e| StoreError::Corrupt(format!("account {account_id}: {e}")))?,
-        ),
-        None => None,
-    };
+    let account = store.entity("account", account_id)?.map(|row| state::account_of(&row)).transpose()?;
     let standing = Standing::compute(account_id, &restrictions, &credits, policy.credit.initial, at);
     Ok(standing.with_disclosure(account.as_ref(), policy.disclosure.followers))
 }

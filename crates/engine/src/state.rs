@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use steward_model::{Account, CreditEntry, Restriction, Standing};
 use steward_policy::Policy;
-use steward_store::{Store, StoreError};
+use steward_store::{EntityRow, Store, StoreError};
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -21,12 +21,16 @@ pub(crate) struct Enforcement {
     pub credits: Vec<CreditEntry>,
 }
 
+/// The account a stored row holds.
+pub(crate) fn account_of(row: &EntityRow) -> Result<Account, StoreError> {
+    serde_json::from_str(&row.body).map_err(|e| StoreError::Corrupt(format!("account {}: {e}", row.id)))
+}
+
 impl State {
     pub fn load(store: &dyn Store, now: DateTime<Utc>) -> Result<State, StoreError> {
         let mut state = State::default();
         for row in store.entities("account")? {
-            let account: Account =
-                serde_json::from_str(&row.body).map_err(|e| StoreError::Corrupt(format!("account {}: {e}", row.id)))?;
+            let account = account_of(&row)?;
             state.accounts.insert(account.id.clone(), account);
         }
         let (restrictions, credits) = store.enforcement_in_force(now)?;

@@ -204,6 +204,23 @@ pub enum IdentityKind {
     Brand,
 }
 
+impl IdentityKind {
+    /// As written in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Government => "government",
+            IdentityKind::Military => "military",
+            IdentityKind::Police => "police",
+            IdentityKind::Court => "court",
+            IdentityKind::Media => "media",
+            IdentityKind::PublicInstitution => "public_institution",
+            IdentityKind::Campus => "campus",
+            IdentityKind::Person => "person",
+            IdentityKind::Brand => "brand",
+        }
+    }
+}
+
 /// A protected identity others must not pose as.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

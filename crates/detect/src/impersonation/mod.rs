@@ -29,7 +29,7 @@ pub mod places;
 pub mod registry;
 
 use serde_json::Value;
-use steward_model::{IdentityKind, Payload, Signal};
+use steward_model::{Payload, Signal};
 
 pub use matcher::{Finding, Matcher};
 pub use places::Places;
@@ -59,20 +59,6 @@ impl Default for Impersonation {
     }
 }
 
-pub fn kind_name(kind: IdentityKind) -> &'static str {
-    match kind {
-        IdentityKind::Government => "government",
-        IdentityKind::Military => "military",
-        IdentityKind::Police => "police",
-        IdentityKind::Court => "court",
-        IdentityKind::Media => "media",
-        IdentityKind::PublicInstitution => "public_institution",
-        IdentityKind::Campus => "campus",
-        IdentityKind::Person => "person",
-        IdentityKind::Brand => "brand",
-    }
-}
-
 impl Impersonation {
     pub fn matcher(&mut self) -> &mut Matcher {
         &mut self.matcher
@@ -83,7 +69,7 @@ impl Impersonation {
         let score = (f.score * 1000.0).round() / 1000.0;
         let identity = f.identity.and_then(|slot| self.matcher.registry.identity(slot));
         let (id, name, kind) = match (identity, &f.place) {
-            (Some(p), _) => (Value::from(p.id.as_str()), p.name.clone(), kind_name(p.kind)),
+            (Some(p), _) => (Value::from(p.id.as_str()), p.name.clone(), p.kind.as_str()),
             (None, Some((_, place))) => (Value::Null, format!("an official body of {place}"), "government"),
             (None, None) => (Value::Null, String::new(), "government"),
         };

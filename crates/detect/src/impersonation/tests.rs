@@ -1,6 +1,6 @@
 //! The detector on identities and accounts the project made up; one test per evasion.
 
-use steward_model::{Account, Event, Identity};
+use steward_model::{Account, Event, Identity, IdentityKind};
 
 use super::*;
 

@@ -171,11 +171,16 @@ impl Professionals {
     /// A post whose author (by profile or in the post) claims a title and gives advice in its
     /// field without a credential for it.
     pub fn check_post(&mut self, author: Option<&Account>, post: &Post) -> Option<Signal> {
+        self.post.read(&post.full_text(), &self.titles);
+        // Advice needs an advice word in the post: without one, no claim can matter, and the
+        // author's profile is not read (most posts stop here).
+        if !ADVICE_MARKERS.iter().any(|w| contains_word(&self.post.text, w)) {
+            return None;
+        }
         self.claims.clear();
         if let Some(author) = author {
             self.read_profile(author);
         }
-        self.post.read(&post.full_text(), &self.titles);
         self.post.claims_into(Place::Post, &mut self.claims);
         self.unqualified_advice(&post.account_id, &self.post)
     }
