@@ -26,6 +26,10 @@ pub enum EvalCommand {
         /// JSONL posts: {"id","text","expected": fact-check id | null}.
         #[arg(long)]
         posts: PathBuf,
+        /// Print every positive whose fact-check is not ranked first, and every false match,
+        /// on standard error.
+        #[arg(long)]
+        show_errors: bool,
     },
     /// Clickbait: precision, recall, f1, accuracy of the shipped model at its shipped
     /// threshold on a CSV of `label,title[,content,source]` (label 1 = clickbait).
@@ -76,7 +80,9 @@ pub enum EvalCommand {
 pub fn run(command: EvalCommand) -> Result<ExitCode> {
     match command {
         EvalCommand::Clickbait { csv } => crate::eval_clickbait::run(&csv),
-        EvalCommand::Claims { factchecks, posts } => crate::eval_claims::run(&factchecks, &posts),
+        EvalCommand::Claims { factchecks, posts, show_errors } => {
+            crate::eval_claims::run(&factchecks, &posts, show_errors)
+        }
         EvalCommand::Impersonation { registry, accounts, show_errors } => {
             crate::eval_impersonation::run(&registry, &accounts, show_errors)
         }

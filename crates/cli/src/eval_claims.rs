@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use chrono::FixedOffset;
 use serde::Deserialize;
 use serde_json::json;
-use steward_detect::claims::{ClaimMatcher, MatcherConfig};
+use steward_detect::claims::{ClaimMatcher, KnowledgeBase, Match, MatcherConfig};
 use steward_model::FactCheck;
 use steward_model::factcheck_import::from_jsonl;
 
@@ -80,7 +80,7 @@ fn round(x: f64) -> f64 {
 
 const RANKED: usize = 10;
 
-pub fn run(factchecks: &Path, posts: &Path) -> Result<ExitCode> {
+pub fn run(factchecks: &Path, posts: &Path, show_errors: bool) -> Result<ExitCode> {
     let fact_checks = read_fact_checks(factchecks)?;
     let posts: Vec<LabelledPost> = jsonl::read(posts, None, "a post with id, text and expected")?;
     let known: HashMap<&str, usize> = fact_checks.iter().enumerate().map(|(i, f)| (f.id.as_str(), i)).collect();
@@ -102,16 +102,28 @@ pub fn run(factchecks: &Path, posts: &Path) -> Result<ExitCode> {
     let started = Instant::now();
     for p in &posts {
         let hits = matcher.search(&p.text, RANKED).to_vec();
-        let decided = matcher.debunked(&hits).map(|m| matcher.knowledge_base().entry(m.entry).fact_check.id.as_str());
+        let kb = matcher.knowledge_base();
+        let best = matcher.debunked(&hits);
+        let decided = best.map(|m| kb.entry(m.entry).fact_check.id.as_str());
         match &p.expected {
             Some(expected) => {
-                let kb = matcher.knowledge_base();
-                ranks.add(hits.iter().position(|h| kb.entry(h.entry).fact_check.id == *expected));
+                let rank = hits.iter().position(|h| kb.entry(h.entry).fact_check.id == *expected);
+                ranks.add(rank);
                 matched += usize::from(decided == Some(expected.as_str()));
+                if show_errors && rank != Some(0) {
+                    let rank = rank.map_or(format!("not in the top {RANKED}"), |r| format!("ranked {}", r + 1));
+                    eprintln!("missed {}: expected {expected} ({rank})", p.id);
+                    show_hit(kb, hits.first(), &p.text);
+                    eprintln!("  expected: {}", clip(&fact_checks[known[expected.as_str()]].claim));
+                }
             }
             None => {
                 negatives += 1;
                 false_matches += usize::from(decided.is_some());
+                if show_errors && decided.is_some() {
+                    eprintln!("false match {}:", p.id);
+                    show_hit(kb, best.as_ref(), &p.text);
+                }
             }
         }
     }
@@ -129,6 +141,19 @@ pub fn run(factchecks: &Path, posts: &Path) -> Result<ExitCode> {
     report.insert("baseline".into(), baseline(&fact_checks, &posts).into());
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The post and the fact-check it matched best, for `--show-errors`.
+fn show_hit(kb: &KnowledgeBase, hit: Option<&Match>, text: &str) {
+    eprintln!("  post: {}", clip(text));
+    if let Some(h) = hit {
+        let f = &kb.entry(h.entry).fact_check;
+        eprintln!("  matched {} at {:.3}: {}", f.id, h.score, clip(&f.claim));
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(160).collect()
 }
 
 /// Character bigrams of a text as Elasticsearch's CJK analyzer would index them: case

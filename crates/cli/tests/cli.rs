@@ -1,4 +1,4 @@
-//! The command line as users run it: ingest, keys, policy check, audit verify, demo.
+//! The command line as users run it: ingest, keys, policy check, audit verify, demo, eval claims.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -200,4 +200,48 @@ fn ingest_and_verify_on_postgres_when_configured() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("3 entries"), "{}", text(&out.stdout));
     admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+}
+
+#[test]
+fn eval_claims_scores_a_labelled_file_and_shows_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let factchecks = dir.path().join("factchecks.jsonl");
+    let posts = dir.path().join("posts.jsonl");
+    let check = |id: &str, claim: &str| {
+        format!(
+            r#"{{"id":"{id}","claim":"{claim}","verdict":"false","explanation":"","publisher":"t","url":"","language":"zh"}}"#
+        )
+    };
+    std::fs::write(
+        &factchecks,
+        [check("hot-water", "喝热水能杀死新冠病毒"), check("towers", "5G基站会传播新冠病毒")].join("\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &posts,
+        [
+            r#"{"id":"p1","text":"听说喝热水能杀死新冠病毒，转给家人","expected":"hot-water"}"#,
+            r#"{"id":"p2","text":"5G基站会传播新冠病毒！快转","expected":"hot-water"}"#,
+            r#"{"id":"p3","text":"今天的菜市场人很多","expected":null}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (f, p) = (factchecks.to_str().unwrap(), posts.to_str().unwrap());
+    let out = steward(&["eval", "claims", "--factchecks", f, "--posts", p, "--show-errors"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["positives"], 2);
+    assert_eq!(report["recall_at_1"], 0.5);
+    assert_eq!(report["false_match_rate"], 0.0);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("missed p2: expected hot-water (ranked 2)"), "{stderr}");
+    assert!(stderr.contains("matched towers"), "{stderr}");
+    assert!(!stderr.contains("p1") && !stderr.contains("p3"), "{stderr}");
+
+    // A post naming a fact-check the file lacks is an error, not a silent miss.
+    std::fs::write(&posts, r#"{"id":"p9","text":"x","expected":"nowhere"}"#).unwrap();
+    let out = steward(&["eval", "claims", "--factchecks", f, "--posts", p]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("nowhere"), "{}", text(&out.stderr));
 }
