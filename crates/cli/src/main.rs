@@ -151,6 +151,18 @@ enum KeysCommand {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+    /// List keys: id, role, when created and, if so, when revoked (secrets are never stored).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by its id (`k_...`, from `keys list`). Audited. A running server refuses
+    /// the key within 30 seconds (it trusts a key it has seen for that long).
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -267,6 +279,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys { command: KeysCommand::Create { store, role } } => {
             let key = steward_server::auth::create_key(store.open()?.as_ref(), role)?;
             println!("{key}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::List { store } } => {
+            for k in store.open()?.keys()? {
+                let revoked = k.revoked_at.map_or(String::new(), |at| format!("  revoked {}", at.to_rfc3339()));
+                println!("{}  {:<9}  created {}{revoked}", k.id, k.role.as_str(), k.created_at.to_rfc3339());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Revoke { store, id } } => {
+            match store.open()?.revoke_key(&id, chrono::Utc::now())? {
+                Some(k) => {
+                    eprintln!("{id} ({}) revoked at {}", k.role.as_str(), k.revoked_at.unwrap_or_default().to_rfc3339())
+                }
+                None => anyhow::bail!("no key with id {id:?} (see `steward keys list`)"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest { store, policy, files } => {

@@ -115,6 +115,26 @@ fn keys_create_prints_the_key_alone() {
 }
 
 #[test]
+fn keys_are_listed_without_secrets_and_revoked_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let secret = text(&steward(&["keys", "create", "--role", "ingest", "--data-dir", data]).stdout);
+    let listed = text(&steward(&["keys", "list", "--data-dir", data]).stdout);
+    let id = listed.split_whitespace().next().unwrap().to_string();
+    assert!(secret.starts_with(&format!("stw_{}_", id.trim_start_matches("k_"))), "{secret} {listed}");
+    assert!(!listed.contains(secret.trim()) && listed.contains("ingest") && !listed.contains("revoked"), "{listed}");
+
+    let out = steward(&["keys", "revoke", "--data-dir", data, &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&steward(&["keys", "list", "--data-dir", data]).stdout).contains("revoked"));
+    let out = steward(&["keys", "revoke", "--data-dir", data, "k_nobody"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no key with id \"k_nobody\""), "{}", text(&out.stderr));
+    // Created and revoked, both in the audit chain.
+    assert!(text(&steward(&["audit", "verify", "--data-dir", data]).stdout).contains("2 entries"));
+}
+
+#[test]
 fn policy_check_accepts_the_default_and_names_lines_of_errors() {
     let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/default.toml");
     let out = steward(&["policy", "check", default]);

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -18,7 +19,8 @@ pub fn create_key(store: &dyn Store, role: Role) -> Result<String, StoreError> {
     let secret: [u8; 24] = rand::random();
     let id = hex::encode(id);
     let key = format!("stw_{id}_{}", hex::encode(secret));
-    store.insert_key(&ApiKey { id: format!("k_{id}"), hash: hash_key(&key), role, created_at: chrono::Utc::now() })?;
+    let created_at = chrono::Utc::now();
+    store.insert_key(&ApiKey { id: format!("k_{id}"), hash: hash_key(&key), role, created_at, revoked_at: None })?;
     Ok(key)
 }
 
@@ -27,10 +29,52 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Roles of keys already seen, so a request costs one hash and no store read. Keys
+/// How long a key seen in the store is trusted without reading it again: a key revoked
+/// (by `steward keys revoke`, perhaps on another host) stops working within this time.
+pub const KEY_RECHECK: Duration = Duration::from_secs(30);
+
+/// Roles of keys seen lately, so most requests cost one hash and no store read. Keys
 /// created while the server runs are found in the store on first use.
-#[derive(Default, Clone)]
-pub struct KeyCache(Arc<RwLock<HashMap<String, Role>>>);
+#[derive(Clone)]
+pub struct KeyCache {
+    seen: Arc<RwLock<HashMap<String, (Role, Instant)>>>,
+    recheck: Duration,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self::with_recheck(KEY_RECHECK)
+    }
+}
+
+impl KeyCache {
+    pub fn with_recheck(recheck: Duration) -> Self {
+        KeyCache { seen: Arc::default(), recheck }
+    }
+
+    /// The role of a key read from the store less than `recheck` ago.
+    fn fresh(&self, hash: &str) -> Option<Role> {
+        let seen = self.seen.read().ok()?;
+        seen.get(hash).filter(|(_, at)| at.elapsed() < self.recheck).map(|(role, _)| *role)
+    }
+
+    /// The role of the key with `hash`, from the store: unknown and revoked keys are refused.
+    pub fn look_up(&self, store: &dyn Store, hash: &str) -> Result<Role, ApiError> {
+        let found = store.key_by_hash(hash)?;
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        match found {
+            Some(ApiKey { role, revoked_at: None, .. }) => {
+                seen.insert(hash.to_string(), (role, Instant::now()));
+                Ok(role)
+            }
+            Some(ApiKey { id, revoked_at: Some(at), .. }) => {
+                seen.remove(hash);
+                Err(ApiError::unauthorized(format!("API key {id} was revoked at {}", at.to_rfc3339())))
+            }
+            None => Err(ApiError::unauthorized("unknown API key")),
+        }
+    }
+}
 
 /// The role of the key a request carries.
 #[derive(Debug, Clone, Copy)]
@@ -63,18 +107,36 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <key>`"))?;
         let hash = hash_key(key);
-        if let Some(role) = state.keys.0.read().ok().and_then(|m| m.get(&hash).copied()) {
+        if let Some(role) = state.keys.fresh(&hash) {
             return Ok(Caller(role));
         }
-        let store = state.store.clone();
-        let lookup = hash.clone();
-        let found = tokio::task::spawn_blocking(move || store.key_by_hash(&lookup))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))??;
-        let key = found.ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
-        if let Ok(mut m) = state.keys.0.write() {
-            m.insert(hash, key.role);
+        let (keys, store) = (state.keys.clone(), state.store.clone());
+        crate::routes::blocking(move || keys.look_up(store.as_ref(), &hash)).await?.map(Caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoked_keys_are_refused_once_rechecked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = steward_store::open(dir.path(), None).unwrap();
+        let key = create_key(store.as_ref(), Role::Moderator).unwrap();
+        let hash = hash_key(&key);
+        let (cache, eager) = (KeyCache::default(), KeyCache::with_recheck(Duration::ZERO));
+        for c in [&cache, &eager] {
+            assert_eq!(c.look_up(store.as_ref(), &hash).unwrap(), Role::Moderator);
         }
-        Ok(Caller(key.role))
+        let id = store.keys().unwrap()[0].id.clone();
+        store.revoke_key(&id, chrono::Utc::now()).unwrap();
+        // Trusted from memory until the recheck is due, then refused and forgotten.
+        assert_eq!(cache.fresh(&hash), Some(Role::Moderator));
+        assert_eq!(eager.fresh(&hash), None);
+        let refused = eager.look_up(store.as_ref(), &hash).unwrap_err();
+        assert!(refused.message.contains(&format!("API key {id} was revoked")), "{}", refused.message);
+        assert!(eager.seen.read().unwrap().is_empty());
+        assert!(cache.look_up(store.as_ref(), &"0".repeat(64)).unwrap_err().message.contains("unknown API key"));
     }
 }

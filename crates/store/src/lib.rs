@@ -90,6 +90,9 @@ pub struct ApiKey {
     pub hash: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// Set once the key is revoked; a revoked key opens nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Everything one step of the pipeline writes; committed atomically.
@@ -169,7 +172,15 @@ pub trait Store: Send + Sync {
     /// Stores a new key and audits its creation.
     fn insert_key(&self, key: &ApiKey) -> Result<()>;
 
+    /// The key with this hash, revoked or not.
     fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+
+    /// Every key, oldest first.
+    fn keys(&self) -> Result<Vec<ApiKey>>;
+
+    /// Revokes key `id` at `at` and audits it; a key already revoked keeps its first
+    /// revocation. Returns the key as it now is, or `None` when there is no such key.
+    fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<Option<ApiKey>>;
 
     /// Audit entries with `seq > after`, in order, at most `limit`.
     fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>>;

@@ -190,6 +190,12 @@ CREATE INDEX group_members_group ON group_members (kind, group_id, at);
 CREATE INDEX events_at ON events (at);
 "#,
     },
+    Migration {
+        version: 3,
+        description: "api keys can be revoked",
+        sqlite: "ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;",
+        postgres: "ALTER TABLE api_keys ADD COLUMN revoked_at TIMESTAMPTZ;",
+    },
 ];
 
 /// The newest schema version this build knows.

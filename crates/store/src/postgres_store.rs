@@ -128,6 +128,7 @@ fn entity_row(row: &Row) -> EntityRow {
 
 const RESTRICTION_COLUMNS: &str = "decision_id, account_id, post_id, kind, detail, start_at, end_at";
 const CREDIT_COLUMNS: &str = "decision_id, account_id, at, points, restores_at";
+const KEY_COLUMNS: &str = "id, hash, role, created_at, revoked_at";
 
 fn restriction_row(row: &Row) -> Result<Restriction> {
     Ok(Restriction {
@@ -138,6 +139,16 @@ fn restriction_row(row: &Row) -> Result<Restriction> {
         detail: row.get(4),
         start: row.get(5),
         end: row.get(6),
+    })
+}
+
+fn key_row(row: &Row) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.get(0),
+        hash: row.get(1),
+        role: rows::role(row.get(2))?,
+        created_at: row.get(3),
+        revoked_at: row.get(4),
     })
 }
 
@@ -408,10 +419,29 @@ impl Store for PostgresStore {
     }
 
     fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        let row =
-            self.read()?.query_opt("SELECT id, hash, role, created_at FROM api_keys WHERE hash = $1", &[&hash])?;
-        row.map(|r| Ok(ApiKey { id: r.get(0), hash: r.get(1), role: rows::role(r.get(2))?, created_at: r.get(3) }))
-            .transpose()
+        let row = self.read()?.query_opt(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1"), &[&hash])?;
+        row.as_ref().map(key_row).transpose()
+    }
+
+    fn keys(&self) -> Result<Vec<ApiKey>> {
+        let rows = self.read()?.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"), &[])?;
+        rows.iter().map(key_row).collect()
+    }
+
+    fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<Option<ApiKey>> {
+        self.write(|tx| {
+            let revoked =
+                tx.execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", &[&id, &at])?;
+            let key = tx
+                .query_opt(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"), &[&id])?
+                .as_ref()
+                .map(key_row)
+                .transpose()?;
+            if let (1, Some(key)) = (revoked, &key) {
+                append_audit(tx, &[rows::key_revoked(key, at)])?;
+            }
+            Ok(key)
+        })
     }
 
     fn audit_entries(&self, after: u64, n: usize) -> Result<Vec<AuditEntry>> {

@@ -118,6 +118,16 @@ pub(crate) fn key_created(key: &ApiKey) -> AuditRecord {
     }
 }
 
+/// The audit record of a key's revocation.
+pub(crate) fn key_revoked(key: &ApiKey, at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
+    AuditRecord {
+        at,
+        action: "key.revoked".to_string(),
+        subject: key.id.clone(),
+        body: json!({ "role": key.role.as_str() }),
+    }
+}
+
 /// A group's summary as the entity row it is stored as.
 pub(crate) fn group_summary(g: &steward_model::GroupChange) -> EntityRow {
     EntityRow {

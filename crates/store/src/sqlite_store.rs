@@ -185,6 +185,16 @@ fn credit_row(row: &Row<'_>) -> Result<CreditEntry> {
     })
 }
 
+fn key_row(row: &Row<'_>) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.get(0)?,
+        hash: row.get(1)?,
+        role: rows::role(&row.get::<_, String>(2)?)?,
+        created_at: time(row.get(3)?)?,
+        revoked_at: opt_time(row.get(4)?)?,
+    })
+}
+
 /// Runs a prepared query and converts every row with `f`.
 fn collect<T, P: rusqlite::Params>(
     conn: &Connection,
@@ -240,6 +250,7 @@ fn write_groups(tx: &Transaction<'_>, batch: &Batch) -> Result<()> {
 
 const RESTRICTION_COLUMNS: &str = "decision_id, account_id, post_id, kind, detail, start_at, end_at";
 const CREDIT_COLUMNS: &str = "decision_id, account_id, at, points, restores_at";
+const KEY_COLUMNS: &str = "id, hash, role, created_at, revoked_at";
 
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -464,16 +475,29 @@ impl Store for SqliteStore {
 
     fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
         self.read(|conn| {
-            let rows = collect(conn, "SELECT id, hash, role, created_at FROM api_keys WHERE hash = ?1", [hash], |r| {
-                Ok(ApiKey {
-                    id: r.get(0)?,
-                    hash: r.get(1)?,
-                    role: rows::role(&r.get::<_, String>(2)?)?,
-                    created_at: time(r.get(3)?)?,
-                })
-            })?;
+            let rows = collect(conn, &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?1"), [hash], key_row)?;
             Ok(rows.into_iter().next())
         })
+    }
+
+    fn keys(&self) -> Result<Vec<ApiKey>> {
+        self.read(|conn| {
+            collect(conn, &format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"), [], key_row)
+        })
+    }
+
+    fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<Option<ApiKey>> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let revoked = tx
+            .prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
+            .execute(params![id, micros(at)])?;
+        let key = collect(&tx, &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"), [id], key_row)?.pop();
+        if let (1, Some(key)) = (revoked, &key) {
+            append_audit(&tx, &[rows::key_revoked(key, at)])?;
+        }
+        tx.commit()?;
+        Ok(key)
     }
 
     fn audit_entries(&self, after: u64, n: usize) -> Result<Vec<AuditEntry>> {

@@ -318,7 +318,7 @@ fn record(action: &str, subject: &str, body: serde_json::Value) -> AuditRecord {
 }
 
 fn key(id: &str, role: Role) -> ApiKey {
-    ApiKey { id: id.to_string(), hash: format!("{:0>64}", id), role, created_at: t0() }
+    ApiKey { id: id.to_string(), hash: format!("{:0>64}", id), role, created_at: t0(), revoked_at: None }
 }
 
 fn audit_count(store: &dyn Store) -> usize {
@@ -589,6 +589,19 @@ fn keys(db: &dyn Db) {
     assert_eq!(audit_count(&*store), 2);
     assert_eq!(store.key_by_hash(&"1".repeat(64)).unwrap(), None);
     assert_eq!(audit::verify(&*store).unwrap(), 2);
+
+    // Revocation: stored, audited once, the first time kept; other keys untouched.
+    let at = t0() + chrono::Duration::hours(1);
+    let revoked = ApiKey { revoked_at: Some(at), ..ingest.clone() };
+    assert_eq!(store.revoke_key("k_ingest", at).unwrap(), Some(revoked.clone()));
+    assert_eq!(store.revoke_key("k_ingest", at + chrono::Duration::hours(1)).unwrap(), Some(revoked.clone()));
+    assert_eq!(store.revoke_key("k_nobody", at).unwrap(), None);
+    assert_eq!(store.key_by_hash(&ingest.hash).unwrap(), Some(revoked.clone()));
+    assert_eq!(store.keys().unwrap(), vec![admin.clone(), revoked]);
+    let entries = store.audit_entries(2, 10).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].action.as_str(), entries[0].subject.as_str()), ("key.revoked", "k_ingest"));
+    assert_eq!(audit::verify(&*store).unwrap(), 3);
 }
 
 fn member(post: &str, account: &str, at: DateTime<Utc>) -> GroupMember {
