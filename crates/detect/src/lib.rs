@@ -29,6 +29,7 @@ pub mod follower_purge;
 pub mod impersonation;
 pub mod professional;
 pub mod profile;
+pub mod u64_map;
 pub mod unlabelled_ai;
 
 /// What a detector sees of one event.

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use steward_model::{FactCheck, Verdict};
 
 use super::tokens::Token;
+use crate::u64_map::U64Map;
 
 /// Tokens of average weight added to every claim's total (see the module docs).
 pub const SHRINK_TOKENS: f32 = 2.0;
@@ -66,16 +67,21 @@ pub struct Match {
 pub struct KnowledgeBase {
     entries: Vec<Entry>,
     by_id: HashMap<String, u32>,
-    terms: HashMap<Token, u32>,
-    /// Per term: live claims holding it, and the entries (live or replaced) listing it.
+    terms: U64Map<u32>,
+    /// Per term: live claims holding it, and those claims' entries. A replaced entry leaves
+    /// its postings, so search never looks at entries themselves (a cache miss each, in a
+    /// large base) to skip dead ones.
     df: Vec<u32>,
     postings: Vec<Vec<u32>>,
     live: u32,
     weights: Weights,
-    /// Per-search scratch: partial score per entry and the entries touched.
+    /// Per-search scratch: partial score per entry, the entries touched, the text's terms
+    /// and, per term, whether the text has it (exact scores look up a claim's few terms
+    /// there instead of merging them with the text's many).
     acc: Vec<f32>,
     touched: Vec<u32>,
     query_terms: Vec<u32>,
+    in_query: Vec<bool>,
 }
 
 /// IDF per term and total weight per entry, recomputed when the base has grown or shrunk
@@ -125,6 +131,7 @@ impl KnowledgeBase {
                 if term == next {
                     self.df.push(0);
                     self.postings.push(Vec::new());
+                    self.in_query.push(false);
                 }
                 term
             })
@@ -151,6 +158,7 @@ impl KnowledgeBase {
         entry.live = false;
         for &t in entry.terms.iter() {
             self.df[t as usize] -= 1;
+            self.postings[t as usize].retain(|&e| e != index);
         }
         self.live -= 1;
     }
@@ -182,24 +190,15 @@ impl KnowledgeBase {
         }
     }
 
-    /// The exact score of entry `index` for a text whose term ids are `query_terms` (sorted).
-    fn exact(&self, index: u32, query_terms: &[u32]) -> f32 {
-        let entry = &self.entries[index as usize];
+    /// The exact score of entry `index` for the text whose terms are marked in `in_query`.
+    fn exact(&self, index: u32) -> f32 {
         let w = &self.weights;
-        let mut found = 0.0;
-        let (mut i, mut j) = (0, 0);
-        let (a, b) = (&entry.terms, query_terms);
-        while i < a.len() && j < b.len() {
-            match a[i].cmp(&b[j]) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    found += w.idf[a[i] as usize];
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
+        let found: f32 = self.entries[index as usize]
+            .terms
+            .iter()
+            .filter(|&&t| self.in_query[t as usize])
+            .map(|&t| w.idf[t as usize])
+            .sum();
         let total = w.total[index as usize] + w.pad;
         if total > 0.0 { found / total } else { 0.0 }
     }
@@ -213,7 +212,7 @@ impl KnowledgeBase {
         let mut query_terms = std::mem::take(&mut self.query_terms);
         query_terms.clear();
         query_terms.extend(tokens.iter().filter_map(|t| self.terms.get(t).copied()));
-        // Rarest first for proposing, then in id order for the exact merge.
+        // Rarest first for proposing.
         query_terms.sort_unstable_by_key(|&t| (self.postings[t as usize].len(), t));
         let mut touched = std::mem::take(&mut self.touched);
         let mut read = 0;
@@ -235,22 +234,24 @@ impl KnowledgeBase {
         // The best candidates by their share of rare evidence, then exact scores.
         let mut candidates: Vec<Match> = touched
             .drain(..)
-            .filter_map(|e| {
+            .map(|e| {
                 let partial = std::mem::take(&mut self.acc[e as usize]);
-                let entry = &self.entries[e as usize];
-                entry
-                    .live
-                    .then(|| Match { entry: e, score: partial / (self.weights.total[e as usize] + self.weights.pad) })
+                Match { entry: e, score: partial / (self.weights.total[e as usize] + self.weights.pad) }
             })
             .collect();
-        query_terms.sort_unstable();
         let keep = CANDIDATES.max(k);
         if candidates.len() > keep {
             candidates.select_nth_unstable_by(keep - 1, |a, b| b.score.total_cmp(&a.score));
             candidates.truncate(keep);
         }
+        for &t in &query_terms {
+            self.in_query[t as usize] = true;
+        }
         for c in &mut candidates {
-            c.score = self.exact(c.entry, &query_terms);
+            c.score = self.exact(c.entry);
+        }
+        for &t in &query_terms {
+            self.in_query[t as usize] = false;
         }
         candidates.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.entry.cmp(&b.entry)));
         candidates.truncate(k);

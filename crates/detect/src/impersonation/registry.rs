@@ -12,12 +12,12 @@
 //! which only lets one more form through to verification).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use steward_model::{Identity, IdentityKind};
 
 use super::avatar::AvatarIndex;
 use super::names::{Fold, canonical};
+use crate::u64_map::U64Map;
 
 /// Pair lists longer than this are not walked, but for the rarest pairs of the name.
 const LONG_LIST: usize = 256;
@@ -65,25 +65,7 @@ struct Meta {
     sketch: u64,
 }
 
-/// Multiplicative hashing of pair keys (they are already well spread in their low bits).
-#[derive(Default)]
-struct PairHasher(u64);
-
-impl Hasher for PairHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (v ^ v >> 29).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type Pairs = HashMap<u64, Vec<u32>, BuildHasherDefault<PairHasher>>;
+type Pairs = U64Map<Vec<u32>>;
 
 fn pair(a: char, b: char, gap: u64) -> u64 {
     gap << 42 | (a as u64) << 21 | b as u64
