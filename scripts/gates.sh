@@ -40,15 +40,21 @@ en=$("$STEWARD" eval clickbait --csv "$DATA/clickbait/sc-clickbait-en-train.csv"
 gate "clickbait en" "$en" f1 ">=" 0.97 || status=1
 
 # Debunked claims (issue 4). The issue's floors are recall_at_1 >= 0.92 and matched_recall
-# >= 0.85 at a false match rate <= 0.02; the lexical matcher does not reach the first two
-# yet (see the issue notes: a fifth of the positives share little text with their ruling
-# or point at one of several rulings of the same rumour). Until it does, these floors guard
-# what it reaches against regressions; the false match rate is gated at the issue's limit.
+# >= 0.85 at a false match rate <= 0.02. No text matcher reaches the first two on this file:
+# 11 of its 195 positives share no text with their ruling (it is about the post's image or
+# video) and 16 rank first another ruling of the same rumour that the post carries as fully
+# (two rulings even have the same claim), which caps exact-id recall@1 at 0.862. These
+# floors guard what the matcher reaches against regressions; the false match rate is gated
+# at the issue's limit. `steward eval claims --show-errors` lists every miss.
 claims=$("$STEWARD" eval claims --factchecks "$DATA/claims/factchecks.jsonl" --posts "$DATA/claims/posts.jsonl")
 echo "$claims"
 gate "debunked claims" "$claims" recall_at_1 ">=" 0.76 || status=1
 gate "debunked claims" "$claims" matched_recall ">=" 0.68 || status=1
 gate "debunked claims" "$claims" false_match_rate "<=" 0.02 || status=1
+# Speed against a 100,000-entry knowledge base grown from the real one (target 5,000
+# posts/s on one core): reported, not gated, as the machine is shared.
+"$STEWARD" bench claims --factchecks "$DATA/claims/factchecks.jsonl" --posts "$DATA/claims/posts.jsonl" \
+  --kb-size 100000 --seconds 3
 # Impersonation (issue 5). The registry's look-alikes must be found, its owners and real
 # ordinary users left alone; speed against a 100,000-identity registry is reported.
 imp=$("$STEWARD" eval impersonation --registry "$DATA/impersonation/registry.jsonl" \
