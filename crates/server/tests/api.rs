@@ -10,6 +10,8 @@ use steward_model::Role;
 struct Server {
     base: String,
     keys: std::collections::HashMap<Role, String>,
+    /// An admin key revoked before the server started.
+    revoked: String,
     client: Client,
     _dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
@@ -20,6 +22,9 @@ fn start(max_body_bytes: usize) -> Server {
     let store = steward_store::open(dir.path(), None).unwrap();
     let keys =
         Role::ALL.into_iter().map(|r| (r, steward_server::auth::create_key(store.as_ref(), r).unwrap())).collect();
+    let revoked = steward_server::auth::create_key(store.as_ref(), Role::Admin).unwrap();
+    let revoked_id = store.key_by_hash(&steward_server::auth::hash_key(&revoked)).unwrap().unwrap().id;
+    store.revoke_key(&revoked_id, chrono::Utc::now()).unwrap();
     let policy = Arc::new(steward_engine::default_policy().unwrap());
     let engine = steward_engine::Engine::open(store, policy, Default::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -27,7 +32,7 @@ fn start(max_body_bytes: usize) -> Server {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = steward_server::router(steward_server::AppState::new(engine, steward_server::Limits { max_body_bytes }));
     runtime.spawn(async move { axum::serve(listener, app).await });
-    Server { base, keys, client: Client::new(), _dir: dir, _runtime: runtime }
+    Server { base, keys, revoked, client: Client::new(), _dir: dir, _runtime: runtime }
 }
 
 impl Server {
@@ -191,6 +196,9 @@ fn every_v1_route_needs_a_key_of_an_allowed_role() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = s.client.post(format!("{}/v1/events", s.base)).bearer_auth("stw_nope").body("[]").send().unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s.client.get(format!("{}/v1/campaigns", s.base)).bearer_auth(&s.revoked).send().unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().unwrap().contains("was revoked at"));
     for role in [Role::Auditor, Role::Moderator] {
         let (status, body) = s.post(role, "application/json", "[]");
         assert_eq!(status, StatusCode::FORBIDDEN, "{role:?}");
