@@ -35,8 +35,8 @@
 //!   table. NFKC is thus applied per code point rather than over combining
 //!   sequences: the results differ only for decomposed accents (which step 4
 //!   and 8 strip either way) and conjoining Hangul jamo.
-//! * [`shingle`]: character n-grams (default 3) of normalized text, hashed with
-//!   xxh3; short texts yield one shingle and the count is exposed.
+//! * [`shingle`]: character n-grams (default 3) of normalized text, hashed from
+//!   their packed code points; short texts yield one shingle and the count is exposed.
 //! * [`Signature`], [`OnePermutationHasher`]: MinHash signatures (default
 //!   K = 128 × u32) by one-permutation hashing with optimal densification;
 //!   [`estimate_jaccard`] compares two of them.

@@ -1,6 +1,13 @@
-//! Character n-gram shingles over normalized text, hashed with xxh3.
+//! Character n-gram shingles over normalized text, hashed from their code
+//! points.
+//!
+//! Up to [`PACKED_MAX`] characters pack into one `u64` (21 bits each, so
+//! distinct shingles never share a key) that one mixing step hashes: a
+//! rolling window over the text costs a shift and a mix per shingle, instead
+//! of hashing the shingle's bytes again. Longer n-grams fold their code points
+//! one at a time.
 
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use crate::minhash::mix64;
 
 /// Default shingle length in characters: 3 suits Chinese, where a character is
 /// close to a morpheme; for Latin text 3-grams include the word-boundary space.
@@ -9,62 +16,104 @@ pub const DEFAULT_NGRAM: usize = 3;
 /// Default seed for shingle hashing.
 pub const DEFAULT_SEED: u64 = 0x5354_4557_4152_4431; // "STEWARD1"
 
-/// Calls `f` with the xxh3 hash (seeded with `seed`) of every window of `n`
-/// consecutive characters of `text`, in order and with repeats, and returns how
-/// many windows there were.
+/// Longest n-gram whose code points are packed into one key.
+pub const PACKED_MAX: usize = 3;
+
+/// Bits per code point in a packed key.
+const CHAR_BITS: u32 = 21;
+
+/// Marks the key of a text shorter than n characters, so that it differs
+/// from every full window (bit 63 is above 3 × 21 bits).
+const SHORT: u64 = 1 << 63;
+
+/// Hash of a packed key: splitmix64's finalizer, a bijection whose every
+/// output bit depends on every input bit, so bins (high bits) and values (low
+/// bits) of the MinHash are both well spread.
+#[inline(always)]
+fn hash_key(key: u64, seed: u64) -> u64 {
+    mix64(key ^ seed)
+}
+
+/// The hash of one shingle of an `n`-gram shingling given as its characters:
+/// what [`for_each_shingle`] calls `f` with for a window of `n` characters,
+/// or for a whole text shorter than `n` (`chars.len() < n`).
+pub fn shingle_hash(chars: &[char], n: usize, seed: u64) -> u64 {
+    if n <= PACKED_MAX {
+        let key = chars.iter().fold(0u64, |k, &c| (k << CHAR_BITS) | u64::from(c));
+        return hash_key(if chars.len() < n { key | SHORT } else { key }, seed);
+    }
+    folded(chars.iter().map(|&c| u32::from(c)), chars.len(), seed)
+}
+
+/// Hash of more than [`PACKED_MAX`] code points: folded one at a time by
+/// 64 × 64 → 128-bit multiplications, then mixed with the count.
+fn folded(chars: impl Iterator<Item = u32>, len: usize, seed: u64) -> u64 {
+    const P: u64 = 0xA409_3822_299F_31D1;
+    let h = chars.fold(seed, |h, c| {
+        let r = u128::from(h ^ u64::from(c)) * u128::from(P);
+        (r as u64) ^ ((r >> 64) as u64)
+    });
+    hash_key(h ^ len as u64, seed)
+}
+
+/// Calls `f` with the hash (seeded with `seed`, [`shingle_hash`]) of every
+/// window of `n` consecutive characters of `text`, in order and with repeats,
+/// and returns how many windows there were.
 ///
 /// Nothing is skipped for short texts: a non-empty text of fewer than `n`
 /// characters yields one shingle, the whole text. An empty text yields none.
 /// `n == 0` is treated as 1.
-pub fn for_each_shingle(text: &str, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
+#[inline]
+pub fn for_each_shingle(text: &str, n: usize, seed: u64, f: impl FnMut(u64)) -> usize {
     let n = n.max(1);
-    let bytes = text.as_bytes();
-    if bytes.is_empty() {
-        return 0;
-    }
-    // Fast path: pure ASCII text, where characters are bytes.
-    if text.is_ascii() {
-        if bytes.len() <= n {
-            f(xxh3_64_with_seed(bytes, seed));
-            return 1;
-        }
-        for w in bytes.windows(n) {
-            f(xxh3_64_with_seed(w, seed));
-        }
-        return bytes.len() - n + 1;
-    }
-    // General path: a ring of the byte offsets where the last n characters start.
-    let mut starts = [0usize; 64];
-    if n > starts.len() {
+    if n > PACKED_MAX {
         return for_each_shingle_long(text, n, seed, f);
     }
-    let mut count = 0usize;
-    let mut seen = 0usize;
-    for (i, _) in text.char_indices() {
-        if seen >= n {
-            let start = starts[(seen - n) % 64];
-            f(xxh3_64_with_seed(&bytes[start..i], seed));
-            count += 1;
-        }
-        starts[seen % 64] = i;
-        seen += 1;
+    // ASCII text: characters are bytes, no decoding.
+    if text.is_ascii() {
+        for_each_packed(text.bytes().map(u32::from), n, seed, f)
+    } else {
+        for_each_packed(text.chars().map(u32::from), n, seed, f)
     }
-    let start = if seen >= n { starts[(seen - n) % 64] } else { 0 };
-    f(xxh3_64_with_seed(&bytes[start..], seed));
-    count + 1
+}
+
+/// [`for_each_shingle`] for `n ≤ PACKED_MAX` over the text's code points: a
+/// rolling key of the last `n` of them.
+#[inline(always)]
+fn for_each_packed(chars: impl Iterator<Item = u32>, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
+    let mask = (1u64 << (CHAR_BITS as usize * n)) - 1;
+    let mut key = 0u64;
+    let mut seen = 0usize;
+    for c in chars {
+        key = ((key << CHAR_BITS) | u64::from(c)) & mask;
+        seen += 1;
+        if seen >= n {
+            f(hash_key(key, seed));
+        }
+    }
+    match seen {
+        0 => 0,
+        s if s < n => {
+            f(hash_key(key | SHORT, seed));
+            1
+        }
+        s => s - n + 1,
+    }
 }
 
 fn for_each_shingle_long(text: &str, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
-    let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
-    let chars = starts.len() - 1;
-    if chars <= n {
-        f(xxh3_64_with_seed(text.as_bytes(), seed));
+    let chars: Vec<u32> = text.chars().map(u32::from).collect();
+    if chars.is_empty() {
+        return 0;
+    }
+    if chars.len() < n {
+        f(folded(chars.iter().copied(), chars.len(), seed));
         return 1;
     }
-    for w in starts.windows(n + 1) {
-        f(xxh3_64_with_seed(&text.as_bytes()[w[0]..w[n]], seed));
+    for w in chars.windows(n) {
+        f(folded(w.iter().copied(), n, seed));
     }
-    chars - n + 1
+    chars.len() - n + 1
 }
 
 /// The shingle hashes of `text` (see [`for_each_shingle`]) appended to `out`,
@@ -115,21 +164,16 @@ pub fn exact_jaccard_sorted(a: &[u64], b: &[u64]) -> f64 {
 mod tests {
     use super::*;
 
+    /// Naive reference: every window of `n` characters hashed on its own.
     fn grams(text: &str, n: usize) -> Vec<u64> {
         let chars: Vec<char> = text.chars().collect();
         if chars.is_empty() {
             return vec![];
         }
-        if chars.len() <= n {
-            return vec![xxh3_64_with_seed(text.as_bytes(), DEFAULT_SEED)];
+        if chars.len() < n {
+            return vec![shingle_hash(&chars, n, DEFAULT_SEED)];
         }
-        chars
-            .windows(n)
-            .map(|w| {
-                let s: String = w.iter().collect();
-                xxh3_64_with_seed(s.as_bytes(), DEFAULT_SEED)
-            })
-            .collect()
+        chars.windows(n).map(|w| shingle_hash(w, n, DEFAULT_SEED)).collect()
     }
 
     #[test]
@@ -150,6 +194,35 @@ mod tests {
             for n in [1, 2, 3, 5] {
                 assert_eq!(shingles(text, n), grams(text, n), "{text:?} n={n}");
             }
+        }
+    }
+
+    #[test]
+    fn hashes_of_structured_shingles_are_uniform() {
+        // Neighbouring code points, the most regular input there is: bins (high
+        // bits) must be even and every low bit (the MinHash values) fair.
+        let pool: Vec<char> = (0x4E00..0x4E28).chain(0x61..0x71).filter_map(char::from_u32).collect();
+        let mut bins = [0u32; 128];
+        let mut ones = [0u32; 32];
+        let mut total = 0u32;
+        for &a in &pool {
+            for &b in &pool {
+                for &c in &pool {
+                    let h = shingle_hash(&[a, b, c], 3, DEFAULT_SEED);
+                    bins[(h >> 57) as usize] += 1;
+                    for (bit, n) in ones.iter_mut().enumerate() {
+                        *n += (h >> bit) as u32 & 1;
+                    }
+                    total += 1;
+                }
+            }
+        }
+        let expected = f64::from(total) / 128.0;
+        let chi2: f64 = bins.iter().map(|&n| (f64::from(n) - expected).powi(2) / expected).sum();
+        // 127 degrees of freedom: p < 0.001 above 181.
+        assert!(chi2 < 181.0, "chi2 {chi2}");
+        for n in ones {
+            assert!((f64::from(n) / f64::from(total) - 0.5).abs() < 0.01, "{n} of {total}");
         }
     }
 

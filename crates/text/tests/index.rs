@@ -143,7 +143,7 @@ fn floods_of_identical_posts_are_returned_whole() {
     let mut sk = Sketcher::new(p).unwrap();
     let mut idx = WindowIndex::with_max_postings(p, DAY, 2).unwrap();
     let sig = sk.sketch("一模一样的刷屏内容，一模一样的刷屏内容，快来看看吧");
-    let near = sk.sketch("一模一样的刷屏内容，一模一样的刷屏内容，快来看看");
+    let near = sk.sketch("一模一样的刷屏内容，一模一样的刷屏内容，快去看看吧");
     assert_ne!(sig, near);
     for id in 0..3000 {
         assert!(idx.insert(id, T0 + i64::from(id), &sig).unwrap());
