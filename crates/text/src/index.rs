@@ -301,21 +301,53 @@ impl BandTable {
         self.used += 1;
     }
 
-    /// Places slots given in fingerprint order into an empty table, each at
-    /// its home slot or just after the previous one.
-    fn place_sorted(&mut self, items: impl Iterator<Item = u64>) {
-        let mut next = 0;
-        for slot in items {
-            let p = slot_fp(slot).home(self.cap).max(next);
-            while p + 1 >= self.slots.len() {
-                if self.slots.len() == self.slots.capacity() {
-                    self.slots.reserve_exact(OVERFLOW_STEP);
-                }
-                self.slots.push(0);
-            }
-            self.slots[p] = slot;
-            next = p + 1;
+    /// Rebuilds the table with `cap` home slots, every entry replaced by the
+    /// value `value_of` gives its slot (`NONE` drops it; called for empty
+    /// slots too), in one branch-free pass: the entries, still in fingerprint
+    /// order, are placed into `spare` each at its home slot or just after the
+    /// previous one, and `spare` and the table's slots are swapped, so that
+    /// one buffer serves all the tables of a rebuild.
+    fn repack(&mut self, cap: usize, value_of: impl Fn(u64) -> u32, spare: &mut Vec<u64>) {
+        let len = cap + 1 + OVERFLOW_STEP;
+        if spare.capacity() > len + len / 4 {
+            // Left by a larger table: do not keep its memory.
+            *spare = Vec::new();
         }
+        spare.clear();
+        // Exact sizes: doubling would waste up to half of a table.
+        spare.reserve_exact(len);
+        spare.resize(len, 0);
+        let (mut next, mut live) = (0, 0);
+        let mut slots = self.slots.iter();
+        loop {
+            // A local slice, so that its address and length stay in registers.
+            let out = &mut spare[..];
+            for &slot in slots.by_ref() {
+                let val = value_of(slot);
+                let keep = val != NONE;
+                let fp = slot_fp(slot);
+                let home = fp.home(cap);
+                // Whether an entry sits at its home is random: no branch.
+                let p = select_unpredictable(home > next, home, next);
+                if p + 1 >= out.len() {
+                    // The last slot must stay empty: grow and redo this slot.
+                    slots = self.slots[self.slots.len() - slots.len() - 1..].iter();
+                    break;
+                }
+                // Slots from `next` on are empty, so a dropped entry writes 0 into one.
+                out[p] = select_unpredictable(keep, (u64::from(fp) << 32) | u64::from(val), 0);
+                next = select_unpredictable(keep, p + 1, next);
+                live += usize::from(keep);
+            }
+            if slots.len() == 0 {
+                break;
+            }
+            spare.reserve_exact(OVERFLOW_STEP);
+            spare.resize(spare.len() + OVERFLOW_STEP, 0);
+        }
+        std::mem::swap(&mut self.slots, spare);
+        self.cap = cap;
+        self.used = live;
     }
 
     fn over_load(&self) -> bool {
@@ -869,12 +901,14 @@ impl WindowIndex {
     fn rebuild(&mut self, keep_from: u32) {
         let cutoff = self.cutoff_rel();
         // Expire posts.
+        let mut expired = 0;
         for m in self.meta.iter_mut() {
             if m.time != ABSENT && i64::from(m.time) < cutoff {
                 m.time = ABSENT;
-                self.stored -= 1;
+                expired += 1;
             }
         }
+        self.stored -= expired;
         let id_base = self.id_base;
         let meta = &mut self.meta;
         // Unlink expired members from their groups; an expired head keeps the
@@ -917,76 +951,80 @@ impl WindowIndex {
         self.groups = groups;
         drop(kept);
 
-        // The live head of the group an entry names (entries name heads only):
-        // itself when live, else the group's new head, or NONE.
-        // One more entry, NONE, for empty slots to read.
-        let resolved: Vec<u32> = (self.meta.iter().zip(id_base..))
+        // Entries stay as they are when no post expired (they name live
+        // heads after every rebuild), and the sizes are known before the pass.
+        let target = |live: usize| (live * 1000 / TARGET_LOAD).max(MIN_CAPACITY);
+        // A table is resized only when its size at the target load differs enough.
+        let resized = |cap: usize, live: usize| {
+            let new_cap = target(live);
+            if new_cap.abs_diff(cap) * 1000 > new_cap * RESIZE_SLACK { new_cap } else { cap }
+        };
+        let as_is = |slot: u64| if slot == 0 { NONE } else { slot as u32 };
+        let mut spare = Vec::new();
+        if expired == 0 {
+            for table in self.tables.iter_mut() {
+                table.repack(resized(table.cap, table.used), as_is, &mut spare);
+            }
+            return self.drop_dead_prefix(keep_from);
+        }
+        // What each entry becomes, at the index `entry` gives it: for a group
+        // head, the group's live head (itself when live, else the group's new
+        // head, or NONE); NONE for an empty slot; for a posting list, the list
+        // when two or more of its heads are left, else its only one or NONE
+        // (and the list is freed).
+        let mut heads: Vec<u32> = (self.meta.iter().zip(id_base..))
             .map(|(m, id)| if m.time != ABSENT { id } else { m.next })
             .chain([NONE])
             .collect();
-        let empty_slot = resolved.len() - 1;
-        let (lists, free_lists) = (&mut self.lists, &mut self.free_lists);
-        for table in self.tables.iter_mut() {
-            if empty_slot == 0 {
-                // No post, so no entry either.
-                break;
-            }
-            // Resolve the entries and pack the survivors toward their homes in
-            // one pass (each moves down, never up, and keeps its order).
-            // Branch-free but for posting lists: which slots are empty or
-            // expired is random.
-            let cap = table.cap;
-            let mut live = 0;
-            let mut next = 0;
-            // A local slice, so that its address and length stay in registers.
-            let slots = &mut table.slots[..];
-            for i in 0..slots.len() {
-                let slot = slots[i];
-                slots[i] = 0;
-                let fp = slot_fp(slot);
-                let val = slot as u32;
-                let head = if val & LIST_BIT == 0 {
-                    resolved[select_unpredictable(slot != 0, val.wrapping_sub(id_base) as usize, empty_slot)]
+        let empty_slot = heads.len() - 1;
+        let list_base = heads.len();
+        for (n, list) in (0..).zip(self.lists.iter_mut()) {
+            // An empty list is a free one.
+            let head = if list.is_empty() {
+                NONE
+            } else {
+                list.retain_mut(|id| {
+                    *id = heads[(*id - id_base) as usize];
+                    *id != NONE
+                });
+                if list.len() >= 2 {
+                    LIST_BIT | n
                 } else {
-                    let n = val & !LIST_BIT;
-                    let list = &mut lists[n as usize];
-                    list.retain_mut(|id| {
-                        *id = resolved[(*id - id_base) as usize];
-                        *id != NONE
-                    });
-                    match list.len() {
-                        0 | 1 => {
-                            let head = list.first().copied().unwrap_or(NONE);
-                            list.clear();
-                            free_lists.push(n);
-                            head
-                        }
-                        _ => val,
-                    }
-                };
-                let keep = head != NONE;
-                // Slots from `next` to `i` are empty, so a dropped entry writes 0
-                // into one of them.
-                let p = fp.home(cap).max(next);
-                slots[p] = select_unpredictable(keep, (u64::from(fp) << 32) | u64::from(head), 0);
-                next = select_unpredictable(keep, p + 1, next);
-                live += usize::from(keep);
-            }
-            table.used = live;
-            let new_cap = (live * 1000 / TARGET_LOAD).max(MIN_CAPACITY);
-            if new_cap.abs_diff(cap) * 1000 > new_cap * RESIZE_SLACK {
-                // Resize: place the (still sorted) survivors into a new table.
-                let mut fresh = BandTable::with_capacity(new_cap);
-                fresh.place_sorted(table.slots.iter().copied().filter(|&s| s != 0));
-                fresh.used = live;
-                *table = fresh;
+                    let head = list.first().copied().unwrap_or(NONE);
+                    list.clear();
+                    self.free_lists.push(n);
+                    head
+                }
+            };
+            heads.push(head);
+        }
+        let entry = |slot: u64| -> u32 {
+            let val = slot as u32;
+            let i = select_unpredictable(
+                val & LIST_BIT == 0,
+                val.wrapping_sub(id_base) as usize,
+                list_base + (val & !LIST_BIT) as usize,
+            );
+            heads[select_unpredictable(slot != 0, i, empty_slot)]
+        };
+        for table in self.tables.iter_mut() {
+            table.repack(table.cap, entry, &mut spare);
+            let cap = resized(table.cap, table.used);
+            if cap != table.cap {
+                table.repack(cap, as_is, &mut spare);
             }
         }
-        drop(resolved);
+        drop(spare);
+        drop(heads);
         for &n in &self.free_lists {
             self.lists[n as usize] = Vec::new();
         }
+        self.drop_dead_prefix(keep_from);
+    }
 
+    /// Drops the dead prefix of the per-id arrays and the forward pointers of
+    /// expired heads, which no entry refers to after a rebuild.
+    fn drop_dead_prefix(&mut self, keep_from: u32) {
         // Drop the dead prefix of the per-id arrays (nothing refers to it any
         // more) once it is a quarter of them, or when asked to, so that a
         // sliding window does not move the arrays at every rebuild.
@@ -1116,9 +1154,9 @@ mod tests {
             }
             // A rebuild places the sorted entries directly, at another size.
             for cap in [50, 64, 200] {
-                let mut r = BandTable::with_capacity(cap);
-                r.place_sorted(t.slots.iter().copied().filter(|&s| s != 0));
-                r.used = held.len();
+                let mut r = t.clone();
+                r.repack(cap, |slot| if slot == 0 { NONE } else { slot as u32 }, &mut Vec::new());
+                assert_eq!(r.used, held.len());
                 check_table(&r, &held);
             }
         }
