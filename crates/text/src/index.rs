@@ -39,7 +39,8 @@
 //! computes the band hashes and the compact signature once for both. Full signatures
 //! are not kept. Eviction is lazy and amortized: queries skip expired posts,
 //! and when a table reaches 85 % load every table is rebuilt without them (and
-//! resized to 60 % load): expired members leave their groups, a group whose
+//! resized to 50–70 % load, sized beforehand from the share of groups left so
+//! that one pass over a table suffices): expired members leave their groups, a group whose
 //! first member expired is re-entered under its next live one, and each insert
 //! costs O(1) amortized slot moves.
 
@@ -943,6 +944,7 @@ impl WindowIndex {
                 meta[(old_head - id_base) as usize].next = head;
             }
         }
+        let (groups_before, groups_after) = (old.used, kept.len());
         drop(old);
         let mut groups = GroupTable::with_capacity((kept.len() * 1000 / TARGET_LOAD).max(MIN_CAPACITY));
         let cap = groups.cap;
@@ -1008,10 +1010,13 @@ impl WindowIndex {
             heads[select_unpredictable(slot != 0, i, empty_slot)]
         };
         for table in self.tables.iter_mut() {
-            table.repack(table.cap, entry, &mut spare);
-            let cap = resized(table.cap, table.used);
-            if cap != table.cap {
-                table.repack(cap, as_is, &mut spare);
+            // Sized for the share of groups left, so that one pass is enough
+            // unless the load it leaves is far from the target.
+            let estimate = table.used * groups_after / groups_before.max(1);
+            table.repack(resized(table.cap, estimate), entry, &mut spare);
+            let load = table.used * 1000 / table.cap;
+            if target(table.used) != table.cap && !(TARGET_LOAD - 100..=TARGET_LOAD + 100).contains(&load) {
+                table.repack(target(table.used), as_is, &mut spare);
             }
         }
         drop(spare);
