@@ -125,11 +125,16 @@ impl SketchParams {
     /// If `sig` is shorter than `bands × rows`.
     #[inline]
     pub fn band_hash(&self, sig: &Signature, band: usize) -> u64 {
+        self.hash_band(&sig.values()[band * self.rows..(band + 1) * self.rows], band)
+    }
+
+    /// [`band_hash`](Self::band_hash) given the band's values.
+    #[inline(always)]
+    fn hash_band(&self, vals: &[u32], band: usize) -> u64 {
         // Digits of π (odd multipliers).
         const P0: u64 = 0x1319_8A2E_0370_7345;
         const P1: u64 = 0xA409_3822_299F_31D1;
         const P2: u64 = 0x082E_FA98_EC4E_6C89;
-        let vals = &sig.values()[band * self.rows..(band + 1) * self.rows];
         let mut h = self.band_seed(band) ^ P0;
         let mut pairs = vals.chunks_exact(2);
         for pair in pairs.by_ref() {
@@ -144,7 +149,10 @@ impl SketchParams {
     /// All band hashes of `sig`, into `out` (cleared first).
     pub fn band_hashes_into(&self, sig: &Signature, out: &mut Vec<u64>) {
         out.clear();
-        out.extend((0..self.bands).map(|b| self.band_hash(sig, b)));
+        // Bands taken in order from one slice: no index arithmetic or bounds
+        // check per band.
+        let bands = sig.values()[..self.bands * self.rows].chunks_exact(self.rows);
+        out.extend(bands.enumerate().map(|(b, vals)| self.hash_band(vals, b)));
     }
 
     /// All band hashes of `sig`.
