@@ -246,7 +246,12 @@ impl OnePermutationHasher {
             return;
         }
         if !self.ranks.is_empty() {
-            self.densify_ranked(&mut out.values);
+            // The default K as a constant: its loops unroll and the row
+            // minimum stays in registers.
+            match self.k {
+                DEFAULT_NUM_HASHES => self.densify_ranked::<DEFAULT_NUM_HASHES>(&mut out.values),
+                _ => self.densify_ranked::<0>(&mut out.values),
+            }
             return;
         }
         let k = self.k;
@@ -266,8 +271,11 @@ impl OnePermutationHasher {
     /// the filled bin its probe sequence reaches first (copies come from bins
     /// that were filled before densification only). `values` has at least one
     /// filled bin.
-    fn densify_ranked(&self, values: &mut [u32]) {
-        let k = self.k;
+    /// `K` is the number of bins when known at compile time, else 0.
+    #[inline(always)]
+    fn densify_ranked<const K: usize>(&self, values: &mut [u32]) {
+        let k = if K == 0 { self.k } else { K };
+        let values = &mut values[..k];
         // Bit sets of the empty bins (visited bit by bit: which bins are filled
         // is random, so branches on it would mispredict).
         let mut empty = [0u64; RANKED_MAX_K / 64];
