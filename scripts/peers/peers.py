@@ -7,7 +7,9 @@ truth pairs (exact shingle Jaccard >= 0.8 between a sampled post and any other p
 steward's own results. For each library, not timed: turning the shingle sets into the input
 type the library takes. Timed (median of --runs): MinHash signatures of every post, LSH
 insert of every post and an LSH query for every post's candidates, with the band layout
-21 bands x 6 rows where the library allows it. Pair recall: a truth pair is found when one
+21 bands x 6 rows where the library allows it. The runs go round robin: each round times
+every library once and, through --steward-timing, each steward configuration once, so all
+share the machine's slow and fast spells. Pair recall: a truth pair is found when one
 post of the pair is among the query candidates of the other.
 
 Posts whose shingle set is empty (text that normalizes to nothing) are left out for the
@@ -19,7 +21,9 @@ import argparse
 import base64
 import json
 import os
+import shlex
 import statistics
+import subprocess
 import sys
 import time
 from importlib.metadata import version
@@ -237,6 +241,14 @@ def main():
     ap.add_argument("--shingles", required=True)
     ap.add_argument("--truth", required=True)
     ap.add_argument("--steward", action="append", default=[], help="steward bench sketch JSON (repeatable)")
+    ap.add_argument(
+        "--steward-timing",
+        action="append",
+        default=[],
+        help="a command timing one steward run (`steward bench sketch --runs 1 --queries 0 ...`), one per "
+        "--steward in the same order: run once a round between the peers' runs, so that steward and the "
+        "peers are timed under the same machine conditions",
+    )
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="*", choices=sorted(PEERS), help="run only these peers")
     ap.add_argument("--json", help="also write all results as JSON here")
@@ -255,29 +267,49 @@ def main():
     ids = [i for i, s in enumerate(sets) if s]
     load_before = os.getloadavg()
 
-    results = []
-    for key in args.only or list(PEERS):
-        peer = PEERS[key]()
-        data = peer.prepare(sets, ids)
-        seconds = []
-        result = None
-        for _ in range(args.runs):
-            result = None
+    if args.steward_timing and len(args.steward_timing) != len(stewards):
+        sys.exit("give one --steward-timing per --steward")
+    # Round robin: each round times every peer once and every steward configuration once, so
+    # a slow spell of this shared machine falls on all of them alike. (Steward's runs last a
+    # fraction of a second, the peers' up to many seconds: timed in separate blocks, steward
+    # would be a sample of one moment against the peers' average.)
+    keys = args.only or list(PEERS)
+    peers = {key: PEERS[key]() for key in keys}
+    prepared = {key: peers[key].prepare(sets, ids) for key in keys}
+    seconds = {key: [] for key in keys}
+    last = {}
+    steward_seconds = [([], []) for _ in args.steward_timing]
+    for _ in range(args.runs):
+        for key in keys:
+            last[key] = None
             started = time.perf_counter()
-            result = peer.run(data)
-            seconds.append(time.perf_counter() - started)
-            print(f"  {key}: {seconds[-1]:.3f} s", file=sys.stderr, flush=True)
+            last[key] = peers[key].run(prepared[key])
+            seconds[key].append(time.perf_counter() - started)
+            print(f"  {key}: {seconds[key][-1]:.3f} s", file=sys.stderr, flush=True)
+        for k, cmd in enumerate(args.steward_timing):
+            run = json.loads(subprocess.run(shlex.split(cmd), check=True, capture_output=True, text=True).stdout)
+            steward_seconds[k][0].append(run["seconds"])
+            steward_seconds[k][1].append(run["from_shingles_seconds"])
+            print(f"  steward #{k + 1}: {run['seconds']:.3f} s", file=sys.stderr, flush=True)
+    for s, (text_s, shingle_s) in zip(stewards, steward_seconds):
+        s["interleaved_seconds"], s["interleaved_from_shingles_seconds"] = text_s, shingle_s
+        s["posts_per_second_median"] = s["posts"] / statistics.median(text_s)
+        s["from_shingles_posts_per_second_median"] = s["posts"] / statistics.median(shingle_s)
+
+    results = []
+    for key in keys:
+        peer, data, result = peers[key], prepared[key], last[key]
         cands = peer.candidates(data, result)
         found, recall = pair_recall(pairs, cands)
         q_recall = query_recall_mean(pairs, queries, cands)
-        med = statistics.median(seconds)
+        med = statistics.median(seconds[key])
         results.append(
             {
                 "peer": key,
                 "name": peer.name,
                 "version": version(PACKAGES[key]),
                 "layout": peer.layout,
-                "seconds": seconds,
+                "seconds": seconds[key],
                 "seconds_median": med,
                 "posts_per_second_median": n / med,
                 "found_pairs": found,
@@ -286,6 +318,7 @@ def main():
             }
         )
         del data, result, cands
+        del prepared[key], last[key]
 
     load_after = os.getloadavg()
     print(
@@ -295,7 +328,8 @@ def main():
     )
     print(
         f"machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} before the peers, "
-        f"{load_after[0]:.2f} after; posts/s = corpus posts / median of {args.runs} runs, one thread each"
+        f"{load_after[0]:.2f} after; posts/s = corpus posts / median of {args.runs} runs, one thread each, "
+        f"{'round robin with steward' if args.steward_timing else 'steward timed apart'}"
     )
     rows = []  # (label, posts/s median, pair recall, mean recall per query)
     for k, s in enumerate(stewards):
@@ -345,6 +379,9 @@ def main():
             f"best of {s['runs']}: {s['posts_per_second']:.0f} posts/s from text, "
             f"{s['from_shingles_posts_per_second']:.0f} from shingles"
         )
+    for k, s in enumerate(stewards):
+        if "interleaved_seconds" in s:
+            print(f"steward #{k + 1}: runs {', '.join(f'{x:.3f}' for x in s['interleaved_seconds'])} s from text")
     for r in results:
         print(
             f"{r['peer']}: runs {', '.join(f'{x:.3f}' for x in r['seconds'])} s; "

@@ -48,6 +48,10 @@ trap 'rm -rf "$tmp"' EXIT
 "$steward" bench sketch --posts "$POSTS" "${limit[@]}" --runs "$runs" \
   --window-days 36500 --max-postings 1000000000 >"$tmp/steward-all.json"
 
+# 3: the peers, round robin with one timed run of each steward configuration a round (no
+#    recall sample: the recall figures come from 1 and 2).
+timing="$(printf '%q ' "$steward" bench sketch --posts "$POSTS" "${limit[@]}" --runs 1 --queries 0)"
 RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1 "$VENV/bin/python" scripts/peers/peers.py \
   --shingles "$tmp/shingles.jsonl" --truth "$tmp/truth.json" --runs "$runs" \
-  --steward "$tmp/steward.json" --steward "$tmp/steward-all.json"
+  --steward "$tmp/steward.json" --steward-timing "$timing" \
+  --steward "$tmp/steward-all.json" --steward-timing "$timing --window-days 36500 --max-postings 1000000000"
