@@ -298,7 +298,7 @@ def main():
 
     results = []
     for key in keys:
-        peer, data, result = peers[key], prepared[key], last[key]
+        peer, data, result = peers[key], prepared.pop(key), last.pop(key)
         cands = peer.candidates(data, result)
         found, recall = pair_recall(pairs, cands)
         q_recall = query_recall_mean(pairs, queries, cands)
@@ -318,7 +318,6 @@ def main():
             }
         )
         del data, result, cands
-        del prepared[key], last[key]
 
     load_after = os.getloadavg()
     print(

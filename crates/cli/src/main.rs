@@ -290,10 +290,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Keys { command: KeysCommand::Revoke { store, id } } => {
             match store.open()?.revoke_key(&id, chrono::Utc::now())? {
-                Some(k) => {
-                    eprintln!("{id} ({}) revoked at {}", k.role.as_str(), k.revoked_at.unwrap_or_default().to_rfc3339())
+                Some(steward_store::ApiKey { role, revoked_at: Some(at), .. }) => {
+                    eprintln!("{id} ({}) revoked at {}", role.as_str(), at.to_rfc3339())
                 }
-                None => anyhow::bail!("no key with id {id:?} (see `steward keys list`)"),
+                _ => anyhow::bail!("no key with id {id:?} (see `steward keys list`)"),
             }
             Ok(ExitCode::SUCCESS)
         }

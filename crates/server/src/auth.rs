@@ -48,7 +48,7 @@ impl Default for KeyCache {
 }
 
 impl KeyCache {
-    pub fn with_recheck(recheck: Duration) -> Self {
+    fn with_recheck(recheck: Duration) -> Self {
         KeyCache { seen: Arc::default(), recheck }
     }
 

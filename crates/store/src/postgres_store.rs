@@ -414,7 +414,7 @@ impl Store for PostgresStore {
                 "INSERT INTO api_keys (id, hash, role, created_at) VALUES ($1, $2, $3, $4)",
                 &[&key.id, &key.hash, &key.role.as_str(), &key.created_at],
             )?;
-            append_audit(tx, &[rows::key_created(key)])
+            append_audit(tx, &[rows::key_audit(key)])
         })
     }
 
@@ -438,7 +438,7 @@ impl Store for PostgresStore {
                 .map(key_row)
                 .transpose()?;
             if let (1, Some(key)) = (revoked, &key) {
-                append_audit(tx, &[rows::key_revoked(key, at)])?;
+                append_audit(tx, &[rows::key_audit(key)])?;
             }
             Ok(key)
         })

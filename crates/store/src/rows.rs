@@ -108,24 +108,14 @@ pub(crate) fn new_rows<'a>(batch: &'a Batch, existing: &HashSet<String>) -> NewR
     }
 }
 
-/// The audit record of a new key.
-pub(crate) fn key_created(key: &ApiKey) -> AuditRecord {
-    AuditRecord {
-        at: key.created_at,
-        action: "key.created".to_string(),
-        subject: key.id.clone(),
-        body: json!({ "role": key.role.as_str() }),
-    }
-}
-
-/// The audit record of a key's revocation.
-pub(crate) fn key_revoked(key: &ApiKey, at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
-    AuditRecord {
-        at,
-        action: "key.revoked".to_string(),
-        subject: key.id.clone(),
-        body: json!({ "role": key.role.as_str() }),
-    }
+/// The audit record of what last happened to a key: its revocation once revoked, else its
+/// creation.
+pub(crate) fn key_audit(key: &ApiKey) -> AuditRecord {
+    let (action, at) = match key.revoked_at {
+        Some(at) => ("key.revoked", at),
+        None => ("key.created", key.created_at),
+    };
+    AuditRecord { at, action: action.to_string(), subject: key.id.clone(), body: json!({ "role": key.role.as_str() }) }
 }
 
 /// A group's summary as the entity row it is stored as.

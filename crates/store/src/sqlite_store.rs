@@ -468,7 +468,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.prepare_cached("INSERT INTO api_keys (id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![key.id, key.hash, key.role.as_str(), micros(key.created_at)])?;
-        append_audit(&tx, &[rows::key_created(key)])?;
+        append_audit(&tx, &[rows::key_audit(key)])?;
         tx.commit()?;
         Ok(())
     }
@@ -494,7 +494,7 @@ impl Store for SqliteStore {
             .execute(params![id, micros(at)])?;
         let key = collect(&tx, &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"), [id], key_row)?.pop();
         if let (1, Some(key)) = (revoked, &key) {
-            append_audit(&tx, &[rows::key_revoked(key, at)])?;
+            append_audit(&tx, &[rows::key_audit(key)])?;
         }
         tx.commit()?;
         Ok(key)

@@ -34,17 +34,6 @@ fn hash_key(key: u64, seed: u64) -> u64 {
     mix64(key ^ seed)
 }
 
-/// The hash of one shingle of an `n`-gram shingling given as its characters:
-/// what [`for_each_shingle`] calls `f` with for a window of `n` characters,
-/// or for a whole text shorter than `n` (`chars.len() < n`).
-pub fn shingle_hash(chars: &[char], n: usize, seed: u64) -> u64 {
-    if n <= PACKED_MAX {
-        let key = chars.iter().fold(0u64, |k, &c| (k << CHAR_BITS) | u64::from(c));
-        return hash_key(if chars.len() < n { key | SHORT } else { key }, seed);
-    }
-    folded(chars.iter().map(|&c| u32::from(c)), chars.len(), seed)
-}
-
 /// Hash of more than [`PACKED_MAX`] code points: folded one at a time by
 /// 64 × 64 → 128-bit multiplications, then mixed with the count.
 fn folded(chars: impl Iterator<Item = u32>, len: usize, seed: u64) -> u64 {
@@ -56,7 +45,7 @@ fn folded(chars: impl Iterator<Item = u32>, len: usize, seed: u64) -> u64 {
     hash_key(h ^ len as u64, seed)
 }
 
-/// Calls `f` with the hash (seeded with `seed`, [`shingle_hash`]) of every
+/// Calls `f` with the hash (seeded with `seed`) of every
 /// window of `n` consecutive characters of `text`, in order and with repeats,
 /// and returns how many windows there were.
 ///
@@ -163,6 +152,17 @@ pub fn exact_jaccard_sorted(a: &[u64], b: &[u64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hash of one shingle of an `n`-gram shingling given as its characters:
+    /// what [`for_each_shingle`] calls `f` with for a window of `n` characters,
+    /// or for a whole text shorter than `n` (`chars.len() < n`).
+    fn shingle_hash(chars: &[char], n: usize, seed: u64) -> u64 {
+        if n <= PACKED_MAX {
+            let key = chars.iter().fold(0u64, |k, &c| (k << CHAR_BITS) | u64::from(c));
+            return hash_key(if chars.len() < n { key | SHORT } else { key }, seed);
+        }
+        folded(chars.iter().map(|&c| u32::from(c)), chars.len(), seed)
+    }
 
     /// Naive reference: every window of `n` characters hashed on its own.
     fn grams(text: &str, n: usize) -> Vec<u64> {
