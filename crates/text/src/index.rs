@@ -266,6 +266,17 @@ impl BandTable {
         let mut i = fp.home(self.cap);
         // Occupied and below `fp`: `slot − 1 < fp·2³² − 1`, wrapping (see `Tag::below`).
         let bound = (u64::from(fp) << 32) - 1;
+        // The slots below `fp` from its home are a prefix of the run (the run is
+        // sorted, and a later run starts past `fp`'s home, so above `fp`): count
+        // them four at a time without a branch per slot, since how many there
+        // are is random and a loop exit per slot would mispredict.
+        while let Some(window) = self.slots.get(i..i + 4) {
+            let below = window.iter().map(|&s| usize::from(s.wrapping_sub(1) < bound)).sum::<usize>();
+            i += below;
+            if below < 4 {
+                return i;
+            }
+        }
         while self.slots[i].wrapping_sub(1) < bound {
             i += 1;
         }
@@ -815,8 +826,7 @@ impl WindowIndex {
         positions: &mut Vec<usize>,
         out: &mut Vec<Candidate>,
     ) {
-        // The group heads found, once per shared band (ids only: sorting them
-        // is cheaper than sorting candidates).
+        // The group heads found, once per shared band.
         heads.clear();
         positions.clear();
         let bands = self.params.bands;
@@ -846,14 +856,30 @@ impl WindowIndex {
         if heads.is_empty() {
             return;
         }
-        // One entry per group, with its number of bands and estimate.
-        heads.sort_unstable();
-        let mut r = 0;
-        while r < heads.len() {
-            let id = heads[r];
-            let run = heads[r..].iter().take_while(|&&h| h == id).count();
-            out.push(Candidate { id, time: 0, bands: run as u32, jaccard: 0.0 });
-            r += run;
+        // One entry per group, with its number of bands: the heads are tallied
+        // in a small open-addressed table after them in `heads` (at most half
+        // full), whose slots hold an index into `out` plus one (0 = empty).
+        let found = heads.len();
+        let bits = (2 * found).next_power_of_two().trailing_zeros().clamp(4, 32);
+        let mask = (1usize << bits) - 1;
+        heads.resize(found + mask + 1, 0);
+        let (found, tally) = heads.split_at_mut(found);
+        for &id in found.iter() {
+            let mut i = (id.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize;
+            loop {
+                match tally[i] as usize {
+                    0 => {
+                        out.push(Candidate { id, time: 0, bands: 1, jaccard: 0.0 });
+                        tally[i] = out.len() as u32;
+                        break;
+                    }
+                    n if out[n - 1].id == id => {
+                        out[n - 1].bands += 1;
+                        break;
+                    }
+                    _ => i = (i + 1) & mask,
+                }
+            }
         }
         let groups = out.len();
         let k = self.params.num_hashes;
