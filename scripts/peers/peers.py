@@ -245,7 +245,7 @@ def main():
         "--steward-timing",
         action="append",
         default=[],
-        help="a command timing one steward run (`steward bench sketch --runs 1 --queries 0 ...`), one per "
+        help="a command timing one steward run (`steward bench sketch --runs 1 --queries 0 --min-seconds S ...`), one per "
         "--steward in the same order: run once a round between the peers' runs, so that steward and the "
         "peers are timed under the same machine conditions",
     )
@@ -270,9 +270,10 @@ def main():
     if args.steward_timing and len(args.steward_timing) != len(stewards):
         sys.exit("give one --steward-timing per --steward")
     # Round robin: each round times every peer once and every steward configuration once, so
-    # a slow spell of this shared machine falls on all of them alike. (Steward's runs last a
-    # fraction of a second, the peers' up to many seconds: timed in separate blocks, steward
-    # would be a sample of one moment against the peers' average.)
+    # a slow spell of this shared machine falls on all of them alike. (One pass of steward
+    # over the corpus lasts a fraction of a second, the peers' runs up to many seconds: the
+    # timing command repeats the corpus for seconds (--min-seconds) so that steward, too, is
+    # timed over the machine's fast and slow spells, not in one of them.)
     keys = args.only or list(PEERS)
     peers = {key: PEERS[key]() for key in keys}
     prepared = {key: peers[key].prepare(sets, ids) for key in keys}

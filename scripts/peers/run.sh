@@ -49,8 +49,9 @@ trap 'rm -rf "$tmp"' EXIT
   --window-days 36500 --max-postings 1000000000 >"$tmp/steward-all.json"
 
 # 3: the peers, round robin with one timed run of each steward configuration a round (no
-#    recall sample: the recall figures come from 1 and 2).
-timing="$(printf '%q ' "$steward" bench sketch --posts "$POSTS" "${limit[@]}" --runs 1 --queries 0)"
+#    recall sample: the recall figures come from 1 and 2), each run repeating the corpus for
+#    at least 3 s, since one pass lasts a fraction of a second and the peers' runs seconds.
+timing="$(printf '%q ' "$steward" bench sketch --posts "$POSTS" "${limit[@]}" --runs 1 --queries 0 --min-seconds 3)"
 RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1 "$VENV/bin/python" scripts/peers/peers.py \
   --shingles "$tmp/shingles.jsonl" --truth "$tmp/truth.json" --runs "$runs" \
   --steward "$tmp/steward.json" --steward-timing "$timing" \

@@ -44,6 +44,13 @@ pub struct Options {
     /// Timed runs; the best and the median are reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Repeat the corpus within each timed run, each pass with a new index, until the run
+    /// has lasted this many seconds; the run's time is then its seconds per pass. A run of a
+    /// fraction of a second catches a shared machine in one of its fast or slow spells,
+    /// while a peer's run of many seconds averages over them: timing both for seconds makes
+    /// them comparable.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_seconds: f64,
     /// Sampled query posts for pair recall.
     #[arg(long, default_value_t = 2000)]
     pub queries: usize,
@@ -86,40 +93,54 @@ struct Run {
     index: WindowIndex,
 }
 
-/// The timed loop: per post, normalize + shingle + sign, query, insert.
-fn timed_run(posts: &[Post], setup: Setup) -> Result<Run> {
+/// The timed loop: per post, normalize + shingle + sign, query, insert; repeated (each
+/// pass with a new index) until `min_seconds` have passed. The time is per pass.
+fn timed_run(posts: &[Post], setup: Setup, min_seconds: f64) -> Result<Run> {
     let mut sketcher = Sketcher::new(setup.params)?;
-    let mut index = setup.index()?;
     let mut sig = Signature::default();
     let mut found = Vec::new();
-    let mut candidates = 0usize;
     let started = Instant::now();
-    for (i, post) in posts.iter().enumerate() {
-        sketcher.sketch_into(&post.text, &mut sig);
-        index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
-        candidates += found.len();
+    let mut passes = 0;
+    loop {
+        let mut index = setup.index()?;
+        let mut candidates = 0usize;
+        for (i, post) in posts.iter().enumerate() {
+            sketcher.sketch_into(&post.text, &mut sig);
+            index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
+            candidates += found.len();
+        }
+        passes += 1;
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= min_seconds {
+            return Ok(Run { seconds: elapsed / f64::from(passes), candidates, index });
+        }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(Run { seconds, candidates, index })
 }
 
 /// The peers' work: the timed loop from pre-tokenized shingle sets (signature, query,
-/// insert), without normalization and shingling. Returns the seconds.
-fn timed_run_shingles(posts: &[Post], sets: &[Vec<u64>], setup: Setup) -> Result<f64> {
+/// insert), without normalization and shingling, repeated as [`timed_run`] is. Returns
+/// the seconds per pass.
+fn timed_run_shingles(posts: &[Post], sets: &[Vec<u64>], setup: Setup, min_seconds: f64) -> Result<f64> {
     let sketcher = Sketcher::new(setup.params)?;
-    let mut index = setup.index()?;
     let mut sig = Signature::default();
     let mut found = Vec::new();
     let mut candidates = 0usize;
     let started = Instant::now();
-    for (i, (post, set)) in posts.iter().zip(sets).enumerate() {
-        sketcher.sign_hashes_into(set.iter().copied(), &mut sig);
-        index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
-        candidates += found.len();
+    let mut passes = 0;
+    loop {
+        let mut index = setup.index()?;
+        for (i, (post, set)) in posts.iter().zip(sets).enumerate() {
+            sketcher.sign_hashes_into(set.iter().copied(), &mut sig);
+            index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
+            candidates += found.len();
+        }
+        passes += 1;
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= min_seconds {
+            std::hint::black_box(candidates);
+            return Ok(elapsed / f64::from(passes));
+        }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    std::hint::black_box(candidates);
-    Ok(seconds)
 }
 
 /// The same loop, untimed, recording every candidate pair `(earlier, later)` that involves a
@@ -268,6 +289,11 @@ fn ratio(found: usize, total: usize) -> f64 {
 pub fn run(posts_path: &Path, options: &Options) -> Result<()> {
     ensure!(options.runs >= 1, "--runs must be at least 1");
     ensure!(options.window_days >= 0.0, "--window-days must not be negative");
+    ensure!(
+        options.min_seconds.is_finite() && options.min_seconds >= 0.0,
+        "--min-seconds must be a number of seconds, not {}",
+        options.min_seconds
+    );
     let window = ((options.window_days * 86_400.0).round() as i64).min(MAX_WINDOW_SECS);
     let posts: Vec<Post> = crate::jsonl::read(posts_path, options.limit, "a post with created_at and text")?;
     ensure!(posts.len() < 1 << 31, "too many posts: {}", posts.len());
@@ -277,7 +303,7 @@ pub fn run(posts_path: &Path, options: &Options) -> Result<()> {
 
     let mut runs = Vec::with_capacity(options.runs);
     for _ in 0..options.runs {
-        runs.push(timed_run(&posts, setup)?);
+        runs.push(timed_run(&posts, setup, options.min_seconds)?);
     }
     let mut seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
     seconds.sort_by(f64::total_cmp);
@@ -298,7 +324,7 @@ pub fn run(posts_path: &Path, options: &Options) -> Result<()> {
     let truth = truth_pairs(&sets, &queries);
     let mut shingle_seconds = Vec::with_capacity(options.runs);
     for _ in 0..options.runs {
-        shingle_seconds.push(timed_run_shingles(&posts, &sets, setup)?);
+        shingle_seconds.push(timed_run_shingles(&posts, &sets, setup, options.min_seconds)?);
     }
     shingle_seconds.sort_by(f64::total_cmp);
     let mut sampled = vec![false; posts.len()];
@@ -340,6 +366,7 @@ pub fn run(posts_path: &Path, options: &Options) -> Result<()> {
             "window_secs": window,
             "max_postings": setup.max_postings,
             "runs": options.runs,
+            "min_seconds": options.min_seconds,
             "seconds": best,
             "seconds_median": med,
             "posts_per_second": n as f64 / best,

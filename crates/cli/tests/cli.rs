@@ -1,4 +1,4 @@
-//! The command line as users run it: ingest, keys, policy check, audit verify, demo, eval claims.
+//! The command line as users run it: ingest, keys, policy check, audit verify, demo, eval claims, bench sketch.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -264,4 +264,50 @@ fn eval_claims_scores_a_labelled_file_and_shows_its_errors() {
     let out = steward(&["eval", "claims", "--factchecks", f, "--posts", p]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("nowhere"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bench_sketch_times_passes_for_at_least_min_seconds_and_finds_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("posts.jsonl");
+    let mut lines = String::new();
+    for i in 0..40 {
+        // Ten copies each of four texts, an hour apart.
+        let text = [
+            "今天下午三点在人民广场集合大家一起转发",
+            "这家店的奶茶真的很好喝推荐给大家尝尝",
+            "the quick brown fox jumps over the lazy dog",
+            "周末去爬山的朋友记得带好水和干粮注意安全",
+        ][i % 4];
+        lines.push_str(&format!("{{\"created_at\":{},\"text\":\"{text}\"}}\n", 1_700_000_000 + i * 3600));
+    }
+    std::fs::write(&file, lines).unwrap();
+    let started = std::time::Instant::now();
+    let out = steward(&[
+        "bench",
+        "sketch",
+        "--posts",
+        file.to_str().unwrap(),
+        "--runs",
+        "2",
+        "--queries",
+        "40",
+        "--min-seconds",
+        "0.2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Two runs of the text loop and two of the shingle loop, each lasting at least 0.2 s.
+    assert!(started.elapsed().as_secs_f64() >= 0.8);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["posts"], 40);
+    assert_eq!(report["min_seconds"], 0.2);
+    // Seconds are per pass over the corpus, not per run.
+    assert!(report["seconds"].as_f64().unwrap() < 0.2, "{report}");
+    // Every post is sampled: the 45 pairs of copies of each of the four texts are the truth.
+    assert_eq!(report["truth_pairs"], 4 * 45);
+    assert_eq!(report["pair_recall"], 1.0);
+
+    let out = steward(&["bench", "sketch", "--posts", file.to_str().unwrap(), "--min-seconds=-1"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--min-seconds"), "{}", text(&out.stderr));
 }
