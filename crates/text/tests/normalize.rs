@@ -135,6 +135,9 @@ fn fast_path_equals_the_steps_on_samples() {
         "한국어 텍스트 ひらがな カタカナ ｶﾀｶﾅ",
         "\u{1160}\u{3164}\u{FFA0}x",
         "[吃惊][a][一二三四五六][ok ]",
+        // Runs of unchanged Han broken by traditional characters, a full-width
+        // emoticon, kana, Latin and the end of the text.
+        "今天天氣很好［吃惊］我們一起去公園散步吧abc中文ひらがな中",
     ] {
         assert_eq!(normalize(s), steps::reference(s), "{s}");
     }

@@ -74,6 +74,20 @@ pub fn normalize_into(s: &str, out: &mut String) {
                 run = i;
             }
             state.mark(spaced);
+            if !spaced && width == 3 {
+                // Most of a Chinese text: a run of three-byte characters that
+                // are unchanged and unspaced leaves the state as it is, so it
+                // needs only the look-ups.
+                i += 3;
+                while let Some(&[b0, b1, b2]) = bytes.get(i..i + 3) {
+                    let cp = (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+                    if b0 & 0xF0 != 0xE0 || table.lookup(cp) & (IDENTITY | KIND_MASK) != IDENTITY | UNSPACED {
+                        break;
+                    }
+                    i += 3;
+                }
+                continue;
+            }
         } else {
             out.push_str(&s[run..i]);
             table.emit(entry, out, &mut state);
