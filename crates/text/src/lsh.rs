@@ -152,7 +152,12 @@ impl SketchParams {
         // Bands taken in order from one slice: no index arithmetic or bounds
         // check per band.
         let bands = sig.values()[..self.bands * self.rows].chunks_exact(self.rows);
-        out.extend(bands.enumerate().map(|(b, vals)| self.hash_band(vals, b)));
+        if self.rows == DEFAULT_ROWS {
+            // The default band width as a constant: the fold unrolls.
+            out.extend(bands.enumerate().map(|(b, vals)| self.hash_band(&vals[..DEFAULT_ROWS], b)));
+        } else {
+            out.extend(bands.enumerate().map(|(b, vals)| self.hash_band(vals, b)));
+        }
     }
 
     /// All band hashes of `sig`.
