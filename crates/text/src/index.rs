@@ -211,6 +211,15 @@ fn push_empty<K: Tag, T: Copy + Default>(tags: &mut Vec<K>, vals: &mut Vec<T>) {
     vals.push(T::default());
 }
 
+/// `home.max(next)`, branch-free: whether an entry sits at its home is random,
+/// and the compiler turns a `max` or a select in the repack loops into a branch.
+#[inline(always)]
+fn at_or_after(home: usize, next: usize) -> usize {
+    // Both are below 2⁶³: the difference's sign says which is larger.
+    let d = home.wrapping_sub(next);
+    home - (d & ((d as isize >> 63) as usize))
+}
+
 /// Slots added at a time to a table's overflow run.
 const OVERFLOW_STEP: usize = 16;
 
@@ -313,51 +322,72 @@ impl BandTable {
         self.used += 1;
     }
 
-    /// Rebuilds the table with `cap` home slots, every entry replaced by the
-    /// value `value_of` gives its slot (`NONE` drops it; called for empty
-    /// slots too), in one branch-free pass: the entries, still in fingerprint
-    /// order, are placed into `spare` each at its home slot or just after the
-    /// previous one, and `spare` and the table's slots are swapped, so that
-    /// one buffer serves all the tables of a rebuild.
-    fn repack(&mut self, cap: usize, value_of: impl Fn(u64) -> u32, spare: &mut Vec<u64>) {
+    /// Rebuilds the table with `cap` home slots, every slot replaced by the
+    /// one `slot_of` gives for it (0 drops an entry; called for empty slots
+    /// too, which must give 0), in one branch-free pass: the entries, still in
+    /// fingerprint order, are placed each at its home slot or just after the
+    /// previous one. A table that does not grow is rebuilt in place (an entry
+    /// never moves up: its home does not, and the entries before it take no
+    /// more room), clearing each slot as it is read; one that grows is placed
+    /// into a new zeroed buffer.
+    fn repack(&mut self, cap: usize, slot_of: impl Fn(u64) -> u64) {
         let len = cap + 1 + OVERFLOW_STEP;
-        if spare.capacity() > len + len / 4 {
-            // Left by a larger table: do not keep its memory.
-            *spare = Vec::new();
-        }
-        spare.clear();
-        // Exact sizes: doubling would waste up to half of a table.
-        spare.reserve_exact(len);
-        spare.resize(len, 0);
         let (mut next, mut live) = (0, 0);
-        let mut slots = self.slots.iter();
-        loop {
-            // A local slice, so that its address and length stay in registers.
-            let out = &mut spare[..];
-            for &slot in slots.by_ref() {
-                let val = value_of(slot);
-                let keep = val != NONE;
-                let fp = slot_fp(slot);
-                let home = fp.home(cap);
-                // Whether an entry sits at its home is random: no branch.
-                let p = select_unpredictable(home > next, home, next);
-                if p + 1 >= out.len() {
-                    // The last slot must stay empty: grow and redo this slot.
-                    slots = self.slots[self.slots.len() - slots.len() - 1..].iter();
-                    break;
-                }
-                // Slots from `next` on are empty, so a dropped entry writes 0 into one.
-                out[p] = select_unpredictable(keep, (u64::from(fp) << 32) | u64::from(val), 0);
+        if cap <= self.cap {
+            let slots = &mut self.slots[..];
+            for i in 0..slots.len() {
+                let slot = slots[i];
+                let new = slot_of(slot);
+                let keep = new != 0;
+                let home = slot_fp(slot).home(cap);
+                let p = at_or_after(home, next);
+                // `p <= i`: a dropped entry writes 0 into a free slot.
+                slots[i] = 0;
+                slots[p] = new;
                 next = select_unpredictable(keep, p + 1, next);
                 live += usize::from(keep);
             }
-            if slots.len() == 0 {
-                break;
+            // As long as the overflow run needs, in steps (the last slot stays empty).
+            let len = len + (next + 1).saturating_sub(len).div_ceil(OVERFLOW_STEP) * OVERFLOW_STEP;
+            if len > self.slots.len() {
+                self.slots.reserve_exact(len - self.slots.len());
             }
-            spare.reserve_exact(OVERFLOW_STEP);
-            spare.resize(spare.len() + OVERFLOW_STEP, 0);
+            self.slots.resize(len, 0);
+            if self.slots.capacity() > len + len / 4 {
+                // Much smaller than before: do not keep the memory.
+                self.slots.shrink_to(len);
+            }
+        } else {
+            // Exact sizes: doubling would waste up to half of a table.
+            let mut out = vec![0; len];
+            let mut slots = self.slots.iter();
+            loop {
+                // A local slice, so that its address and length stay in registers.
+                let last = out.len() - 1;
+                let dst = &mut out[..last];
+                for &slot in slots.by_ref() {
+                    let new = slot_of(slot);
+                    let keep = new != 0;
+                    let home = slot_fp(slot).home(cap);
+                    let p = at_or_after(home, next);
+                    if p >= dst.len() {
+                        // The last slot must stay empty: grow and redo this slot.
+                        slots = self.slots[self.slots.len() - slots.len() - 1..].iter();
+                        break;
+                    }
+                    // Slots from `next` on are empty, so a dropped entry writes 0 into one.
+                    dst[p] = new;
+                    next = select_unpredictable(keep, p + 1, next);
+                    live += usize::from(keep);
+                }
+                if slots.len() == 0 {
+                    break;
+                }
+                out.reserve_exact(OVERFLOW_STEP);
+                out.resize(out.len() + OVERFLOW_STEP, 0);
+            }
+            self.slots = out;
         }
-        std::mem::swap(&mut self.slots, spare);
         self.cap = cap;
         self.used = live;
     }
@@ -987,11 +1017,10 @@ impl WindowIndex {
             let new_cap = target(live);
             if new_cap.abs_diff(cap) * 1000 > new_cap * RESIZE_SLACK { new_cap } else { cap }
         };
-        let as_is = |slot: u64| if slot == 0 { NONE } else { slot as u32 };
-        let mut spare = Vec::new();
+        let as_is = |slot: u64| slot;
         if expired == 0 {
             for table in self.tables.iter_mut() {
-                table.repack(resized(table.cap, table.used), as_is, &mut spare);
+                table.repack(resized(table.cap, table.used), as_is);
             }
             return self.drop_dead_prefix(keep_from);
         }
@@ -1026,26 +1055,26 @@ impl WindowIndex {
             };
             heads.push(head);
         }
-        let entry = |slot: u64| -> u32 {
+        let entry = |slot: u64| -> u64 {
             let val = slot as u32;
             let i = select_unpredictable(
                 val & LIST_BIT == 0,
                 val.wrapping_sub(id_base) as usize,
                 list_base + (val & !LIST_BIT) as usize,
             );
-            heads[select_unpredictable(slot != 0, i, empty_slot)]
+            let head = heads[select_unpredictable(slot != 0, i, empty_slot)];
+            select_unpredictable(head != NONE, (slot & !u64::from(u32::MAX)) | u64::from(head), 0)
         };
         for table in self.tables.iter_mut() {
             // Sized for the share of groups left, so that one pass is enough
             // unless the load it leaves is far from the target.
             let estimate = table.used * groups_after / groups_before.max(1);
-            table.repack(resized(table.cap, estimate), entry, &mut spare);
+            table.repack(resized(table.cap, estimate), entry);
             let load = table.used * 1000 / table.cap;
             if target(table.used) != table.cap && !(TARGET_LOAD - 100..=TARGET_LOAD + 100).contains(&load) {
-                table.repack(target(table.used), as_is, &mut spare);
+                table.repack(target(table.used), as_is);
             }
         }
-        drop(spare);
         drop(heads);
         for &n in &self.free_lists {
             self.lists[n as usize] = Vec::new();
@@ -1186,7 +1215,7 @@ mod tests {
             // A rebuild places the sorted entries directly, at another size.
             for cap in [50, 64, 200] {
                 let mut r = t.clone();
-                r.repack(cap, |slot| if slot == 0 { NONE } else { slot as u32 }, &mut Vec::new());
+                r.repack(cap, |slot| slot);
                 assert_eq!(r.used, held.len());
                 check_table(&r, &held);
             }
