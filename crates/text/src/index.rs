@@ -1028,10 +1028,12 @@ impl WindowIndex {
         // head, the group's live head (itself when live, else the group's new
         // head, or NONE); NONE for an empty slot; for a posting list, the list
         // when two or more of its heads are left, else its only one or NONE
-        // (and the list is freed).
-        let mut heads: Vec<u32> = (self.meta.iter().zip(id_base..))
-            .map(|(m, id)| if m.time != ABSENT { id } else { m.next })
-            .chain([NONE])
+        // (and the list is freed). Held as a mask for the slot with its value
+        // bits set: the fingerprint bits and the new value, or 0 (NONE).
+        let mask = |val: u32| if val == NONE { 0 } else { !u64::from(u32::MAX) | u64::from(val) };
+        let mut heads: Vec<u64> = (self.meta.iter().zip(id_base..))
+            .map(|(m, id)| mask(if m.time != ABSENT { id } else { m.next }))
+            .chain([0])
             .collect();
         let empty_slot = heads.len() - 1;
         let list_base = heads.len();
@@ -1041,8 +1043,9 @@ impl WindowIndex {
                 NONE
             } else {
                 list.retain_mut(|id| {
-                    *id = heads[(*id - id_base) as usize];
-                    *id != NONE
+                    let head = heads[(*id - id_base) as usize];
+                    *id = head as u32;
+                    head != 0
                 });
                 if list.len() >= 2 {
                     LIST_BIT | n
@@ -1053,7 +1056,7 @@ impl WindowIndex {
                     head
                 }
             };
-            heads.push(head);
+            heads.push(mask(head));
         }
         let entry = |slot: u64| -> u64 {
             let val = slot as u32;
@@ -1062,8 +1065,7 @@ impl WindowIndex {
                 val.wrapping_sub(id_base) as usize,
                 list_base + (val & !LIST_BIT) as usize,
             );
-            let head = heads[select_unpredictable(slot != 0, i, empty_slot)];
-            select_unpredictable(head != NONE, (slot & !u64::from(u32::MAX)) | u64::from(head), 0)
+            (slot | u64::from(u32::MAX)) & heads[select_unpredictable(slot != 0, i, empty_slot)]
         };
         for table in self.tables.iter_mut() {
             // Sized for the share of groups left, so that one pass is enough
