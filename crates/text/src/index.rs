@@ -1058,14 +1058,12 @@ impl WindowIndex {
             };
             heads.push(mask(head));
         }
+        // `LIST_BIT | n` maps to `list_base + n`.
+        let list_offset = (list_base as u32).wrapping_sub(LIST_BIT);
         let entry = |slot: u64| -> u64 {
             let val = slot as u32;
-            let i = select_unpredictable(
-                val & LIST_BIT == 0,
-                val.wrapping_sub(id_base) as usize,
-                list_base + (val & !LIST_BIT) as usize,
-            );
-            (slot | u64::from(u32::MAX)) & heads[select_unpredictable(slot != 0, i, empty_slot)]
+            let i = select_unpredictable(val & LIST_BIT == 0, val.wrapping_sub(id_base), val.wrapping_add(list_offset));
+            (slot | u64::from(u32::MAX)) & heads[select_unpredictable(slot != 0, i as usize, empty_slot)]
         };
         for table in self.tables.iter_mut() {
             // Sized for the share of groups left, so that one pass is enough
