@@ -279,8 +279,17 @@ impl OnePermutationHasher {
         // Bit sets of the empty bins (visited bit by bit: which bins are filled
         // is random, so branches on it would mispredict).
         let mut empty = [0u64; RANKED_MAX_K / 64];
-        for (word, chunk) in empty.iter_mut().zip(values.chunks(64)) {
-            *word = chunk.iter().enumerate().fold(0, |w, (b, &v)| w | (u64::from(v == EMPTY) << b));
+        // One byte per bin (a compare that vectorizes), then eight bytes of 0
+        // or 1 gathered into eight bits by one multiplication.
+        let mut flags = [0u8; RANKED_MAX_K];
+        for (f, &v) in flags.iter_mut().zip(values.iter()) {
+            *f = u8::from(v == EMPTY);
+        }
+        for (word, bytes) in empty.iter_mut().zip(flags[..k.next_multiple_of(64)].chunks_exact(64)) {
+            for (n, eight) in bytes.chunks_exact(8).enumerate() {
+                let x = u64::from_le_bytes([eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7]]);
+                *word |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * n);
+            }
         }
         let words = k.div_ceil(64);
         let empty = &empty[..words];
