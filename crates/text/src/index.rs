@@ -1124,15 +1124,13 @@ impl WindowIndex {
 }
 
 fn pack_nibbles(values: &[u32], out: &mut [u8]) {
-    for (vals, dst) in values.chunks_exact(16).zip(out.chunks_exact_mut(8)) {
-        let word = vals.iter().enumerate().fold(0u64, |w, (k, &v)| w | (u64::from(v & 0xF) << (4 * k)));
-        dst.copy_from_slice(&word.to_le_bytes());
+    // Two values a byte, the first in the low nibble (a form that vectorizes).
+    let mut pairs = values.chunks_exact(2);
+    for (pair, byte) in pairs.by_ref().zip(out.iter_mut()) {
+        *byte = (pair[0] & 0xF) as u8 | (((pair[1] & 0xF) as u8) << 4);
     }
-    let done = values.len() / 16;
-    for (byte, pair) in out[done * 8..].iter_mut().zip(values[done * 16..].chunks(2)) {
-        let lo = (pair[0] & 0xF) as u8;
-        let hi = pair.get(1).map_or(0, |v| (v & 0xF) as u8);
-        *byte = lo | (hi << 4);
+    if let [last] = pairs.remainder() {
+        out[values.len() / 2] = (last & 0xF) as u8;
     }
 }
 

@@ -287,7 +287,9 @@ impl OnePermutationHasher {
         }
         for (word, bytes) in empty.iter_mut().zip(flags[..k.next_multiple_of(64)].chunks_exact(64)) {
             for (n, eight) in bytes.chunks_exact(8).enumerate() {
-                let x = u64::from_le_bytes([eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7]]);
+                let x = u64::from_le_bytes([
+                    eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7],
+                ]);
                 *word |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * n);
             }
         }
