@@ -93,15 +93,28 @@ struct Run {
     index: WindowIndex,
 }
 
-/// The timed loop: per post, normalize + shingle + sign, query, insert; repeated (each
-/// pass with a new index) until `min_seconds` have passed. The time is per pass.
+/// Runs `pass` over and over until `min_seconds` have passed (at least once): the seconds
+/// per pass and what the last pass returned.
+fn timed_passes<T>(min_seconds: f64, mut pass: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let started = Instant::now();
+    let mut passes = 0;
+    loop {
+        let last = pass()?;
+        passes += 1;
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= min_seconds {
+            return Ok((elapsed / f64::from(passes), last));
+        }
+    }
+}
+
+/// The timed loop: per post, normalize + shingle + sign, query, insert, each pass with a new
+/// index (see [`timed_passes`]).
 fn timed_run(posts: &[Post], setup: Setup, min_seconds: f64) -> Result<Run> {
     let mut sketcher = Sketcher::new(setup.params)?;
     let mut sig = Signature::default();
     let mut found = Vec::new();
-    let started = Instant::now();
-    let mut passes = 0;
-    loop {
+    let (seconds, (candidates, index)) = timed_passes(min_seconds, || {
         let mut index = setup.index()?;
         let mut candidates = 0usize;
         for (i, post) in posts.iter().enumerate() {
@@ -109,38 +122,29 @@ fn timed_run(posts: &[Post], setup: Setup, min_seconds: f64) -> Result<Run> {
             index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
             candidates += found.len();
         }
-        passes += 1;
-        let elapsed = started.elapsed().as_secs_f64();
-        if elapsed >= min_seconds {
-            return Ok(Run { seconds: elapsed / f64::from(passes), candidates, index });
-        }
-    }
+        Ok((candidates, index))
+    })?;
+    Ok(Run { seconds, candidates, index })
 }
 
 /// The peers' work: the timed loop from pre-tokenized shingle sets (signature, query,
-/// insert), without normalization and shingling, repeated as [`timed_run`] is. Returns
-/// the seconds per pass.
+/// insert), without normalization and shingling. Returns the seconds per pass.
 fn timed_run_shingles(posts: &[Post], sets: &[Vec<u64>], setup: Setup, min_seconds: f64) -> Result<f64> {
     let sketcher = Sketcher::new(setup.params)?;
     let mut sig = Signature::default();
     let mut found = Vec::new();
-    let mut candidates = 0usize;
-    let started = Instant::now();
-    let mut passes = 0;
-    loop {
+    let (seconds, candidates) = timed_passes(min_seconds, || {
         let mut index = setup.index()?;
+        let mut candidates = 0usize;
         for (i, (post, set)) in posts.iter().zip(sets).enumerate() {
             sketcher.sign_hashes_into(set.iter().copied(), &mut sig);
             index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
             candidates += found.len();
         }
-        passes += 1;
-        let elapsed = started.elapsed().as_secs_f64();
-        if elapsed >= min_seconds {
-            std::hint::black_box(candidates);
-            return Ok(elapsed / f64::from(passes));
-        }
-    }
+        Ok(candidates)
+    })?;
+    std::hint::black_box(candidates);
+    Ok(seconds)
 }
 
 /// The same loop, untimed, recording every candidate pair `(earlier, later)` that involves a

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::minhash::{OnePermutationHasher, Signature};
+use crate::minhash::{OnePermutationHasher, Signature, fold_mul};
 use crate::normalize::normalize_into;
 use crate::shingle::{DEFAULT_NGRAM, DEFAULT_SEED, for_each_shingle};
 
@@ -166,13 +166,6 @@ impl SketchParams {
         self.band_hashes_into(sig, &mut out);
         out
     }
-}
-
-/// The 128-bit product of `a` and `b`, its halves xor-ed.
-#[inline(always)]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
 }
 
 /// The text → signature pipeline with reusable buffers: normalization,

@@ -147,6 +147,13 @@ fn for_each_bit(set: &[u64], mut f: impl FnMut(usize)) {
 /// are filled).
 const PROBES: usize = 32;
 
+/// The 128-bit product of `a` and `b`, its halves xor-ed.
+#[inline(always)]
+pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
 #[inline(always)]
 pub(crate) fn mix64(mut x: u64) -> u64 {
     // splitmix64 finalizer
@@ -285,12 +292,9 @@ impl OnePermutationHasher {
         for (f, &v) in flags.iter_mut().zip(values.iter()) {
             *f = u8::from(v == EMPTY);
         }
-        for (word, bytes) in empty.iter_mut().zip(flags[..k.next_multiple_of(64)].chunks_exact(64)) {
-            for (n, eight) in bytes.chunks_exact(8).enumerate() {
-                let x = u64::from_le_bytes([
-                    eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7],
-                ]);
-                *word |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * n);
+        for (word, bytes) in empty.iter_mut().zip(flags[..k.next_multiple_of(64)].as_chunks::<64>().0) {
+            for (n, &eight) in bytes.as_chunks::<8>().0.iter().enumerate() {
+                *word |= (u64::from_le_bytes(eight).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * n);
             }
         }
         let words = k.div_ceil(64);

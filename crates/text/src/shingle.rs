@@ -7,7 +7,7 @@
 //! of hashing the shingle's bytes again. Longer n-grams fold their code points
 //! one at a time.
 
-use crate::minhash::mix64;
+use crate::minhash::{fold_mul, mix64};
 
 /// Default shingle length in characters: 3 suits Chinese, where a character is
 /// close to a morpheme; for Latin text 3-grams include the word-boundary space.
@@ -38,10 +38,7 @@ fn hash_key(key: u64, seed: u64) -> u64 {
 /// 64 × 64 → 128-bit multiplications, then mixed with the count.
 fn folded(chars: impl Iterator<Item = u32>, len: usize, seed: u64) -> u64 {
     const P: u64 = 0xA409_3822_299F_31D1;
-    let h = chars.fold(seed, |h, c| {
-        let r = u128::from(h ^ u64::from(c)) * u128::from(P);
-        (r as u64) ^ ((r >> 64) as u64)
-    });
+    let h = chars.fold(seed, |h, c| fold_mul(h ^ u64::from(c), P));
     hash_key(h ^ len as u64, seed)
 }
 

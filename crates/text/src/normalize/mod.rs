@@ -80,8 +80,9 @@ pub fn normalize_into(s: &str, out: &mut String) {
                 // needs only the look-ups.
                 i += 3;
                 while let Some(&[b0, b1, b2]) = bytes.get(i..i + 3) {
-                    let cp = (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
-                    if b0 & 0xF0 != 0xE0 || table.lookup(cp) & (IDENTITY | KIND_MASK) != IDENTITY | UNSPACED {
+                    if b0 & 0xF0 != 0xE0
+                        || table.lookup(decode3(b0, b1, b2)) & (IDENTITY | KIND_MASK) != IDENTITY | UNSPACED
+                    {
                         break;
                     }
                     i += 3;
@@ -143,6 +144,12 @@ fn ascii_emoticon_len(bytes: &[u8]) -> Option<usize> {
     (inner > 0 && bytes[1 + inner] == b']').then_some(inner + 2)
 }
 
+/// The code point of a three-byte UTF-8 sequence.
+#[inline(always)]
+fn decode3(b0: u8, b1: u8, b2: u8) -> u32 {
+    (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F)
+}
+
 /// Decodes the non-ASCII character starting at `bytes[i]`; `bytes` is valid
 /// UTF-8 (it comes from a `&str`).
 #[inline(always)]
@@ -151,7 +158,7 @@ fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
     if b0 < 0xE0 {
         (((b0 & 0x1F) << 6) | (u32::from(bytes[i + 1]) & 0x3F), 2)
     } else if b0 < 0xF0 {
-        (((b0 & 0x0F) << 12) | ((u32::from(bytes[i + 1]) & 0x3F) << 6) | (u32::from(bytes[i + 2]) & 0x3F), 3)
+        (decode3(bytes[i], bytes[i + 1], bytes[i + 2]), 3)
     } else {
         (
             ((b0 & 0x07) << 18)
