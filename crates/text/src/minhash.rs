@@ -94,9 +94,11 @@ pub struct OnePermutationHasher {
     seed: u64,
     /// For K ≤ `RANKED_MAX_K`: `ranks[i * K + j]` is the rank of bin `j`
     /// among the bins in the order bin `i`'s probe sequence first reaches
-    /// them, and `order[i * K + r]` the bin of rank `r`. The source of empty
+    /// them, and `order[r * K + i]` the bin of rank `r`. The source of empty
     /// bin `i` is the filled bin of smallest rank: a branch-free minimum of
-    /// bytes, which vectorizes 16 to an SSE2 instruction.
+    /// bytes, which vectorizes 16 to an SSE2 instruction. `order` is rank-major
+    /// because the smallest rank is nearly always small: its look-ups share the
+    /// first few cache lines.
     ranks: Vec<u8>,
     /// The ranks by source bin: `by_source[j * K + i] = ranks[i * K + j]`, so
     /// that every empty bin is resolved at once by an element-wise minimum
@@ -180,7 +182,7 @@ impl OnePermutationHasher {
             probes: Vec::new(),
         };
         if k <= RANKED_MAX_K {
-            let mut order = Vec::with_capacity(k * k);
+            let mut order = vec![0u8; k * k];
             let mut ranks = vec![0u8; k * k];
             for i in 0..k {
                 let mut seen = vec![false; k];
@@ -191,7 +193,7 @@ impl OnePermutationHasher {
                     let j = h.probe(i, a);
                     if !seen[j] {
                         seen[j] = true;
-                        order.push(j as u8);
+                        order[rank * k + i] = j as u8;
                         ranks[i * k + j] = rank as u8;
                         rank += 1;
                     }
@@ -311,7 +313,7 @@ impl OnePermutationHasher {
         }
         // At least two bins are filled, so a minimum below is the rank of one
         // of them (a masked 255 could only hide bin i's last rank, for K = 256).
-        let source = |i: usize, rank: u8| usize::from(self.order[i * k + usize::from(rank)]);
+        let source = |i: usize, rank: u8| usize::from(self.order[usize::from(rank) * k + i]);
         if nf <= ne {
             // Few filled bins: element-wise minimum of their rows.
             let mut filled = [0u64; RANKED_MAX_K / 64];
