@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::minhash::{OnePermutationHasher, Signature, fold_mul};
+use crate::minhash::{DEFAULT_NUM_HASHES, OnePermutationHasher, Signature, fold_mul};
 use crate::normalize::normalize_into;
 use crate::shingle::{DEFAULT_NGRAM, DEFAULT_SEED, for_each_shingle};
 
@@ -52,7 +52,7 @@ impl Default for SketchParams {
     fn default() -> Self {
         SketchParams {
             ngram: DEFAULT_NGRAM,
-            num_hashes: crate::minhash::DEFAULT_NUM_HASHES,
+            num_hashes: DEFAULT_NUM_HASHES,
             bands: DEFAULT_BANDS,
             rows: DEFAULT_ROWS,
             seed: DEFAULT_SEED,
@@ -216,9 +216,19 @@ impl Sketcher {
 
     /// Signature of text that is already normalized.
     pub fn sketch_normalized_into(&self, normalized: &str, out: &mut Signature) {
+        match self.oph.num_hashes() {
+            DEFAULT_NUM_HASHES => self.sign_shingles::<DEFAULT_NUM_HASHES>(normalized, out),
+            _ => self.sign_shingles::<0>(normalized, out),
+        }
+    }
+
+    /// The signature of `normalized`'s shingles; `K` is the number of hashes
+    /// when known at compile time, else 0.
+    #[inline(always)]
+    fn sign_shingles<const K: usize>(&self, normalized: &str, out: &mut Signature) {
         self.oph.begin(out);
-        for_each_shingle(normalized, self.params.ngram, self.params.seed, |h| self.oph.add(out, h));
-        self.oph.finish(out);
+        let count = for_each_shingle(normalized, self.params.ngram, self.params.seed, self.oph.adder::<K>(out));
+        self.oph.finish_counted(out, count);
     }
 
     /// Shingle hashes of text that is already normalized (the ones the
@@ -249,6 +259,25 @@ mod tests {
         assert!(p.candidate_probability(0.8) > 0.998);
         assert!(p.candidate_probability(0.3) < 0.02);
         assert!((p.threshold() - 0.60).abs() < 0.01);
+    }
+
+    #[test]
+    fn streaming_sketch_equals_signing_the_shingles() {
+        // The text path adds hashes through a specialised closure; the
+        // signature must be the one of the plain hash sequence, for the
+        // default K and any other.
+        for num_hashes in [DEFAULT_NUM_HASHES, 200] {
+            let mut s = Sketcher::new(SketchParams { num_hashes, ..SketchParams::default() }).unwrap();
+            for text in ["", "a", "ab", "abc", "今天天气很好，我们一起去公园散步吧", "the quick brown fox jumps"]
+            {
+                let sig = s.sketch(text);
+                let mut hashes = Vec::new();
+                let normalized = s.last_normalized().to_string();
+                s.shingles_into(&normalized, &mut hashes);
+                assert_eq!(sig, s.sign_hashes(hashes.iter().copied()), "{text:?} K={num_hashes}");
+                assert_eq!(sig.shingle_count() as usize, hashes.len());
+            }
+        }
     }
 
     #[test]

@@ -249,6 +249,28 @@ impl OnePermutationHasher {
         out.shingles = out.shingles.saturating_add(1);
     }
 
+    /// What [`add`](Self::add) does, as a closure over the bins of a
+    /// signature started with [`begin`](Self::begin), for the streaming path:
+    /// hashes are not counted (see [`finish_counted`](Self::finish_counted)),
+    /// and with `K` the number of bins known at compile time (else 0) a
+    /// hash's bin is one shift and its store needs no bounds check.
+    #[inline(always)]
+    pub(crate) fn adder<const K: usize>(&self, out: &mut Signature) -> impl FnMut(u64) {
+        let k = if K == 0 { self.k } else { K };
+        let values = &mut out.values[..k];
+        move |h| {
+            let slot = &mut values[(((h >> 32) * k as u64) >> 32) as usize];
+            *slot = (*slot).min((h as u32).min(EMPTY - 1));
+        }
+    }
+
+    /// [`finish`](Self::finish) for a signature filled through an
+    /// [`adder`](Self::adder) with `count` hashes.
+    pub(crate) fn finish_counted(&self, out: &mut Signature, count: usize) {
+        out.shingles = u32::try_from(count).unwrap_or(u32::MAX);
+        self.finish(out);
+    }
+
     /// Finishes a signature: densifies its empty bins.
     pub fn finish(&self, out: &mut Signature) {
         if out.shingles == 0 {

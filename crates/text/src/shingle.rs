@@ -66,25 +66,27 @@ pub fn for_each_shingle(text: &str, n: usize, seed: u64, f: impl FnMut(u64)) -> 
 /// [`for_each_shingle`] for `n ≤ PACKED_MAX` over the text's code points: a
 /// rolling key of the last `n` of them.
 #[inline(always)]
-fn for_each_packed(chars: impl Iterator<Item = u32>, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
+fn for_each_packed(mut chars: impl Iterator<Item = u32>, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
     let mask = (1u64 << (CHAR_BITS as usize * n)) - 1;
+    let push = |key: u64, c: u32| ((key << CHAR_BITS) | u64::from(c)) & mask;
     let mut key = 0u64;
-    let mut seen = 0usize;
+    // The first n − 1 characters only fill the window.
+    let mut started = false;
+    for c in chars.by_ref().take(n - 1) {
+        key = push(key, c);
+        started = true;
+    }
+    let mut count = 0;
     for c in chars {
-        key = ((key << CHAR_BITS) | u64::from(c)) & mask;
-        seen += 1;
-        if seen >= n {
-            f(hash_key(key, seed));
-        }
+        key = push(key, c);
+        f(hash_key(key, seed));
+        count += 1;
     }
-    match seen {
-        0 => 0,
-        s if s < n => {
-            f(hash_key(key | SHORT, seed));
-            1
-        }
-        s => s - n + 1,
+    if count == 0 && started {
+        f(hash_key(key | SHORT, seed));
+        return 1;
     }
+    count
 }
 
 fn for_each_shingle_long(text: &str, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
