@@ -1125,11 +1125,11 @@ impl WindowIndex {
 
 fn pack_nibbles(values: &[u32], out: &mut [u8]) {
     // Two values a byte, the first in the low nibble (a form that vectorizes).
-    let mut pairs = values.chunks_exact(2);
-    for (pair, byte) in pairs.by_ref().zip(out.iter_mut()) {
-        *byte = (pair[0] & 0xF) as u8 | (((pair[1] & 0xF) as u8) << 4);
+    let (pairs, rest) = values.as_chunks::<2>();
+    for (&[a, b], byte) in pairs.iter().zip(out.iter_mut()) {
+        *byte = ((a & 0xF) | ((b & 0xF) << 4)) as u8;
     }
-    if let [last] = pairs.remainder() {
+    if let [last] = rest {
         out[values.len() / 2] = (last & 0xF) as u8;
     }
 }
