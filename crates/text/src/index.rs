@@ -217,7 +217,7 @@ fn push_empty<K: Tag, T: Copy + Default>(tags: &mut Vec<K>, vals: &mut Vec<T>) {
 fn at_or_after(home: usize, next: usize) -> usize {
     // Both are below 2⁶³: the difference's sign says which is larger.
     let d = home.wrapping_sub(next);
-    home - (d & ((d as isize >> 63) as usize))
+    home.wrapping_sub(d & ((d as isize >> 63) as usize))
 }
 
 /// Slots added at a time to a table's overflow run.

@@ -216,6 +216,7 @@ impl Sketcher {
 
     /// Signature of text that is already normalized.
     pub fn sketch_normalized_into(&self, normalized: &str, out: &mut Signature) {
+        // The default K as a constant (as in the densification).
         match self.oph.num_hashes() {
             DEFAULT_NUM_HASHES => self.sign_shingles::<DEFAULT_NUM_HASHES>(normalized, out),
             _ => self.sign_shingles::<0>(normalized, out),
@@ -265,16 +266,19 @@ mod tests {
     fn streaming_sketch_equals_signing_the_shingles() {
         // The text path adds hashes through a specialised closure; the
         // signature must be the one of the plain hash sequence, for the
-        // default K and any other.
-        for num_hashes in [DEFAULT_NUM_HASHES, 200] {
-            let mut s = Sketcher::new(SketchParams { num_hashes, ..SketchParams::default() }).unwrap();
-            for text in ["", "a", "ab", "abc", "今天天气很好，我们一起去公园散步吧", "the quick brown fox jumps"]
+        // default K and any other, for every shingle length.
+        let sizes = [1, 3, DEFAULT_NUM_HASHES, 129, 257].into_iter().flat_map(|k| [1, 2, 3, 5].map(|n| (k, n)));
+        for (num_hashes, ngram) in sizes {
+            let params = SketchParams { num_hashes, ngram, bands: 1, rows: 1, ..SketchParams::default() };
+            let mut s = Sketcher::new(params).unwrap();
+            for text in
+                ["", "a", "ab", "abc", "😀😀x", "今天天气很好，我们一起去公园散步吧", "the quick brown fox jumps"]
             {
                 let sig = s.sketch(text);
                 let mut hashes = Vec::new();
                 let normalized = s.last_normalized().to_string();
                 s.shingles_into(&normalized, &mut hashes);
-                assert_eq!(sig, s.sign_hashes(hashes.iter().copied()), "{text:?} K={num_hashes}");
+                assert_eq!(sig, s.sign_hashes(hashes.iter().copied()), "{text:?} K={num_hashes} n={ngram}");
                 assert_eq!(sig.shingle_count() as usize, hashes.len());
             }
         }

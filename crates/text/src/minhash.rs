@@ -94,16 +94,17 @@ pub struct OnePermutationHasher {
     seed: u64,
     /// For K ≤ `RANKED_MAX_K`: `ranks[i * K + j]` is the rank of bin `j`
     /// among the bins in the order bin `i`'s probe sequence first reaches
-    /// them, and `order[r * K + i]` the bin of rank `r`. The source of empty
-    /// bin `i` is the filled bin of smallest rank: a branch-free minimum of
-    /// bytes, which vectorizes 16 to an SSE2 instruction. `order` is rank-major
-    /// because the smallest rank is nearly always small: its look-ups share the
-    /// first few cache lines.
+    /// them. The source of empty bin `i` is the filled bin of smallest rank: a
+    /// branch-free minimum of bytes, which vectorizes 16 to an SSE2
+    /// instruction.
     ranks: Vec<u8>,
     /// The ranks by source bin: `by_source[j * K + i] = ranks[i * K + j]`, so
     /// that every empty bin is resolved at once by an element-wise minimum
     /// over the rows of the filled bins (used when at most half are filled).
     by_source: Vec<u8>,
+    /// `order[r * K + i]` is the bin of rank `r` in bin `i`'s probe sequence.
+    /// Rank-major, because the smallest rank is nearly always small: the
+    /// look-ups share the first few cache lines.
     order: Vec<u8>,
     /// For larger K, the first `PROBES` densification probes of every bin,
     /// precomputed: `probes[i * PROBES + a - 1] = g(i, a)`.
@@ -154,6 +155,23 @@ const PROBES: usize = 32;
 pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
     let r = u128::from(a) * u128::from(b);
     (r as u64) ^ ((r >> 64) as u64)
+}
+
+/// The bin of shingle hash `h` among `k`.
+#[inline(always)]
+fn bin_in(h: u64, k: usize) -> usize {
+    (((h >> 32) * k as u64) >> 32) as usize
+}
+
+/// Lowers a bin to the value of shingle hash `h`, if smaller.
+#[inline(always)]
+fn lower(bin: &mut u32, h: u64) {
+    // EMPTY marks an empty bin: a genuine value of u32::MAX is taken as
+    // u32::MAX - 1 (a 2⁻³² bias, irrelevant).
+    let v = (h as u32).min(EMPTY - 1);
+    // An unconditional store: whether a shingle lowers its bin is random, so
+    // a branch would mispredict.
+    *bin = (*bin).min(v);
 }
 
 #[inline(always)]
@@ -225,7 +243,7 @@ impl OnePermutationHasher {
 
     #[inline(always)]
     fn bin_of(&self, h: u64) -> usize {
-        (((h >> 32) * self.k as u64) >> 32) as usize
+        bin_in(h, self.k)
     }
 
     /// Starts a signature in `out` (resizing it to K and clearing it).
@@ -238,14 +256,7 @@ impl OnePermutationHasher {
     /// Adds one shingle hash to a signature started with [`begin`](Self::begin).
     #[inline(always)]
     pub fn add(&self, out: &mut Signature, h: u64) {
-        let bin = self.bin_of(h);
-        // EMPTY marks an empty bin: a genuine value of u32::MAX is taken as
-        // u32::MAX - 1 (a 2⁻³² bias, irrelevant).
-        let v = (h as u32).min(EMPTY - 1);
-        // An unconditional store: whether a shingle lowers its bin is random,
-        // so a branch would mispredict.
-        let slot = &mut out.values[bin];
-        *slot = (*slot).min(v);
+        lower(&mut out.values[self.bin_of(h)], h);
         out.shingles = out.shingles.saturating_add(1);
     }
 
@@ -253,15 +264,14 @@ impl OnePermutationHasher {
     /// signature started with [`begin`](Self::begin), for the streaming path:
     /// hashes are not counted (see [`finish_counted`](Self::finish_counted)),
     /// and with `K` the number of bins known at compile time (else 0) a
-    /// hash's bin is one shift and its store needs no bounds check.
+    /// hash's bin is one shift and its store needs no bounds check. `K` must
+    /// be 0 or this hasher's K.
     #[inline(always)]
     pub(crate) fn adder<const K: usize>(&self, out: &mut Signature) -> impl FnMut(u64) {
+        debug_assert!(K == 0 || K == self.k, "adder::<{K}> for K = {}", self.k);
         let k = if K == 0 { self.k } else { K };
         let values = &mut out.values[..k];
-        move |h| {
-            let slot = &mut values[(((h >> 32) * k as u64) >> 32) as usize];
-            *slot = (*slot).min((h as u32).min(EMPTY - 1));
-        }
+        move |h| lower(&mut values[bin_in(h, k)], h)
     }
 
     /// [`finish`](Self::finish) for a signature filled through an
@@ -277,8 +287,8 @@ impl OnePermutationHasher {
             return;
         }
         if !self.ranks.is_empty() {
-            // The default K as a constant: its loops unroll and the row
-            // minimum stays in registers.
+            // The default K as a constant (as in `Sketcher`'s shingle loop):
+            // its loops unroll and the row minimum stays in registers.
             match self.k {
                 DEFAULT_NUM_HASHES => self.densify_ranked::<DEFAULT_NUM_HASHES>(&mut out.values),
                 _ => self.densify_ranked::<0>(&mut out.values),

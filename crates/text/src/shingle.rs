@@ -67,14 +67,15 @@ pub fn for_each_shingle(text: &str, n: usize, seed: u64, f: impl FnMut(u64)) -> 
 /// rolling key of the last `n` of them.
 #[inline(always)]
 fn for_each_packed(mut chars: impl Iterator<Item = u32>, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
+    debug_assert!((1..=PACKED_MAX).contains(&n));
     let mask = (1u64 << (CHAR_BITS as usize * n)) - 1;
     let push = |key: u64, c: u32| ((key << CHAR_BITS) | u64::from(c)) & mask;
     let mut key = 0u64;
     // The first n − 1 characters only fill the window.
-    let mut started = false;
+    let mut nonempty = false;
     for c in chars.by_ref().take(n - 1) {
         key = push(key, c);
-        started = true;
+        nonempty = true;
     }
     let mut count = 0;
     for c in chars {
@@ -82,7 +83,7 @@ fn for_each_packed(mut chars: impl Iterator<Item = u32>, n: usize, seed: u64, mu
         f(hash_key(key, seed));
         count += 1;
     }
-    if count == 0 && started {
+    if count == 0 && nonempty {
         f(hash_key(key | SHORT, seed));
         return 1;
     }

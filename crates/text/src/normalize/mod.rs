@@ -190,6 +190,11 @@ const PLANES: u32 = 0x110000;
 const BUILD_LIMIT: u32 = 0x40000;
 const TAGS: std::ops::Range<u32> = 0xE0000..0xE1000;
 
+/// An entry for an unchanged unspaced character (most Chinese characters).
+const fn is_plain_unspaced_entry(entry: u32) -> bool {
+    entry & (IDENTITY | KIND_MASK) == IDENTITY | UNSPACED
+}
+
 struct Table {
     ascii: [u32; 128],
     /// Block number for each 256-code-point block.
@@ -202,7 +207,7 @@ struct Table {
     /// A bit per code point below U+10000, set when it is an unchanged
     /// unspaced character: the look-up of Chinese text's fast path, 8 KiB
     /// (its CJK part under 3 KiB) where `stage2` holds about 80 KiB for CJK.
-    plain_unspaced: Vec<u64>,
+    plain_unspaced: Box<[u64; 0x10000 / 64]>,
 }
 
 fn table() -> &'static Table {
@@ -223,10 +228,11 @@ impl Table {
         self.stage2[(block << BLOCK_BITS) | (cp as usize & (BLOCK - 1))]
     }
 
-    /// `lookup(cp) & (IDENTITY | KIND_MASK) == IDENTITY | UNSPACED`, for
-    /// `cp < 0x10000`.
+    /// [`is_plain_unspaced_entry`]`(self.lookup(cp))`, for `cp < 0x10000`.
     #[inline(always)]
     fn is_plain_unspaced(&self, cp: u32) -> bool {
+        debug_assert!(cp < 0x10000);
+        // The mask keeps the index in bounds without a check.
         self.plain_unspaced[(cp >> 6) as usize & 0x3FF] >> (cp & 63) & 1 != 0
     }
 
@@ -304,9 +310,9 @@ impl Table {
             });
             stage1.push(id);
         }
-        let mut table = Table { ascii, stage1, stage2, spans, expansions, plain_unspaced: vec![0; 0x10000 / 64] };
+        let mut table = Table { ascii, stage1, stage2, spans, expansions, plain_unspaced: Box::new([0; 0x10000 / 64]) };
         for cp in 0..0x10000 {
-            if table.lookup(cp) & (IDENTITY | KIND_MASK) == IDENTITY | UNSPACED {
+            if is_plain_unspaced_entry(table.lookup(cp)) {
                 table.plain_unspaced[cp as usize / 64] |= 1 << (cp % 64);
             }
         }
@@ -330,8 +336,7 @@ mod tests {
     fn plain_unspaced_bits_match_the_table() {
         let t = table();
         for cp in 0..0x10000 {
-            let plain = t.lookup(cp) & (IDENTITY | KIND_MASK) == IDENTITY | UNSPACED;
-            assert_eq!(t.is_plain_unspaced(cp), plain, "U+{cp:04X}");
+            assert_eq!(t.is_plain_unspaced(cp), is_plain_unspaced_entry(t.lookup(cp)), "U+{cp:04X}");
         }
     }
 
