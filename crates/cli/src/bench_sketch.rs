@@ -108,17 +108,21 @@ fn timed_passes<T>(min_seconds: f64, mut pass: impl FnMut() -> Result<T>) -> Res
     }
 }
 
-/// The timed loop: per post, normalize + shingle + sign, query, insert, each pass with a new
-/// index (see [`timed_passes`]).
-fn timed_run(posts: &[Post], setup: Setup, min_seconds: f64) -> Result<Run> {
-    let mut sketcher = Sketcher::new(setup.params)?;
+/// The timed loop: per post, `sign` (post number, signature out), query, insert, each pass
+/// with a new index (see [`timed_passes`]).
+fn timed_loop(
+    posts: &[Post],
+    setup: Setup,
+    min_seconds: f64,
+    mut sign: impl FnMut(usize, &mut Signature),
+) -> Result<Run> {
     let mut sig = Signature::default();
     let mut found = Vec::new();
     let (seconds, (candidates, index)) = timed_passes(min_seconds, || {
         let mut index = setup.index()?;
         let mut candidates = 0usize;
         for (i, post) in posts.iter().enumerate() {
-            sketcher.sketch_into(&post.text, &mut sig);
+            sign(i, &mut sig);
             index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
             candidates += found.len();
         }
@@ -127,24 +131,18 @@ fn timed_run(posts: &[Post], setup: Setup, min_seconds: f64) -> Result<Run> {
     Ok(Run { seconds, candidates, index })
 }
 
-/// The peers' work: the timed loop from pre-tokenized shingle sets (signature, query,
-/// insert), without normalization and shingling. Returns the seconds per pass.
+/// The product's work: normalization, shingles and signature from each post's text.
+fn timed_run(posts: &[Post], setup: Setup, min_seconds: f64) -> Result<Run> {
+    let mut sketcher = Sketcher::new(setup.params)?;
+    timed_loop(posts, setup, min_seconds, |i, sig| sketcher.sketch_into(&posts[i].text, sig))
+}
+
+/// The peers' work: the signature from pre-tokenized shingle sets, without normalization
+/// and shingling. Returns the seconds per pass.
 fn timed_run_shingles(posts: &[Post], sets: &[Vec<u64>], setup: Setup, min_seconds: f64) -> Result<f64> {
     let sketcher = Sketcher::new(setup.params)?;
-    let mut sig = Signature::default();
-    let mut found = Vec::new();
-    let (seconds, candidates) = timed_passes(min_seconds, || {
-        let mut index = setup.index()?;
-        let mut candidates = 0usize;
-        for (i, (post, set)) in posts.iter().zip(sets).enumerate() {
-            sketcher.sign_hashes_into(set.iter().copied(), &mut sig);
-            index.query_insert_into(i as u32, post.created_at, &sig, &mut found)?;
-            candidates += found.len();
-        }
-        Ok(candidates)
-    })?;
-    std::hint::black_box(candidates);
-    Ok(seconds)
+    let run = timed_loop(posts, setup, min_seconds, |i, sig| sketcher.sign_hashes_into(sets[i].iter().copied(), sig))?;
+    Ok(run.seconds)
 }
 
 /// The same loop, untimed, recording every candidate pair `(earlier, later)` that involves a

@@ -220,6 +220,15 @@ fn at_or_after(home: usize, next: usize) -> usize {
     home.wrapping_sub(d & ((d as isize >> 63) as usize))
 }
 
+/// Counts slot `new` (0 for a dropped entry) written at `p` by a repack:
+/// a kept entry moves the next free slot past it and adds to the live ones.
+#[inline(always)]
+fn placed(new: u64, p: usize, next: &mut usize, live: &mut usize) {
+    let keep = new != 0;
+    *next = select_unpredictable(keep, p + 1, *next);
+    *live += usize::from(keep);
+}
+
 /// Slots added at a time to a table's overflow run.
 const OVERFLOW_STEP: usize = 16;
 
@@ -338,14 +347,11 @@ impl BandTable {
             for i in 0..slots.len() {
                 let slot = slots[i];
                 let new = slot_of(slot);
-                let keep = new != 0;
-                let home = slot_fp(slot).home(cap);
-                let p = at_or_after(home, next);
+                let p = at_or_after(slot_fp(slot).home(cap), next);
                 // `p <= i`: a dropped entry writes 0 into a free slot.
                 slots[i] = 0;
                 slots[p] = new;
-                next = select_unpredictable(keep, p + 1, next);
-                live += usize::from(keep);
+                placed(new, p, &mut next, &mut live);
             }
             // As long as the overflow run needs, in steps (the last slot stays empty).
             let len = len + (next + 1).saturating_sub(len).div_ceil(OVERFLOW_STEP) * OVERFLOW_STEP;
@@ -367,9 +373,7 @@ impl BandTable {
                 let dst = &mut out[..last];
                 for &slot in slots.by_ref() {
                     let new = slot_of(slot);
-                    let keep = new != 0;
-                    let home = slot_fp(slot).home(cap);
-                    let p = at_or_after(home, next);
+                    let p = at_or_after(slot_fp(slot).home(cap), next);
                     if p >= dst.len() {
                         // The last slot must stay empty: grow and redo this slot.
                         slots = self.slots[self.slots.len() - slots.len() - 1..].iter();
@@ -377,8 +381,7 @@ impl BandTable {
                     }
                     // Slots from `next` on are empty, so a dropped entry writes 0 into one.
                     dst[p] = new;
-                    next = select_unpredictable(keep, p + 1, next);
-                    live += usize::from(keep);
+                    placed(new, p, &mut next, &mut live);
                 }
                 if slots.len() == 0 {
                     break;
