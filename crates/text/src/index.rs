@@ -211,22 +211,35 @@ fn push_empty<K: Tag, T: Copy + Default>(tags: &mut Vec<K>, vals: &mut Vec<T>) {
     vals.push(T::default());
 }
 
-/// `home.max(next)`, branch-free: whether an entry sits at its home is random,
-/// and the compiler turns a `max` or a select in the repack loops into a branch.
-#[inline(always)]
-fn at_or_after(home: usize, next: usize) -> usize {
-    // Both are below 2⁶³: the difference's sign says which is larger.
-    let d = home.wrapping_sub(next);
-    home.wrapping_sub(d & ((d as isize >> 63) as usize))
+/// Where a repack puts entries given in tag order, each at its home slot or
+/// just after the previous kept one: `p = max(home, previous p + 1)`. Written
+/// as the number of entries kept before plus the running maximum of
+/// `home − kept` (never below 0), the step from one entry to the next is one
+/// compare and select instead of that whole formula, so a repack is not bound
+/// by the chain from one entry's slot to the next one's.
+#[derive(Clone, Copy, Default)]
+struct Placement {
+    kept: usize,
+    lead: usize,
 }
 
-/// Counts slot `new` (0 for a dropped entry) written at `p` by a repack:
-/// a kept entry moves the next free slot past it and adds to the live ones.
-#[inline(always)]
-fn placed(new: u64, p: usize, next: &mut usize, live: &mut usize) {
-    let keep = new != 0;
-    *next = select_unpredictable(keep, p + 1, *next);
-    *live += usize::from(keep);
+impl Placement {
+    /// The slot for an entry with home `home`, counted when `keep`; a dropped
+    /// entry gets the first free slot, for a 0 that changes nothing.
+    #[inline(always)]
+    fn place(&mut self, home: usize, keep: bool) -> usize {
+        // Both are below 2⁶³, so the difference is right as a signed number.
+        let ahead = select_unpredictable(keep, home.wrapping_sub(self.kept) as isize, 0);
+        self.lead = select_unpredictable(ahead > self.lead as isize, ahead as usize, self.lead);
+        let p = self.kept + self.lead;
+        self.kept += usize::from(keep);
+        p
+    }
+
+    /// The first slot after the last kept entry.
+    fn next(self) -> usize {
+        self.kept + self.lead
+    }
 }
 
 /// Slots added at a time to a table's overflow run.
@@ -341,19 +354,19 @@ impl BandTable {
     /// into a new zeroed buffer.
     fn repack(&mut self, cap: usize, slot_of: impl Fn(u64) -> u64) {
         let len = cap + 1 + OVERFLOW_STEP;
-        let (mut next, mut live) = (0, 0);
+        let mut run = Placement::default();
         if cap <= self.cap {
             let slots = &mut self.slots[..];
             for i in 0..slots.len() {
                 let slot = slots[i];
                 let new = slot_of(slot);
-                let p = at_or_after(slot_fp(slot).home(cap), next);
+                let p = run.place(slot_fp(slot).home(cap), new != 0);
                 // `p <= i`: a dropped entry writes 0 into a free slot.
                 slots[i] = 0;
                 slots[p] = new;
-                placed(new, p, &mut next, &mut live);
             }
             // As long as the overflow run needs, in steps (the last slot stays empty).
+            let next = run.next();
             let len = len + (next + 1).saturating_sub(len).div_ceil(OVERFLOW_STEP) * OVERFLOW_STEP;
             if len > self.slots.len() {
                 self.slots.reserve_exact(len - self.slots.len());
@@ -373,15 +386,16 @@ impl BandTable {
                 let dst = &mut out[..last];
                 for &slot in slots.by_ref() {
                     let new = slot_of(slot);
-                    let p = at_or_after(slot_fp(slot).home(cap), next);
+                    let mut placed = run;
+                    let p = placed.place(slot_fp(slot).home(cap), new != 0);
                     if p >= dst.len() {
                         // The last slot must stay empty: grow and redo this slot.
                         slots = self.slots[self.slots.len() - slots.len() - 1..].iter();
                         break;
                     }
-                    // Slots from `next` on are empty, so a dropped entry writes 0 into one.
+                    // Slots from the next free one on are empty, so a dropped entry writes 0 into one.
                     dst[p] = new;
-                    placed(new, p, &mut next, &mut live);
+                    run = placed;
                 }
                 if slots.len() == 0 {
                     break;
@@ -392,7 +406,7 @@ impl BandTable {
             self.slots = out;
         }
         self.cap = cap;
-        self.used = live;
+        self.used = run.kept;
     }
 
     fn over_load(&self) -> bool {
@@ -1023,7 +1037,11 @@ impl WindowIndex {
         let as_is = |slot: u64| slot;
         if expired == 0 {
             for table in self.tables.iter_mut() {
-                table.repack(resized(table.cap, table.used), as_is);
+                // Kept at its size, a table is already as a repack would leave it.
+                let cap = resized(table.cap, table.used);
+                if cap != table.cap {
+                    table.repack(cap, as_is);
+                }
             }
             return self.drop_dead_prefix(keep_from);
         }

@@ -56,6 +56,13 @@ pub fn normalize_into(s: &str, out: &mut String) {
             (table.ascii[b as usize], 1)
         } else {
             let (cp, width) = decode(bytes, i);
+            if width == 3 && table.is_plain_unspaced(cp) {
+                // The bits first: `stage2` is large, and most characters of a
+                // Chinese text need only these.
+                state.mark(false);
+                i = table.skip_plain_unspaced(bytes, i + 3);
+                continue;
+            }
             if cp == 0xFF3B
                 && let Some(n) = steps::emoticon_len(&s[i..])
             {
@@ -75,16 +82,7 @@ pub fn normalize_into(s: &str, out: &mut String) {
             }
             state.mark(spaced);
             if !spaced && width == 3 {
-                // Most of a Chinese text: a run of three-byte characters that
-                // are unchanged and unspaced leaves the state as it is, so it
-                // needs only the look-ups.
-                i += 3;
-                while let Some(&[b0, b1, b2]) = bytes.get(i..i + 3) {
-                    if b0 & 0xF0 != 0xE0 || !table.is_plain_unspaced(decode3(b0, b1, b2)) {
-                        break;
-                    }
-                    i += 3;
-                }
+                i = table.skip_plain_unspaced(bytes, i + 3);
                 continue;
             }
         } else {
@@ -234,6 +232,20 @@ impl Table {
         debug_assert!(cp < 0x10000);
         // The mask keeps the index in bounds without a check.
         self.plain_unspaced[(cp >> 6) as usize & 0x3FF] >> (cp & 63) & 1 != 0
+    }
+
+    /// The end of the run of unchanged unspaced three-byte characters from
+    /// `bytes[i]` on: most of a Chinese text, which leaves the boundary state
+    /// as it is and so needs only the look-ups.
+    #[inline(always)]
+    fn skip_plain_unspaced(&self, bytes: &[u8], mut i: usize) -> usize {
+        while let Some(&[b0, b1, b2]) = bytes.get(i..i + 3) {
+            if b0 & 0xF0 != 0xE0 || !self.is_plain_unspaced(decode3(b0, b1, b2)) {
+                break;
+            }
+            i += 3;
+        }
+        i
     }
 
     #[inline(always)]
