@@ -210,7 +210,7 @@ fn push_empty<K: Tag, T: Copy + Default>(tags: &mut Vec<K>, vals: &mut Vec<T>) {
     vals.push(T::default());
 }
 
-/// Where a repack puts entries given in tag order, each at its home slot or
+/// Where a repack or [`place_sorted`] puts entries given in tag order, each at its home slot or
 /// just after the previous kept one: `p = max(home, previous p + 1)`. Written
 /// as the number of entries kept before plus the running maximum of
 /// `home − kept` (never below 0), the step from one entry to the next is one
@@ -253,15 +253,14 @@ fn place_sorted<K: Tag, T: Copy + Default>(
     cap: usize,
     items: impl Iterator<Item = (K, T)>,
 ) {
-    let mut next = 0;
+    let mut run = Placement::default();
     for (tag, val) in items {
-        let p = tag.home(cap).max(next);
+        let p = run.place(tag.home(cap), true);
         while p + 1 >= tags.len() {
             push_empty(tags, vals);
         }
         tags[p] = tag;
         vals[p] = val;
-        next = p + 1;
     }
 }
 

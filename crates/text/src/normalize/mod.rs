@@ -80,11 +80,8 @@ pub fn normalize_into(s: &str, out: &mut String) {
                 out.push(' ');
                 run = i;
             }
+            // Unchanged unspaced three-byte characters took the path above.
             state.mark(spaced);
-            if !spaced && width == 3 {
-                i = table.skip_plain_unspaced(bytes, i + 3);
-                continue;
-            }
         } else {
             out.push_str(&s[run..i]);
             table.emit(entry, out, &mut state);
