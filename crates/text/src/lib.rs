@@ -10,7 +10,8 @@
 //!
 //! # Main items
 //!
-//! * [`normalize()`] / [`normalize_into`]: the matching form of a text. Steps, in
+//! * [`normalize()`] / [`normalize_into`]: the matching form of a text
+//!   ([`normalize_chars_into`]: as code points). Steps, in
 //!   order (each available alone in [`steps`]):
 //!   1. bracket emoticons `[吃惊]`, `[doge]` removed (`[` + 1–6 ASCII letters or
 //!      digits or Han characters + `]`, ASCII or full-width brackets);
@@ -84,5 +85,5 @@ pub mod shingle;
 pub use index::{Candidate, DEFAULT_MAX_POSTINGS, DEFAULT_WINDOW_SECS, IndexError, MAX_WINDOW_SECS, WindowIndex};
 pub use lsh::{DEFAULT_BANDS, DEFAULT_ROWS, ParamsError, SketchParams, Sketcher};
 pub use minhash::{DEFAULT_NUM_HASHES, OnePermutationHasher, Signature, estimate_jaccard};
-pub use normalize::{normalize, normalize_into, steps, warm_up};
+pub use normalize::{normalize, normalize_chars_into, normalize_into, steps, warm_up};
 pub use shingle::{DEFAULT_NGRAM, exact_jaccard, shingles};

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::minhash::{DEFAULT_NUM_HASHES, OnePermutationHasher, Signature, fold_mul};
-use crate::normalize::normalize_into;
-use crate::shingle::{DEFAULT_NGRAM, DEFAULT_SEED, for_each_shingle};
+use crate::normalize::normalize_chars_into;
+use crate::shingle::{DEFAULT_NGRAM, DEFAULT_SEED, for_each_shingle_of};
 
 /// Default number of LSH bands.
 pub const DEFAULT_BANDS: usize = 21;
@@ -174,18 +174,15 @@ impl SketchParams {
 pub struct Sketcher {
     params: SketchParams,
     oph: OnePermutationHasher,
-    normalized: String,
+    /// Code points of the last normalized text.
+    chars: Vec<u32>,
 }
 
 impl Sketcher {
     /// A sketcher for `params`.
     pub fn new(params: SketchParams) -> Result<Self, ParamsError> {
         params.validate()?;
-        Ok(Sketcher {
-            params,
-            oph: OnePermutationHasher::new(params.num_hashes, params.oph_seed()),
-            normalized: String::new(),
-        })
+        Ok(Sketcher { params, oph: OnePermutationHasher::new(params.num_hashes, params.oph_seed()), chars: Vec::new() })
     }
 
     /// The parameters.
@@ -202,33 +199,28 @@ impl Sketcher {
 
     /// Normalizes `text` and computes its signature into `out`.
     pub fn sketch_into(&mut self, text: &str, out: &mut Signature) {
-        let mut normalized = std::mem::take(&mut self.normalized);
-        normalize_into(text, &mut normalized);
-        self.sketch_normalized_into(&normalized, out);
-        self.normalized = normalized;
-    }
-
-    /// The normalized text of the last [`sketch`](Self::sketch) or
-    /// [`sketch_into`](Self::sketch_into) call.
-    pub fn last_normalized(&self) -> &str {
-        &self.normalized
-    }
-
-    /// Signature of text that is already normalized.
-    pub fn sketch_normalized_into(&self, normalized: &str, out: &mut Signature) {
+        normalize_chars_into(text, &mut self.chars);
         // The default K as a constant (as in the densification).
         match self.oph.num_hashes() {
-            DEFAULT_NUM_HASHES => self.sign_shingles::<DEFAULT_NUM_HASHES>(normalized, out),
-            _ => self.sign_shingles::<0>(normalized, out),
+            DEFAULT_NUM_HASHES => self.sign_shingles::<DEFAULT_NUM_HASHES>(out),
+            _ => self.sign_shingles::<0>(out),
         }
     }
 
-    /// The signature of `normalized`'s shingles; `K` is the number of hashes
-    /// when known at compile time, else 0.
+    /// The normalized text of the last [`sketch`](Self::sketch) or
+    /// [`sketch_into`](Self::sketch_into) call, into `out` (cleared first).
+    pub fn last_normalized_into(&self, out: &mut String) {
+        out.clear();
+        // The code points come from `char`s.
+        out.extend(self.chars.iter().map(|&c| char::from_u32(c).unwrap_or('\u{FFFD}')));
+    }
+
+    /// The signature of the shingles of `self.chars`; `K` is the number of
+    /// hashes when known at compile time, else 0.
     #[inline(always)]
-    fn sign_shingles<const K: usize>(&self, normalized: &str, out: &mut Signature) {
+    fn sign_shingles<const K: usize>(&self, out: &mut Signature) {
         self.oph.begin(out);
-        let count = for_each_shingle(normalized, self.params.ngram, self.params.seed, self.oph.adder::<K>(out));
+        let count = for_each_shingle_of(&self.chars, self.params.ngram, self.params.seed, self.oph.adder::<K>(out));
         self.oph.finish_counted(out, count);
     }
 
@@ -276,7 +268,8 @@ mod tests {
             {
                 let sig = s.sketch(text);
                 let mut hashes = Vec::new();
-                let normalized = s.last_normalized().to_string();
+                let mut normalized = String::new();
+                s.last_normalized_into(&mut normalized);
                 s.shingles_into(&normalized, &mut hashes);
                 assert_eq!(sig, s.sign_hashes(hashes.iter().copied()), "{text:?} K={num_hashes} n={ngram}");
                 assert_eq!(sig.shingle_count() as usize, hashes.len());

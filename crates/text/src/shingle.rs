@@ -49,49 +49,47 @@ fn folded(chars: impl Iterator<Item = u32>, len: usize, seed: u64) -> u64 {
 /// Nothing is skipped for short texts: a non-empty text of fewer than `n`
 /// characters yields one shingle, the whole text. An empty text yields none.
 /// `n == 0` is treated as 1.
-#[inline]
 pub fn for_each_shingle(text: &str, n: usize, seed: u64, f: impl FnMut(u64)) -> usize {
+    let chars: Vec<u32> = text.chars().map(u32::from).collect();
+    for_each_shingle_of(&chars, n, seed, f)
+}
+
+/// [`for_each_shingle`] over a text's code points.
+#[inline]
+pub fn for_each_shingle_of(chars: &[u32], n: usize, seed: u64, f: impl FnMut(u64)) -> usize {
     let n = n.max(1);
     if n > PACKED_MAX {
-        return for_each_shingle_long(text, n, seed, f);
+        return for_each_shingle_long(chars, n, seed, f);
     }
-    // ASCII text: characters are bytes, no decoding.
-    if text.is_ascii() {
-        for_each_packed(text.bytes().map(u32::from), n, seed, f)
-    } else {
-        for_each_packed(text.chars().map(u32::from), n, seed, f)
-    }
+    for_each_packed(chars, n, seed, f)
 }
 
-/// [`for_each_shingle`] for `n ≤ PACKED_MAX` over the text's code points: a
-/// rolling key of the last `n` of them.
+/// [`for_each_shingle_of`] for `n ≤ PACKED_MAX`: a rolling key of the last
+/// `n` code points.
 #[inline(always)]
-fn for_each_packed(mut chars: impl Iterator<Item = u32>, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
+fn for_each_packed(chars: &[u32], n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
     debug_assert!((1..=PACKED_MAX).contains(&n));
     let mask = (1u64 << (CHAR_BITS as usize * n)) - 1;
-    let push = |key: u64, c: u32| ((key << CHAR_BITS) | u64::from(c)) & mask;
-    let mut key = 0u64;
-    // The first n − 1 characters only fill the window.
-    let mut nonempty = false;
-    for c in chars.by_ref().take(n - 1) {
-        key = push(key, c);
-        nonempty = true;
-    }
-    let mut count = 0;
-    for c in chars {
-        key = push(key, c);
-        f(hash_key(key, seed));
-        count += 1;
-    }
-    if count == 0 && nonempty {
-        f(hash_key(key | SHORT, seed));
+    let push = |key: u64, &c: &u32| ((key << CHAR_BITS) | u64::from(c)) & mask;
+    if chars.len() < n {
+        // Shorter than a window: one shingle, the whole (non-empty) text.
+        if chars.is_empty() {
+            return 0;
+        }
+        f(hash_key(chars.iter().fold(0, push) | SHORT, seed));
         return 1;
     }
-    count
+    // The first n − 1 characters only fill the window.
+    let (fill, rest) = chars.split_at(n - 1);
+    let mut key = fill.iter().fold(0, push);
+    for c in rest {
+        key = push(key, c);
+        f(hash_key(key, seed));
+    }
+    rest.len()
 }
 
-fn for_each_shingle_long(text: &str, n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
-    let chars: Vec<u32> = text.chars().map(u32::from).collect();
+fn for_each_shingle_long(chars: &[u32], n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
     if chars.is_empty() {
         return 0;
     }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::Rng;
-use steward_text::{normalize, normalize_into, steps};
+use steward_text::{normalize, normalize_chars_into, normalize_into, steps};
 
 #[test]
 fn full_width_to_half_width() {
@@ -124,6 +124,18 @@ fn normalize_into_reuses_its_buffer() {
     assert_eq!(buf, "中文");
 }
 
+/// Both forms of the fast path, text and code points, equal the steps one by
+/// one on `s`; returns the normalized text.
+fn check_fast_paths(s: &str) -> String {
+    let expected = steps::reference(s);
+    let n = normalize(s);
+    assert_eq!(n, expected, "{s:?}");
+    let mut chars = vec![7];
+    normalize_chars_into(s, &mut chars);
+    assert!(chars.iter().copied().eq(expected.chars().map(u32::from)), "code points of {s:?}");
+    n
+}
+
 #[test]
 fn fast_path_equals_the_steps_on_samples() {
     for s in [
@@ -139,7 +151,7 @@ fn fast_path_equals_the_steps_on_samples() {
         // emoticon, kana, Latin and the end of the text.
         "今天天氣很好［吃惊］我們一起去公園散步吧abc中文ひらがな中",
     ] {
-        assert_eq!(normalize(s), steps::reference(s), "{s}");
+        check_fast_paths(s);
     }
 }
 
@@ -178,8 +190,7 @@ fn fast_path_equals_the_steps_on_random_code_points() {
                 s.push([' ', '[', ']', '，', 'a', '中'][rng.below(6)]);
             }
         }
-        let n = normalize(&s);
-        assert_eq!(n, steps::reference(&s), "{s:?}");
+        let n = check_fast_paths(&s);
         assert_eq!(normalize(&n), n, "not idempotent: {s:?}");
     }
 }
@@ -214,6 +225,6 @@ fn ascii_fast_path_equals_the_steps() {
     for _ in 0..20_000 {
         let len = rng.below(16);
         let s: String = (0..len).map(|_| char::from(alphabet[rng.below(alphabet.len())])).collect();
-        assert_eq!(normalize(&s), steps::reference(&s), "{s:?}");
+        check_fast_paths(&s);
     }
 }

@@ -128,6 +128,8 @@ pub struct Tracker {
     sketcher: Sketcher,
     index: WindowIndex,
     sig: Signature,
+    /// The last post's normalized text.
+    normalized: String,
     candidates: Vec<Candidate>,
     /// Id of `slots[0]`.
     base: u32,
@@ -153,6 +155,7 @@ impl Tracker {
             // link into a cluster is all clustering needs.
             index: WindowIndex::with_max_postings(params, config.window_secs, DEFAULT_MAX_POSTINGS)?,
             sig: Signature::default(),
+            normalized: String::new(),
             candidates: Vec::new(),
             base: 0,
             slots: VecDeque::new(),
@@ -178,7 +181,8 @@ impl Tracker {
     /// Adds a post. Returns the campaign it is in, if it is in one.
     pub fn add(&mut self, post: &PostRef) -> Option<Update> {
         self.sketcher.sketch_into(post.text, &mut self.sig);
-        if is_trivial(self.sketcher.last_normalized(), self.config.min_chars) {
+        self.sketcher.last_normalized_into(&mut self.normalized);
+        if is_trivial(&self.normalized, self.config.min_chars) {
             return None;
         }
         if self.base as usize + self.slots.len() >= (ID_LIMIT - 1) as usize {

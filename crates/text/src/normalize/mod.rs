@@ -30,13 +30,97 @@ pub fn normalize(s: &str) -> String {
 /// simplified Chinese or lower-case ASCII costs little more than a table
 /// lookup per character.
 pub fn normalize_into(s: &str, out: &mut String) {
-    out.clear();
+    normalize_to(s, out);
+}
+
+/// The code points of [`normalize`]`(s)` into `out`, which is cleared first:
+/// what the shingler reads, without encoding the text to UTF-8 and decoding
+/// it again.
+pub fn normalize_chars_into(s: &str, out: &mut Vec<u32>) {
+    normalize_to(s, out);
+}
+
+/// Where normalized text goes. A character the table maps to itself is given
+/// twice, as a code point ([`keep`](Sink::keep)) and within the run of input
+/// it ends ([`copy_run`](Sink::copy_run)): each sink takes the form it needs
+/// and ignores the other.
+pub(crate) trait Sink {
+    /// Empties the sink and makes room for text of about `len` bytes.
+    fn clear_for(&mut self, len: usize);
+    /// The pure-ASCII fast path: byte in, at most one byte (plus a boundary
+    /// space) out.
+    fn push_ascii(&mut self, table: &Table, bytes: &[u8]);
+    /// A run of input characters that map to themselves.
+    fn copy_run(&mut self, run: &str);
+    /// One input character that maps to itself.
+    fn keep(&mut self, cp: u32);
+    /// A character that the input character maps to.
+    fn push(&mut self, c: char);
+}
+
+impl Sink for String {
+    fn clear_for(&mut self, len: usize) {
+        self.clear();
+        self.reserve(len);
+    }
+
+    fn push_ascii(&mut self, table: &Table, bytes: &[u8]) {
+        let mut buf = std::mem::take(self).into_bytes();
+        normalize_ascii(table, bytes, |b| buf.push(b));
+        *self = match String::from_utf8(buf) {
+            Ok(s) => s,
+            // Unreachable: only ASCII bytes were pushed.
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+    }
+
+    #[inline(always)]
+    fn copy_run(&mut self, run: &str) {
+        self.push_str(run);
+    }
+
+    #[inline(always)]
+    fn keep(&mut self, _: u32) {}
+
+    #[inline(always)]
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
+impl Sink for Vec<u32> {
+    fn clear_for(&mut self, len: usize) {
+        self.clear();
+        // At least one byte per character.
+        self.reserve(len);
+    }
+
+    fn push_ascii(&mut self, table: &Table, bytes: &[u8]) {
+        normalize_ascii(table, bytes, |b| self.push(u32::from(b)));
+    }
+
+    #[inline(always)]
+    fn copy_run(&mut self, _: &str) {}
+
+    #[inline(always)]
+    fn keep(&mut self, cp: u32) {
+        Vec::push(self, cp);
+    }
+
+    #[inline(always)]
+    fn push(&mut self, c: char) {
+        Vec::push(self, u32::from(c));
+    }
+}
+
+/// [`normalize_into`] for any sink.
+fn normalize_to(s: &str, out: &mut impl Sink) {
     let table = table();
+    out.clear_for(s.len());
     if s.is_ascii() {
-        normalize_ascii(table, s.as_bytes(), out);
+        out.push_ascii(table, s.as_bytes());
         return;
     }
-    out.reserve(s.len());
     let mut state = Boundary::default();
     let bytes = s.as_bytes();
     // Start of the pending run of identity-mapped input, copied when it ends.
@@ -44,59 +128,60 @@ pub fn normalize_into(s: &str, out: &mut String) {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let (entry, width) = if b < 0x80 {
+        let (cp, entry, width) = if b < 0x80 {
             if b == b'['
                 && let Some(n) = steps::emoticon_len(&s[i..])
             {
-                out.push_str(&s[run..i]);
+                out.copy_run(&s[run..i]);
                 i += n;
                 run = i;
                 continue;
             }
-            (table.ascii[b as usize], 1)
+            (u32::from(b), table.ascii[b as usize], 1)
         } else {
             let (cp, width) = decode(bytes, i);
             if width == 3 && table.is_plain_unspaced(cp) {
                 // The bits first: `stage2` is large, and most characters of a
                 // Chinese text need only these.
                 state.mark(false);
-                i = table.skip_plain_unspaced(bytes, i + 3);
+                out.keep(cp);
+                i = table.keep_plain_unspaced(bytes, i + 3, out);
                 continue;
             }
             if cp == 0xFF3B
                 && let Some(n) = steps::emoticon_len(&s[i..])
             {
-                out.push_str(&s[run..i]);
+                out.copy_run(&s[run..i]);
                 i += n;
                 run = i;
                 continue;
             }
-            (table.lookup(cp), width)
+            (cp, table.lookup(cp), width)
         };
         if entry & IDENTITY != 0 {
             let spaced = entry & KIND_MASK == SPACED;
             if spaced && state.needs_space() {
-                out.push_str(&s[run..i]);
+                out.copy_run(&s[run..i]);
                 out.push(' ');
                 run = i;
             }
             // Unchanged unspaced three-byte characters took the path above.
             state.mark(spaced);
+            out.keep(cp);
         } else {
-            out.push_str(&s[run..i]);
+            out.copy_run(&s[run..i]);
             table.emit(entry, out, &mut state);
             run = i + width;
         }
         i += width;
     }
-    out.push_str(&s[run..]);
+    out.copy_run(&s[run..]);
 }
 
 /// The pure-ASCII fast path: byte in, at most one byte (plus a boundary
 /// space) out, through the 128-entry table.
-fn normalize_ascii(table: &Table, bytes: &[u8], out: &mut String) {
-    let mut buf = std::mem::take(out).into_bytes();
-    buf.reserve(bytes.len());
+#[inline(always)]
+fn normalize_ascii(table: &Table, bytes: &[u8], mut push: impl FnMut(u8)) {
     let mut pending = false;
     let mut last_spaced = false;
     let mut i = 0;
@@ -113,10 +198,10 @@ fn normalize_ascii(table: &Table, bytes: &[u8], out: &mut String) {
         match entry & KIND_MASK {
             SPACED => {
                 if pending && last_spaced {
-                    buf.push(b' ');
+                    push(b' ');
                 }
                 // ASCII letters and digits map to ASCII letters and digits.
-                buf.push((entry & CHAR_MASK) as u8);
+                push((entry & CHAR_MASK) as u8);
                 last_spaced = true;
                 pending = false;
             }
@@ -125,11 +210,6 @@ fn normalize_ascii(table: &Table, bytes: &[u8], out: &mut String) {
         }
         i += 1;
     }
-    *out = match String::from_utf8(buf) {
-        Ok(s) => s,
-        // Unreachable: only ASCII bytes were pushed.
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
 }
 
 fn ascii_emoticon_len(bytes: &[u8]) -> Option<usize> {
@@ -190,7 +270,7 @@ const fn is_plain_unspaced_entry(entry: u32) -> bool {
     entry & (IDENTITY | KIND_MASK) == IDENTITY | UNSPACED
 }
 
-struct Table {
+pub(crate) struct Table {
     ascii: [u32; 128],
     /// Block number for each 256-code-point block.
     stage1: Vec<u16>,
@@ -231,22 +311,24 @@ impl Table {
         self.plain_unspaced[(cp >> 6) as usize & 0x3FF] >> (cp & 63) & 1 != 0
     }
 
-    /// The end of the run of unchanged unspaced three-byte characters from
-    /// `bytes[i]` on: most of a Chinese text, which leaves the boundary state
-    /// as it is and so needs only the look-ups.
+    /// Keeps the run of unchanged unspaced three-byte characters from
+    /// `bytes[i]` on and returns its end: most of a Chinese text, which
+    /// leaves the boundary state as it is and so needs only the look-ups.
     #[inline(always)]
-    fn skip_plain_unspaced(&self, bytes: &[u8], mut i: usize) -> usize {
+    fn keep_plain_unspaced(&self, bytes: &[u8], mut i: usize, out: &mut impl Sink) -> usize {
         while let Some(&[b0, b1, b2]) = bytes.get(i..i + 3) {
-            if b0 & 0xF0 != 0xE0 || !self.is_plain_unspaced(decode3(b0, b1, b2)) {
+            let cp = decode3(b0, b1, b2);
+            if b0 & 0xF0 != 0xE0 || !self.is_plain_unspaced(cp) {
                 break;
             }
+            out.keep(cp);
             i += 3;
         }
         i
     }
 
     #[inline(always)]
-    fn emit(&self, entry: u32, out: &mut String, state: &mut Boundary) {
+    fn emit(&self, entry: u32, out: &mut impl Sink, state: &mut Boundary) {
         match entry & KIND_MASK {
             DROP => {}
             SPACE => state.space(),
@@ -260,7 +342,7 @@ impl Table {
     }
 
     #[cold]
-    fn emit_multi(&self, entry: u32, out: &mut String, state: &mut Boundary) {
+    fn emit_multi(&self, entry: u32, out: &mut impl Sink, state: &mut Boundary) {
         let (start, len) = self.spans[(entry & CHAR_MASK) as usize];
         for &e in &self.expansions[start as usize..(start + len) as usize] {
             self.emit(e, out, state);

@@ -264,7 +264,7 @@ pub(crate) struct Boundary {
 
 impl Boundary {
     #[inline(always)]
-    pub(crate) fn push_char(&mut self, out: &mut String, c: char, unspaced: bool) {
+    pub(crate) fn push_char(&mut self, out: &mut impl super::Sink, c: char, unspaced: bool) {
         if !unspaced && self.pending && self.last_spaced {
             out.push(' ');
         }
