@@ -49,6 +49,9 @@ fn folded(chars: impl Iterator<Item = u32>, len: usize, seed: u64) -> u64 {
 /// Nothing is skipped for short texts: a non-empty text of fewer than `n`
 /// characters yields one shingle, the whole text. An empty text yields none.
 /// `n == 0` is treated as 1.
+///
+/// The code points are collected first; [`for_each_shingle_of`] takes them
+/// as they are.
 pub fn for_each_shingle(text: &str, n: usize, seed: u64, f: impl FnMut(u64)) -> usize {
     let chars: Vec<u32> = text.chars().map(u32::from).collect();
     for_each_shingle_of(&chars, n, seed, f)
@@ -58,24 +61,24 @@ pub fn for_each_shingle(text: &str, n: usize, seed: u64, f: impl FnMut(u64)) -> 
 #[inline]
 pub fn for_each_shingle_of(chars: &[u32], n: usize, seed: u64, f: impl FnMut(u64)) -> usize {
     let n = n.max(1);
+    if chars.is_empty() {
+        return 0;
+    }
     if n > PACKED_MAX {
         return for_each_shingle_long(chars, n, seed, f);
     }
     for_each_packed(chars, n, seed, f)
 }
 
-/// [`for_each_shingle_of`] for `n ≤ PACKED_MAX`: a rolling key of the last
-/// `n` code points.
+/// [`for_each_shingle_of`] for `n ≤ PACKED_MAX` and a non-empty text: a
+/// rolling key of the last `n` code points.
 #[inline(always)]
 fn for_each_packed(chars: &[u32], n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
     debug_assert!((1..=PACKED_MAX).contains(&n));
     let mask = (1u64 << (CHAR_BITS as usize * n)) - 1;
     let push = |key: u64, &c: &u32| ((key << CHAR_BITS) | u64::from(c)) & mask;
     if chars.len() < n {
-        // Shorter than a window: one shingle, the whole (non-empty) text.
-        if chars.is_empty() {
-            return 0;
-        }
+        // Shorter than a window: one shingle, the whole text.
         f(hash_key(chars.iter().fold(0, push) | SHORT, seed));
         return 1;
     }
@@ -89,10 +92,8 @@ fn for_each_packed(chars: &[u32], n: usize, seed: u64, mut f: impl FnMut(u64)) -
     rest.len()
 }
 
+/// [`for_each_shingle_of`] for `n > PACKED_MAX` and a non-empty text.
 fn for_each_shingle_long(chars: &[u32], n: usize, seed: u64, mut f: impl FnMut(u64)) -> usize {
-    if chars.is_empty() {
-        return 0;
-    }
     if chars.len() < n {
         f(folded(chars.iter().copied(), chars.len(), seed));
         return 1;
