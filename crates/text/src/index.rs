@@ -29,10 +29,12 @@
 //! The tables use ordered linear probing (see `seek`): a look-up of a band
 //! hash that is not there, the common case, stops after about as few slots as
 //! one that is. They are kept between 60 % and 85 % full, which makes 320–390
-//! bytes per post with default parameters (measured: 325 in an index of
-//! 40 707 real posts, a quarter of them copies; 349 for 500 000 distinct
-//! synthetic posts, 387 at most just after a resize; 379–391 for a 1-day
-//! window of 440 000 streaming ones).
+//! bytes per post with default parameters (measured: 323 in an index of
+//! 40 707 real posts, a quarter of them copies, 368 at most while it grew;
+//! 349 for 500 000 distinct synthetic posts, 390 at most just after a
+//! resize; 379–393 for a 1-day window of 440 000 streaming ones). A small
+//! index weighs more per post: a 7-day window over the same real posts,
+//! holding 1 000–5 000 of them, peaks at 420–440 just after its tables grow.
 //!
 //! A query costs one look-up per band, one entry per group found and one per
 //! candidate returned; [`WindowIndex::query_insert_into`], the streaming step,
@@ -544,8 +546,8 @@ pub struct WindowIndex {
     sig_stride: usize,
     tables: Vec<BandTable>,
     groups: GroupTable,
+    /// Posting lists, numbered densely: a rebuild renumbers the ones left.
     lists: Vec<Vec<u32>>,
-    free_lists: Vec<u32>,
     stored: usize,
     /// Band hashes of the post being inserted.
     hashes: Vec<u64>,
@@ -586,7 +588,6 @@ impl WindowIndex {
             tables: (0..params.bands).map(|_| BandTable::with_capacity(MIN_CAPACITY)).collect(),
             groups: GroupTable::with_capacity(MIN_CAPACITY),
             lists: Vec::new(),
-            free_lists: Vec::new(),
             stored: 0,
             hashes: Vec::with_capacity(params.bands),
             packed: Vec::new(),
@@ -812,18 +813,8 @@ impl WindowIndex {
         if slot_fp(slot) != fp {
             table.insert_at(i, fp, head);
         } else if val & LIST_BIT == 0 {
-            let list = match self.free_lists.pop() {
-                Some(n) => {
-                    let l = &mut self.lists[n as usize];
-                    l.clear();
-                    l.extend([val, head]);
-                    n
-                }
-                None => {
-                    self.lists.push(vec![val, head]);
-                    (self.lists.len() - 1) as u32
-                }
-            };
+            self.lists.push(vec![val, head]);
+            let list = (self.lists.len() - 1) as u32;
             table.slots[i] = (slot & !u64::from(u32::MAX)) | u64::from(LIST_BIT | list);
         } else {
             let l = &mut self.lists[(val & !LIST_BIT) as usize];
@@ -975,6 +966,8 @@ impl WindowIndex {
     /// the target load and drops the dead prefix of the per-id arrays (never
     /// past id `keep_from`).
     fn rebuild(&mut self, keep_from: u32) {
+        // The queries' scratch: one that met a flood leaves it large.
+        self.heads = Vec::new();
         let cutoff = self.cutoff_rel();
         // Expire posts.
         let mut expired = 0;
@@ -1050,9 +1043,11 @@ impl WindowIndex {
         // What each entry becomes, at the index `entry` gives it: for a group
         // head, the group's live head (itself when live, else the group's new
         // head, or NONE); NONE for an empty slot; for a posting list, the list
-        // when two or more of its heads are left, else its only one or NONE
-        // (and the list is freed). Held as a mask for the slot with its value
-        // bits set: the fingerprint bits and the new value, or 0 (NONE).
+        // under its new number when two or more of its heads are left (the
+        // lists left are numbered densely again, in order), else its only
+        // one or NONE (and the list is dropped). Held as a mask for the slot
+        // with its value bits set: the fingerprint bits and the new value, or
+        // 0 (NONE).
         let mask = |val: u32| if val == NONE { 0 } else { !u64::from(u32::MAX) | u64::from(val) };
         let mut heads: Vec<u64> = (self.meta.iter().zip(id_base..))
             .map(|(m, id)| mask(if m.time != ABSENT { id } else { m.next }))
@@ -1060,26 +1055,27 @@ impl WindowIndex {
             .collect();
         let empty_slot = heads.len() - 1;
         let list_base = heads.len();
-        for (n, list) in (0..).zip(self.lists.iter_mut()) {
-            // An empty list is a free one.
-            let head = if list.is_empty() {
-                NONE
+        let mut left = 0;
+        for n in 0..self.lists.len() {
+            let list = &mut self.lists[n];
+            list.retain_mut(|id| {
+                let head = heads[(*id - id_base) as usize];
+                *id = head as u32;
+                head != 0
+            });
+            let head = if list.len() >= 2 {
+                // Lists before `left` are kept ones, so the swap only moves a dropped one up.
+                self.lists.swap(left, n);
+                left += 1;
+                LIST_BIT | (left - 1) as u32
             } else {
-                list.retain_mut(|id| {
-                    let head = heads[(*id - id_base) as usize];
-                    *id = head as u32;
-                    head != 0
-                });
-                if list.len() >= 2 {
-                    LIST_BIT | n
-                } else {
-                    let head = list.first().copied().unwrap_or(NONE);
-                    list.clear();
-                    self.free_lists.push(n);
-                    head
-                }
+                list.first().copied().unwrap_or(NONE)
             };
             heads.push(mask(head));
+        }
+        self.lists.truncate(left);
+        if self.lists.capacity() > 2 * left + MIN_CAPACITY {
+            self.lists.shrink_to(left + left / 4);
         }
         // `LIST_BIT | n` maps to `list_base + n`.
         let list_offset = (list_base as u32).wrapping_sub(LIST_BIT);
@@ -1099,9 +1095,6 @@ impl WindowIndex {
             }
         }
         drop(heads);
-        for &n in &self.free_lists {
-            self.lists[n as usize] = Vec::new();
-        }
         self.drop_dead_prefix(keep_from);
     }
 
@@ -1136,7 +1129,6 @@ impl WindowIndex {
             + self.groups.bytes()
             + self.lists.capacity() * size_of::<Vec<u32>>()
             + self.lists.iter().map(|l| l.capacity() * size_of::<u32>()).sum::<usize>()
-            + self.free_lists.capacity() * size_of::<u32>()
             + self.meta.capacity() * size_of::<Meta>()
             + self.sigs.capacity()
             + self.hashes.capacity() * size_of::<u64>()

@@ -49,8 +49,9 @@
 //!   estimate per candidate from a 4-bit compact signature. Posts with equal
 //!   signatures (spam floods) share one duplicate group, so a query costs one
 //!   entry per group plus one per candidate returned and no copy is dropped;
-//!   320–390 bytes per post with default parameters (325 measured on 40 707
-//!   real posts, 349 on 500 000 synthetic ones);
+//!   320–390 bytes per post with default parameters (323 measured on 40 707
+//!   real posts, 349 on 500 000 synthetic ones; more in an index of only a
+//!   few thousand posts);
 //!   [`WindowIndex::query_insert_into`] is the streaming step.
 //!
 //! # Example
