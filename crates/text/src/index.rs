@@ -212,8 +212,9 @@ fn push_empty<K: Tag, T: Copy + Default>(tags: &mut Vec<K>, vals: &mut Vec<T>) {
     vals.push(T::default());
 }
 
-/// Where a repack or [`place_sorted`] puts entries given in tag order, each at its home slot or
-/// just after the previous kept one: `p = max(home, previous p + 1)`. Written
+/// Where a repack or [`place_sorted`] puts entries given in tag order, each at
+/// its home slot or just after the previous kept one: `p = max(home, previous
+/// p + 1)`. Written
 /// as the number of entries kept before plus the running maximum of
 /// `home − kept` (never below 0), the step from one entry to the next is one
 /// compare and select instead of that whole formula, so a repack is not bound
@@ -813,8 +814,8 @@ impl WindowIndex {
         if slot_fp(slot) != fp {
             table.insert_at(i, fp, head);
         } else if val & LIST_BIT == 0 {
+            let list = self.lists.len() as u32;
             self.lists.push(vec![val, head]);
-            let list = (self.lists.len() - 1) as u32;
             table.slots[i] = (slot & !u64::from(u32::MAX)) | u64::from(LIST_BIT | list);
         } else {
             let l = &mut self.lists[(val & !LIST_BIT) as usize];
@@ -1064,10 +1065,11 @@ impl WindowIndex {
                 head != 0
             });
             let head = if list.len() >= 2 {
+                let renumbered = LIST_BIT | left as u32;
                 // Lists before `left` are kept ones, so the swap only moves a dropped one up.
                 self.lists.swap(left, n);
                 left += 1;
-                LIST_BIT | (left - 1) as u32
+                renumbered
             } else {
                 list.first().copied().unwrap_or(NONE)
             };
