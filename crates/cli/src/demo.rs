@@ -30,6 +30,19 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
     // Delivering the same stream again is a no-op: every event is already stored.
     let replay = engine.ingest(&split_ndjson(body.as_bytes(), 1))?;
     summarise(&outcome, &replay);
+    for trip in engine.tripped() {
+        println!(
+            "\nCircuit breaker of rule {} tripped at {}: {}. The rule runs in shadow (its would-be decisions are \
+             recorded, not enforced) until an admin re-arms it: POST /v1/policy/rules/{}/rearm",
+            trip.rule_id,
+            fmt_time(trip.tripped_at),
+            serde_json::from_str::<Value>(&trip.detail)
+                .ok()
+                .and_then(|d| d["reason"].as_str().map(str::to_string))
+                .unwrap_or_default(),
+            trip.rule_id
+        );
+    }
 
     let farm = steward_engine::standing(store.as_ref(), &policy, "acct-farm", Utc::now())?;
     println!("\nStanding of acct-farm (每日奇闻速递) now: credit {}/{}", farm.credit, farm.credit_initial);
@@ -58,6 +71,8 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
          Try:\n  curl -H 'Authorization: Bearer {key}' 'http://{listen}/v1/decisions?subject=acct-farm'\n  \
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/accounts/acct-farm/standing\n  \
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/campaigns\n  \
+         curl -H 'Authorization: Bearer {key}' http://{listen}/v1/policy\n  \
+         curl -H 'Authorization: Bearer {key}' 'http://{listen}/v1/decisions?shadow=true'\n  \
          curl http://{listen}/openapi.json"
     );
     crate::serve(store, policy, listen, steward_server::Limits::default(), Some(banner))?;

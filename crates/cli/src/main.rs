@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use steward_model::Role;
 
+mod backtest;
 mod bench;
 mod bench_impersonation;
 mod bench_sketch;
@@ -47,7 +48,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Policy file (TOML); the shipped default policy when omitted.
+        /// Policy file (TOML), put in force; when omitted, the version in force in the store,
+        /// else the shipped default.
         #[arg(long)]
         policy: Option<PathBuf>,
         /// Largest accepted request body, in bytes.
@@ -64,7 +66,8 @@ enum Command {
     Ingest {
         #[command(flatten)]
         store: StoreArgs,
-        /// Policy file (TOML); the shipped default policy when omitted.
+        /// Policy file (TOML), put in force; when omitted, the version in force in the store,
+        /// else the shipped default.
         #[arg(long)]
         policy: Option<PathBuf>,
         /// NDJSON files, one event a line; `-` reads standard input.
@@ -114,6 +117,11 @@ enum Command {
         #[command(subcommand)]
         command: TrainCommand,
     },
+    /// Replay event files through the detectors and a policy on a throwaway store and report
+    /// what each rule would do: events matched, share of posts, accounts affected, breakers
+    /// tripped; with --against, the decisions another policy would make differently, with
+    /// samples. Draft rules run as if live.
+    Backtest(backtest::BacktestArgs),
     /// Measure the hot paths.
     Bench {
         #[command(subcommand)]
@@ -176,7 +184,8 @@ enum KbCommand {
     Import {
         #[command(flatten)]
         store: StoreArgs,
-        /// Policy file (TOML); the shipped default policy when omitted.
+        /// Policy file (TOML), put in force; when omitted, the version in force in the store,
+        /// else the shipped default.
         #[arg(long)]
         policy: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "auto")]
@@ -200,7 +209,8 @@ enum RegistryCommand {
     Import {
         #[command(flatten)]
         store: StoreArgs,
-        /// Policy file (TOML); the shipped default policy when omitted.
+        /// Policy file (TOML), put in force; when omitted, the version in force in the store,
+        /// else the shipped default.
         #[arg(long)]
         policy: Option<PathBuf>,
         /// JSONL file of identities.
@@ -248,8 +258,16 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use ingest, moderator, admin or auditor"))
 }
 
-fn load_policy(path: Option<&std::path::Path>) -> Result<steward_policy::Policy> {
-    steward_engine::load_policy(path).map_err(|e| anyhow::anyhow!("the policy is invalid:\n{e}"))
+/// The policy to run with: the file given, else the version in force in the store, else
+/// the shipped default.
+fn load_policy(
+    store: &dyn steward_store::Store,
+    path: Option<&std::path::Path>,
+) -> Result<Arc<steward_policy::Policy>> {
+    steward_engine::resolve_policy(store, path).map(Arc::new).map_err(|e| match e {
+        steward_engine::PolicyLoadError::Invalid(errors) => anyhow::anyhow!("the policy is invalid:\n{errors}"),
+        other => anyhow::anyhow!("{other}"),
+    })
 }
 
 fn main() -> ExitCode {
@@ -271,8 +289,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve { store, listen, policy, max_body_bytes } => {
-            let policy = Arc::new(load_policy(policy.as_deref())?);
             let store = store.open()?;
+            let policy = load_policy(store.as_ref(), policy.as_deref())?;
             serve(store, policy, listen, steward_server::Limits { max_body_bytes }, None)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -298,16 +316,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest { store, policy, files } => {
-            let policy = Arc::new(load_policy(policy.as_deref())?);
-            ingest::run(store.open()?, policy, &files)
+            let store = store.open()?;
+            let policy = load_policy(store.as_ref(), policy.as_deref())?;
+            ingest::run(store, policy, &files)
         }
         Command::Kb { command: KbCommand::Import { store, policy, format, utc_offset, files } } => {
-            let policy = Arc::new(load_policy(policy.as_deref())?);
-            kb::import(store.open()?, policy, &files, format, utc_offset)
+            let store = store.open()?;
+            let policy = load_policy(store.as_ref(), policy.as_deref())?;
+            kb::import(store, policy, &files, format, utc_offset)
         }
         Command::Registry { command: RegistryCommand::Import { store, policy, file } } => {
-            let policy = Arc::new(load_policy(policy.as_deref())?);
-            registry::import(store.open()?, policy, &file)
+            let store = store.open()?;
+            let policy = load_policy(store.as_ref(), policy.as_deref())?;
+            registry::import(store, policy, &file)
         }
         Command::Policy { command: PolicyCommand::Check { file } } => {
             match steward_policy::Policy::load(&file, &steward_engine::schema()) {
@@ -344,6 +365,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train { command: TrainCommand::Clickbait { zh, en, out, folds, seed } } => {
             train::run(&zh, &en, &out, folds, seed)
         }
+        Command::Backtest(args) => backtest::run(args),
         Command::Bench { command } => bench::run(command),
     }
 }

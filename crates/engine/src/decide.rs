@@ -121,6 +121,7 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
         explanation: v.explanation,
         appeal: Appeal { how: policy.appeal.how.clone(), until: c.now + Duration::days(policy.appeal.days as i64) },
         decided_at: c.now,
+        shadow: false,
     };
     Outcome { decision, credits }
 }

@@ -23,7 +23,7 @@
 //! assert_eq!(outcome.decisions[0].rule_id, "ai-unlabelled");
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -31,15 +31,21 @@ use serde::Serialize;
 use serde_json::json;
 use steward_detect::{Context, Detectors, EarlierSignal, Findings, Settings};
 use steward_model::{Account, Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
-use steward_policy::{Input, Policy, PolicyErrors, Schema, SignalSpec};
-use steward_store::{AuditRecord, Batch, EntityRow, Store, StoreError, StoredEvent};
+use steward_policy::{Input, Match, Mode, Policy, PolicyErrors, Schema, SignalSpec};
+use steward_store::{
+    AuditRecord, Batch, BreakerChange, EntityRow, PolicyVersion, Store, StoreError, StoredEvent, TrippedBreaker,
+};
 
+pub mod breaker;
 mod decide;
 pub mod input;
+mod rule_stats;
 mod state;
 
-use decide::{Circumstances, Verdict, decide};
+use breaker::Breakers;
+use decide::{Circumstances, Outcome, Verdict, decide};
 use input::RawRecord;
+pub use rule_stats::{RuleCount, RuleStats};
 use state::State;
 
 /// The policy steward ships, compiled into the binary.
@@ -72,6 +78,36 @@ pub fn load_policy(path: Option<&std::path::Path>) -> Result<Policy, PolicyError
     }
 }
 
+/// Why no policy could be put in force.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyLoadError {
+    #[error("{0}")]
+    Invalid(PolicyErrors),
+    #[error(
+        "the policy in force ({version}, activated {at} by {by}) no longer checks; start with --policy FILE:\n{errors}"
+    )]
+    StoredInvalid { version: String, at: DateTime<Utc>, by: String, errors: PolicyErrors },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The policy to run with: the file given, else the version in force in the store, else the
+/// shipped default.
+pub fn resolve_policy(store: &dyn Store, path: Option<&std::path::Path>) -> Result<Policy, PolicyLoadError> {
+    if let Some(path) = path {
+        return Policy::load(path, &schema()).map_err(PolicyLoadError::Invalid);
+    }
+    match store.active_policy()? {
+        Some(v) => Policy::parse(&v.text, &v.source, &schema()).map_err(|errors| PolicyLoadError::StoredInvalid {
+            version: v.version,
+            at: v.activated_at,
+            by: v.activated_by,
+            errors,
+        }),
+        None => default_policy().map_err(PolicyLoadError::Invalid),
+    }
+}
+
 /// Where the engine's notion of "now" comes from.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -80,11 +116,20 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct EngineOptions {
     pub limits: Limits,
     pub clock: Clock,
+    /// Run draft rules as if they were live: for backtests, never for live traffic.
+    pub drafts: bool,
+    /// Who puts the policy in force when the engine opens (recorded with the version).
+    pub activated_by: String,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { limits: Limits::default(), clock: Arc::new(Utc::now) }
+        EngineOptions {
+            limits: Limits::default(),
+            clock: Arc::new(Utc::now),
+            drafts: false,
+            activated_by: "start".into(),
+        }
     }
 }
 
@@ -132,7 +177,11 @@ pub struct IngestOutcome {
     pub accepted: usize,
     pub duplicates: usize,
     pub rejected: Vec<Rejection>,
+    /// Live decisions: what is enforced.
     pub decisions: Vec<Decision>,
+    /// Would-be decisions of rules in shadow (recorded, not enforced; read them with
+    /// `GET /v1/decisions?shadow=true`).
+    pub shadow_decisions: usize,
 }
 
 /// Why a batch could not be processed at all. Nothing of it was stored.
@@ -151,6 +200,8 @@ pub struct Engine {
     options: EngineOptions,
     /// Set when a commit failed: memory may be ahead of the store, so reload first.
     stale: bool,
+    breakers: Breakers,
+    stats: Arc<RuleStats>,
     /// Batches handed to the store and not yet confirmed (streaming ingest), with the
     /// position of each of their events.
     in_flight: std::collections::VecDeque<InFlight>,
@@ -171,6 +222,7 @@ impl Engine {
     pub fn open(store: Arc<dyn Store>, policy: Arc<Policy>, options: EngineOptions) -> Result<Engine, EngineError> {
         let now = (options.clock)();
         let state = State::load(store.as_ref(), now)?;
+        let breakers = Breakers::with_tripped(store.tripped_breakers()?);
         let mut engine = Engine {
             detectors: detectors_for(&policy),
             store,
@@ -178,38 +230,167 @@ impl Engine {
             state,
             options,
             stale: false,
+            breakers,
+            stats: Arc::default(),
             in_flight: Default::default(),
             findings: Findings::default(),
         };
-        engine.restore_knowledge()?;
+        engine.sync_stats();
+        let by = engine.options.activated_by.clone();
+        let source = engine.policy.source().to_string();
+        engine.activate(&source, &by)?;
+        restore_knowledge(engine.store.as_ref(), &mut engine.detectors)?;
         engine.replay_window()?;
         Ok(engine)
     }
 
-    /// Gives detectors the stored state of the entities they learn from (fact-checks,
-    /// protected identities, credentials).
-    fn restore_knowledge(&mut self) -> Result<(), EngineError> {
-        let mut scratch = Findings::default();
-        for kind in self.detectors.knowledge() {
-            for row in self.store.entities(kind)? {
-                if row.deleted {
-                    continue;
-                }
-                match Payload::from_entity(kind, &row.body) {
-                    Some(Ok(payload)) => {
-                        let event = Event { id: format!("stored:{kind}/{}", row.id), at: row.updated_at, payload };
-                        self.detectors.learn(kind, &Context { event: &event, account: None }, &mut scratch);
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(kind, id = %row.id, "stored entity left out of detector knowledge: {e}")
-                    }
-                    None => tracing::warn!(kind, "a detector learns from an entity kind that has no upsert event"),
+    /// Records the policy as the version in force when it is not already, auditing the
+    /// activation and every rule whose mode it changes.
+    fn activate(&mut self, source: &str, by: &str) -> Result<(), EngineError> {
+        let previous = self.store.active_policy()?;
+        if previous.as_ref().is_some_and(|p| p.text == self.policy.text() && p.version == self.policy.version) {
+            return Ok(());
+        }
+        let now = (self.options.clock)();
+        // The modes before: a stored version that no longer checks counts as unknown.
+        let before: Option<HashMap<String, Mode>> = previous.as_ref().and_then(|p| {
+            Policy::parse(&p.text, &p.source, &schema())
+                .ok()
+                .map(|old| old.rules.iter().map(|r| (r.id.clone(), r.mode)).collect())
+        });
+        let mut batch = Batch::default();
+        batch.policies.push(PolicyVersion {
+            version: self.policy.version.clone(),
+            source: source.to_string(),
+            text: self.policy.text().to_string(),
+            activated_at: now,
+            activated_by: by.to_string(),
+        });
+        let modes: serde_json::Map<String, serde_json::Value> =
+            self.policy.rules.iter().map(|r| (r.id.clone(), json!(r.mode.as_str()))).collect();
+        batch.audit.push(AuditRecord {
+            at: now,
+            action: "policy.activated".into(),
+            subject: self.policy.version.clone(),
+            body: json!({
+                "source": source,
+                "by": by,
+                "previous": previous.as_ref().map(|p| &p.version),
+                "modes": modes,
+            }),
+        });
+        if let Some(before) = before {
+            for rule in &self.policy.rules {
+                let was = before.get(&rule.id).copied();
+                if was != Some(rule.mode) {
+                    batch.audit.push(AuditRecord {
+                        at: now,
+                        action: "rule.mode_changed".into(),
+                        subject: rule.id.clone(),
+                        body: json!({
+                            "from": was.map(Mode::as_str),
+                            "to": rule.mode.as_str(),
+                            "version": self.policy.version,
+                            "by": by,
+                        }),
+                    });
                 }
             }
         }
+        self.commit(&batch)
+    }
+
+    /// Puts a new policy in force without a restart: recorded as a version, its mode
+    /// changes audited. `by` names who did it (an API key id).
+    pub fn set_policy(&mut self, policy: Arc<Policy>, by: &str) -> Result<(), EngineError> {
+        let rebuild = policy.disclosure != self.policy.disclosure;
+        let previous = std::mem::replace(&mut self.policy, policy);
+        if let Err(e) = self.activate("api", by) {
+            self.policy = previous;
+            return Err(e);
+        }
+        if rebuild {
+            // Detectors take settings from the policy: start them afresh from the store.
+            self.stale = true;
+        }
+        self.sync_stats();
         Ok(())
     }
 
+    /// Re-arms a rule whose circuit breaker tripped: it is live again, and counts afresh.
+    /// Returns the trip it cleared, or `None` when the rule's breaker had not tripped.
+    pub fn rearm(&mut self, rule_id: &str, by: &str) -> Result<Option<TrippedBreaker>, EngineError> {
+        let Some(trip) = self.breakers.tripped.get(rule_id).cloned() else { return Ok(None) };
+        let now = (self.options.clock)();
+        let batch = Batch {
+            breakers: vec![BreakerChange::Rearmed { rule_id: rule_id.to_string() }],
+            audit: vec![AuditRecord {
+                at: now,
+                action: "rule.rearmed".into(),
+                subject: rule_id.to_string(),
+                body: json!({ "by": by, "tripped_at": trip.tripped_at }),
+            }],
+            ..Batch::default()
+        };
+        self.commit(&batch)?;
+        self.breakers.rearm(rule_id);
+        self.sync_stats();
+        Ok(Some(trip))
+    }
+
+    /// Rules whose breaker has tripped and not been re-armed.
+    pub fn tripped(&self) -> impl Iterator<Item = &TrippedBreaker> {
+        self.breakers.tripped.values()
+    }
+
+    /// Per-rule counts since start, shared with whoever reports them (`/metrics`).
+    pub fn stats(&self) -> &Arc<RuleStats> {
+        &self.stats
+    }
+
+    fn sync_stats(&self) {
+        self.stats.set_rules(
+            self.policy.rules.iter().map(|r| (r.id.as_str(), self.mode_of(r).unwrap_or(Mode::Draft), r.mode)),
+        );
+    }
+
+    /// How a rule runs now: its declared mode, shadow while its breaker is tripped, and
+    /// `None` for a draft outside backtests.
+    fn mode_of(&self, rule: &steward_policy::Rule) -> Option<Mode> {
+        match rule.mode {
+            Mode::Draft if self.options.drafts => Some(Mode::Live),
+            Mode::Draft => None,
+            Mode::Live if self.breakers.tripped.contains_key(&rule.id) => Some(Mode::Shadow),
+            mode => Some(mode),
+        }
+    }
+}
+
+/// Gives detectors the stored state of the entities they learn from (fact-checks, protected
+/// identities, credentials).
+fn restore_knowledge(store: &dyn Store, detectors: &mut Detectors) -> Result<(), EngineError> {
+    let mut scratch = Findings::default();
+    for kind in detectors.knowledge() {
+        for row in store.entities(kind)? {
+            if row.deleted {
+                continue;
+            }
+            match Payload::from_entity(kind, &row.body) {
+                Some(Ok(payload)) => {
+                    let event = Event { id: format!("stored:{kind}/{}", row.id), at: row.updated_at, payload };
+                    detectors.learn(kind, &Context { event: &event, account: None }, &mut scratch);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(kind, id = %row.id, "stored entity left out of detector knowledge: {e}")
+                }
+                None => tracing::warn!(kind, "a detector learns from an entity kind that has no upsert event"),
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
     /// Rebuilds the detectors' state from the stored events of their window, in received
     /// order, as if they had just run.
     fn replay_window(&mut self) -> Result<(), EngineError> {
@@ -329,7 +510,9 @@ impl Engine {
             self.state = State::load(self.store.as_ref(), now)?;
             self.in_flight.clear();
             self.detectors = detectors_for(&self.policy);
-            self.restore_knowledge()?;
+            self.breakers = Breakers::with_tripped(self.store.tripped_breakers()?);
+            self.sync_stats();
+            restore_knowledge(self.store.as_ref(), &mut self.detectors)?;
             self.replay_window()?;
             self.stale = false;
         }
@@ -364,7 +547,7 @@ impl Engine {
                 at: event.at,
                 body: raw,
             });
-            self.process(&event, now, &mut findings, &mut batch, &mut outcome.decisions)?;
+            self.process(&event, now, &mut findings, &mut batch, &mut outcome)?;
             outcome.accepted += 1;
         }
         self.findings = findings;
@@ -386,8 +569,12 @@ impl Engine {
         now: DateTime<Utc>,
         findings: &mut Findings,
         batch: &mut Batch,
-        decisions: &mut Vec<Decision>,
+        outcome: &mut IngestOutcome,
     ) -> Result<(), EngineError> {
+        self.breakers.tick(event.at);
+        if matches!(event.payload, Payload::PostCreated(_)) {
+            self.breakers.post();
+        }
         let replaced = self.record_entity(event, batch)?;
         let account = match &event.payload {
             Payload::AccountUpserted(_) => replaced.as_ref(),
@@ -395,9 +582,9 @@ impl Engine {
         };
         findings.clear();
         self.detectors.inspect(&Context { event, account }, findings);
-        self.judge(event, &findings.signals, now, batch, decisions, false)?;
+        self.judge(event, &findings.signals, now, batch, outcome, false)?;
         for earlier in findings.earlier.drain(..) {
-            self.judge_earlier(earlier, now, batch, decisions)?;
+            self.judge_earlier(earlier, now, batch, outcome)?;
         }
         batch.groups.append(&mut findings.groups);
         Ok(())
@@ -410,7 +597,7 @@ impl Engine {
         earlier: EarlierSignal,
         now: DateTime<Utc>,
         batch: &mut Batch,
-        decisions: &mut Vec<Decision>,
+        outcome: &mut IngestOutcome,
     ) -> Result<(), EngineError> {
         let Some(body) = self.event_body(&earlier.event_id, batch)? else {
             tracing::warn!(event = %earlier.event_id, "signal about an event that is not stored");
@@ -423,7 +610,7 @@ impl Engine {
                 return Ok(());
             }
         };
-        self.judge(&event, std::slice::from_ref(&earlier.signal), now, batch, decisions, true)
+        self.judge(&event, std::slice::from_ref(&earlier.signal), now, batch, outcome, true)
     }
 
     /// The record of an accepted event: in the batch being prepared, in a batch being
@@ -454,34 +641,38 @@ impl Engine {
         signals: &[Signal],
         now: DateTime<Utc>,
         batch: &mut Batch,
-        decisions: &mut Vec<Decision>,
+        outcome: &mut IngestOutcome,
         once: bool,
     ) -> Result<(), EngineError> {
+        let policy = Arc::clone(&self.policy);
         let account_id = event.payload.account_id();
-        let account = account_id.and_then(|id| self.state.accounts.get(id));
-        let standing = account_id.map(|id| self.state.standing(id, &self.policy, now));
+        let standing = account_id.map(|id| self.state.standing(id, &policy, now));
         let post = match &event.payload {
             Payload::PostCreated(p) => Some(p),
             _ => None,
         };
+        let account = account_id.and_then(|id| self.state.accounts.get(id));
         let input = Input { event, account, post, signals, standing: standing.as_ref() };
         // A rule that fails at run time counts as not matching; the others still decide.
-        let evaluation = self.policy.evaluate_all(&input);
+        let evaluation = policy.evaluate_all(&input);
         for e in &evaluation.errors {
             tracing::warn!(event = %event.id, "policy rule failed: {e}");
         }
-        let mut matches = evaluation.matches;
-        if once {
-            let mut fresh = Vec::with_capacity(matches.len());
-            for m in matches {
-                if !self.decided(&steward_model::decision_id(&event.id, &m.rule.id), batch)? {
-                    fresh.push(m);
-                }
-            }
-            matches = fresh;
-        }
-        if matches.is_empty() {
+        if evaluation.matches.is_empty() {
             return Ok(());
+        }
+        let mut live = Vec::with_capacity(evaluation.matches.len());
+        let mut shadow = Vec::new();
+        for m in evaluation.matches {
+            if once && self.decided(&steward_model::decision_id(&event.id, &m.rule.id), batch)? {
+                continue;
+            }
+            match self.mode_of(m.rule) {
+                None => {}
+                Some(Mode::Shadow) => shadow.push(m),
+                Some(_) if within_quota(&mut self.breakers, &self.stats, &policy, m.rule, now, batch) => live.push(m),
+                Some(_) => shadow.push(m),
+            }
         }
         let circumstances = Circumstances {
             event,
@@ -491,43 +682,13 @@ impl Engine {
             standing: standing.as_ref(),
             now,
         };
-        let mut outcomes: Vec<_> = matches
-            .into_iter()
-            .map(|m| {
-                let verdict = Verdict {
-                    rule_id: &m.rule.id,
-                    ground: &m.rule.ground,
-                    category: &m.rule.category,
-                    actions: &m.rule.actions,
-                    automated: m.rule.automated,
-                    explanation: m.explanation,
-                };
-                decide(&self.policy, &circumstances, verdict)
-            })
-            .collect();
-        // Credit deductions may cross ladder thresholds, each of which escalates once.
-        if let (Some(id), Some(before)) = (account_id, standing.as_ref()) {
-            let deducted: i64 = outcomes.iter().map(|o| o.decision.credit_deducted as i64).sum();
-            let after_credit = before.credit - deducted;
-            let after = Standing { credit: after_credit, ..before.clone() };
-            let input = Input { standing: Some(&after), ..input };
-            for step in &self.policy.ladder {
-                if before.credit >= step.below && after_credit < step.below {
-                    let rule_id = format!("ladder.{}", step.id);
-                    let verdict = Verdict {
-                        rule_id: &rule_id,
-                        ground: &step.ground,
-                        category: &step.category,
-                        actions: &step.actions,
-                        automated: true,
-                        explanation: self.policy.render_ladder(step, &input),
-                    };
-                    let c = Circumstances { account_id: Some(id), ..circumstances };
-                    outcomes.push(decide(&self.policy, &c, verdict));
-                }
-            }
+        for o in outcomes(&policy, &circumstances, &input, shadow, false) {
+            self.stats.count(&o.decision.rule_id, true);
+            outcome.shadow_decisions += 1;
+            batch.decisions.push(Decision { shadow: true, ..o.decision });
         }
-        for o in outcomes {
+        for o in outcomes(&policy, &circumstances, &input, live, true) {
+            self.stats.count(&o.decision.rule_id, false);
             self.state.enforce(&o.decision.restrictions, &o.credits, now);
             batch.audit.push(AuditRecord {
                 at: now,
@@ -546,10 +707,56 @@ impl Engine {
             });
             batch.restrictions.extend(o.decision.restrictions.iter().cloned());
             batch.credits.extend(o.credits);
-            decisions.push(o.decision.clone());
+            outcome.decisions.push(o.decision.clone());
             batch.decisions.push(o.decision);
         }
         Ok(())
+    }
+
+    /// What a policy would decide on one event, touching nothing: the signals the detectors
+    /// raise on it (those that learn from the store's fact-checks, registry and credentials
+    /// included; those over a window of recent posts start empty), `extra` signals given by
+    /// the caller, and every rule of `policy` that matches whatever its mode, with the mode
+    /// it has in `policy`. The account's standing is the one in force.
+    pub fn spot_test(&self, policy: &Policy, event: &Event, extra: Vec<Signal>) -> Result<SpotTest, EngineError> {
+        let now = (self.options.clock)();
+        let mut detectors = detectors_for(policy);
+        restore_knowledge(self.store.as_ref(), &mut detectors)?;
+        let account_id = event.payload.account_id();
+        let known = account_id.and_then(|id| self.state.accounts.get(id));
+        let mut findings = Findings::default();
+        detectors.inspect(&Context { event, account: known }, &mut findings);
+        let mut signals = findings.signals;
+        signals.extend(extra);
+        let post = match &event.payload {
+            Payload::PostCreated(p) => Some(p),
+            _ => None,
+        };
+        let account = match &event.payload {
+            Payload::AccountUpserted(a) => Some(a),
+            _ => known,
+        };
+        let standing = account_id.map(|id| self.state.standing(id, policy, now));
+        let input = Input { event, account, post, signals: &signals, standing: standing.as_ref() };
+        let evaluation = policy.evaluate_all(&input);
+        let modes: HashMap<&str, Mode> = evaluation.matches.iter().map(|m| (m.rule.id.as_str(), m.rule.mode)).collect();
+        let circumstances = Circumstances {
+            event,
+            account_id,
+            post_id: post.map(|p| p.id.as_str()),
+            signals: &signals,
+            standing: standing.as_ref(),
+            now,
+        };
+        let decisions = outcomes(policy, &circumstances, &input, evaluation.matches, true)
+            .into_iter()
+            .map(|o| {
+                let mode = modes.get(o.decision.rule_id.as_str()).copied().unwrap_or(Mode::Live);
+                SpotDecision { mode, decision: o.decision }
+            })
+            .collect();
+        let errors = evaluation.errors.iter().map(ToString::to_string).collect();
+        Ok(SpotTest { signals, decisions, errors })
     }
 
     /// Keeps the entity's current state: in memory where detectors need it, and in the store.
@@ -603,6 +810,110 @@ impl Engine {
         batch.entities.push(entity);
         Ok(replaced)
     }
+}
+
+/// Counts a live decision of a rule against its quota. Returns false when the rule has just
+/// passed its ceiling: its breaker trips (recorded, audited, logged) and the decision, like
+/// the rule's next ones, is made in shadow.
+fn within_quota(
+    breakers: &mut Breakers,
+    stats: &RuleStats,
+    policy: &Policy,
+    rule: &steward_policy::Rule,
+    now: DateTime<Utc>,
+    batch: &mut Batch,
+) -> bool {
+    let Some(quota) = &rule.quota else { return true };
+    let Some(trip) = breakers.decision(&rule.id, quota) else { return true };
+    tracing::error!(
+        rule = %rule.id,
+        "circuit breaker tripped: {}; the rule runs in shadow until an admin re-arms it",
+        trip.reason
+    );
+    let detail = json!({
+        "reason": trip.reason,
+        "decisions": trip.decisions,
+        "posts": trip.posts,
+        "quota": trip.quota,
+        "policy_version": policy.version,
+    });
+    let tripped = TrippedBreaker { rule_id: rule.id.clone(), tripped_at: trip.at, detail: detail.to_string() };
+    batch.audit.push(AuditRecord {
+        at: now,
+        action: "rule.breaker_tripped".into(),
+        subject: rule.id.clone(),
+        body: detail,
+    });
+    batch.breakers.push(BreakerChange::Tripped(tripped.clone()));
+    breakers.tripped.insert(rule.id.clone(), tripped);
+    stats.trip(&rule.id);
+    false
+}
+
+/// The decisions of the rules that matched, and with `ladder` the credit ladder's steps that
+/// the credit they deduct crosses.
+fn outcomes(
+    policy: &Policy,
+    circumstances: &Circumstances,
+    input: &Input,
+    matches: Vec<Match<'_>>,
+    ladder: bool,
+) -> Vec<Outcome> {
+    let mut outcomes: Vec<Outcome> = matches
+        .into_iter()
+        .map(|m| {
+            let verdict = Verdict {
+                rule_id: &m.rule.id,
+                ground: &m.rule.ground,
+                category: &m.rule.category,
+                actions: &m.rule.actions,
+                automated: m.rule.automated,
+                explanation: m.explanation,
+            };
+            decide(policy, circumstances, verdict)
+        })
+        .collect();
+    // Credit deductions may cross ladder thresholds, each of which escalates once.
+    if let (true, Some(id), Some(before)) = (ladder, circumstances.account_id, circumstances.standing) {
+        let deducted: i64 = outcomes.iter().map(|o| o.decision.credit_deducted as i64).sum();
+        let after_credit = before.credit - deducted;
+        let after = Standing { credit: after_credit, ..before.clone() };
+        let input = Input { standing: Some(&after), ..*input };
+        for step in policy.ladder_crossed(before.credit, after_credit) {
+            let rule_id = format!("ladder.{}", step.id);
+            let verdict = Verdict {
+                rule_id: &rule_id,
+                ground: &step.ground,
+                category: &step.category,
+                actions: &step.actions,
+                automated: true,
+                explanation: policy.render_ladder(step, &input),
+            };
+            let c = Circumstances { account_id: Some(id), ..*circumstances };
+            outcomes.push(decide(policy, &c, verdict));
+        }
+    }
+    outcomes
+}
+
+/// What [`Engine::spot_test`] found.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SpotTest {
+    /// Signals raised on the event, and those given.
+    #[schema(value_type = Vec<Object>)]
+    pub signals: Vec<Signal>,
+    /// What each matching rule would decide.
+    pub decisions: Vec<SpotDecision>,
+    /// Rules whose condition failed at run time (they count as not matching).
+    pub errors: Vec<String>,
+}
+
+/// A decision a spot test would make, with the mode of its rule.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SpotDecision {
+    #[schema(value_type = String)]
+    pub mode: Mode,
+    pub decision: Decision,
 }
 
 /// Entities are plain data: serializing them cannot fail.

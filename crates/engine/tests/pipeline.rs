@@ -140,7 +140,7 @@ fn one_event_never_yields_the_same_decision_twice() {
         assert_eq!((first.accepted, first.duplicates, first.decisions.len()), (1, 1, 1));
         let again = ingest(&mut engine, std::slice::from_ref(&e));
         assert_eq!((again.accepted, again.duplicates, again.decisions.len()), (0, 1, 0));
-        assert_eq!(store.decisions_for("a1", 10).unwrap().len(), 1);
+        assert_eq!(store.decisions_for("a1", false, 10).unwrap().len(), 1);
         let d = &first.decisions[0];
         assert_eq!(d.id, "ai@e1");
         assert_eq!(d.explanation, "Post p-e1 is AI-generated (declared) without a label.");

@@ -217,6 +217,10 @@ pub struct Decision {
     pub explanation: String,
     pub appeal: Appeal,
     pub decided_at: DateTime<Utc>,
+    /// A shadow rule's would-be decision: recorded and counted, but nothing of it is
+    /// enforced and no one is told. Left out (false) for live decisions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 /// Derives a decision id that is the same every time for the same event and rule. Rule ids

@@ -41,4 +41,9 @@ impl Role {
     pub fn can_read(self) -> bool {
         matches!(self, Role::Moderator | Role::Admin | Role::Auditor)
     }
+
+    /// May change the policy, re-arm rules and manage keys.
+    pub fn can_administer(self) -> bool {
+        matches!(self, Role::Admin)
+    }
 }

@@ -182,6 +182,49 @@ impl Default for AppealConfig {
     }
 }
 
+/// Whether a rule's decisions take effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decisions are enforced (the default).
+    #[default]
+    Live,
+    /// The rule runs on live traffic, but its decisions are only recorded and counted:
+    /// nothing is enforced and no one is told.
+    Shadow,
+    /// The rule runs only in backtests and spot tests.
+    Draft,
+}
+
+impl Mode {
+    /// The mode as written in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Live => "live",
+            Mode::Shadow => "shadow",
+            Mode::Draft => "draft",
+        }
+    }
+
+    /// The mode of this name.
+    pub fn parse(s: &str) -> Option<Mode> {
+        [Mode::Live, Mode::Shadow, Mode::Draft].into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// A ceiling on how much a rule may do on its own (`quota = { max_share = 0.01,
+/// max_per_hour = 500 }`): when live traffic passes it, the rule's circuit breaker trips and
+/// the rule drops to shadow until an admin re-arms it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Quota {
+    /// Largest share of the posts of a sliding hour the rule may decide on, in (0, 1].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_share: Option<f64>,
+    /// Most decisions the rule may make in a sliding hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_hour: Option<u32>,
+}
+
 /// A compiled `when`.
 #[derive(Debug)]
 struct Condition {
@@ -205,6 +248,10 @@ pub struct Rule {
     pub actions: Vec<Action>,
     /// Whether the decision is taken without a person (default true).
     pub automated: bool,
+    /// Whether its decisions take effect (default live).
+    pub mode: Mode,
+    /// The rule's ceiling, if it has one.
+    pub quota: Option<Quota>,
     when: Condition,
     reason: Template,
     line: usize,
@@ -381,6 +428,7 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     env: Arc<Env>,
     source: String,
+    text: String,
     runtime_errors: AtomicU64,
 }
 
@@ -422,6 +470,11 @@ impl Policy {
     /// The name the policy was loaded under.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The policy file's text, as loaded.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// The rule with this id.

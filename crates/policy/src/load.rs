@@ -14,8 +14,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use crate::check::{Checker, optimize, suggest};
 use crate::template::Template;
 use crate::{
-    AppealConfig, Condition, CreditConfig, DisclosureConfig, LadderStep, Policy, PolicyError, PolicyErrors, Rule,
-    Schema,
+    AppealConfig, Condition, CreditConfig, DisclosureConfig, LadderStep, Mode, Policy, PolicyError, PolicyErrors,
+    Quota, Rule, Schema,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -32,7 +32,8 @@ const TOP_KEYS: &[&str] = &["version", "credit", "appeal", "disclosure", "ladder
 const CREDIT_KEYS: &[&str] = &["initial", "restore_days"];
 const APPEAL_KEYS: &[&str] = &["days", "how"];
 const DISCLOSURE_KEYS: &[&str] = &["followers"];
-const RULE_KEYS: &[&str] = &["id", "ground", "category", "when", "actions", "reason", "automated"];
+const RULE_KEYS: &[&str] = &["id", "ground", "category", "when", "actions", "reason", "automated", "mode", "quota"];
+const QUOTA_KEYS: &[&str] = &["max_share", "max_per_hour"];
 const LADDER_KEYS: &[&str] = &["id", "below", "ground", "category", "actions", "reason"];
 
 /// The cel environment every condition is compiled and evaluated in: the standard library
@@ -153,6 +154,7 @@ impl<'t> Loader<'t> {
             rules,
             env: self.env,
             source: self.source.to_string(),
+            text: self.text.to_string(),
             runtime_errors: Default::default(),
         })
     }
@@ -525,16 +527,79 @@ impl<'t> Loader<'t> {
             },
             None => Some(true),
         };
+        let mode = match t.get("mode") {
+            Some(v) => self.mode(v),
+            None => Some(Mode::Live),
+        };
+        let quota = match t.get("quota") {
+            Some(v) => self.quota(v).map(Some),
+            None => Some(None),
+        };
         Some(Rule {
             id: id?,
             ground: ground?,
             category: category?,
             actions: actions?,
             automated: automated?,
+            mode: mode?,
+            quota: quota?,
             when: when?,
             reason: reason?,
             line,
         })
+    }
+
+    fn mode(&mut self, v: &Value<'_>) -> Option<Mode> {
+        let name = self.string(v, "mode")?;
+        let mode = Mode::parse(&name);
+        if mode.is_none() {
+            self.error(
+                v.span().start,
+                format!("unknown mode `{name}`: a rule is \"live\" (enforced), \"shadow\" (recorded, not enforced) or \"draft\" (backtests and spot tests only)"),
+            );
+        }
+        mode
+    }
+
+    fn quota(&mut self, v: &Value<'_>) -> Option<Quota> {
+        let t = self.table(v, "quota")?;
+        self.unknown_keys(t, QUOTA_KEYS, "in `quota`");
+        let mut quota = Quota { max_share: None, max_per_hour: None };
+        let mut ok = true;
+        if let Some(v) = t.get("max_share") {
+            let share = match v.get_ref() {
+                DeValue::Float(_) | DeValue::Integer(_) => self.de::<f64>(v, "quota.max_share"),
+                other => {
+                    self.error(
+                        v.span().start,
+                        format!("`quota.max_share` must be a number, not {}", article(other.type_str())),
+                    );
+                    None
+                }
+            };
+            match share {
+                Some(s) if s > 0.0 && s <= 1.0 => quota.max_share = Some(s),
+                Some(s) => {
+                    self.error(
+                        v.span().start,
+                        format!("`quota.max_share` is a share of posts: above 0 and at most 1, not {s}"),
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = t.get("max_per_hour") {
+            match self.count(v, "quota.max_per_hour", 1) {
+                Some(n) => quota.max_per_hour = Some(n),
+                None => ok = false,
+            }
+        }
+        if ok && quota.max_share.is_none() && quota.max_per_hour.is_none() {
+            self.error(v.span().start, "`quota` sets no ceiling: give `max_share`, `max_per_hour` or both");
+            return None;
+        }
+        ok.then_some(quota)
     }
 
     fn ladder_step(

@@ -37,7 +37,7 @@ pub const KEY_RECHECK: Duration = Duration::from_secs(30);
 /// created while the server runs are found in the store on first use.
 #[derive(Clone)]
 pub struct KeyCache {
-    seen: Arc<RwLock<HashMap<String, (Role, Instant)>>>,
+    seen: Arc<RwLock<HashMap<String, (Caller, Instant)>>>,
     recheck: Duration,
 }
 
@@ -52,20 +52,21 @@ impl KeyCache {
         KeyCache { seen: Arc::default(), recheck }
     }
 
-    /// The role of a key read from the store less than `recheck` ago.
-    fn fresh(&self, hash: &str) -> Option<Role> {
+    /// The key with `hash`, read from the store less than `recheck` ago.
+    fn fresh(&self, hash: &str) -> Option<Caller> {
         let seen = self.seen.read().ok()?;
-        seen.get(hash).filter(|(_, at)| at.elapsed() < self.recheck).map(|(role, _)| *role)
+        seen.get(hash).filter(|(_, at)| at.elapsed() < self.recheck).map(|(caller, _)| caller.clone())
     }
 
-    /// The role of the key with `hash`, from the store: unknown and revoked keys are refused.
-    pub fn look_up(&self, store: &dyn Store, hash: &str) -> Result<Role, ApiError> {
+    /// The key with `hash`, from the store: unknown and revoked keys are refused.
+    pub fn look_up(&self, store: &dyn Store, hash: &str) -> Result<Caller, ApiError> {
         let found = store.key_by_hash(hash)?;
         let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
         match found {
-            Some(ApiKey { role, revoked_at: None, .. }) => {
-                seen.insert(hash.to_string(), (role, Instant::now()));
-                Ok(role)
+            Some(ApiKey { id, role, revoked_at: None, .. }) => {
+                let caller = Caller { role, key_id: id };
+                seen.insert(hash.to_string(), (caller.clone(), Instant::now()));
+                Ok(caller)
             }
             Some(ApiKey { id, revoked_at: Some(at), .. }) => {
                 seen.remove(hash);
@@ -76,17 +77,20 @@ impl KeyCache {
     }
 }
 
-/// The role of the key a request carries.
-#[derive(Debug, Clone, Copy)]
-pub struct Caller(pub Role);
+/// The key a request carries: its role, and its id for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub role: Role,
+    pub key_id: String,
+}
 
 impl Caller {
     /// Refuses with 403 unless the role passes `allowed`.
-    pub fn require(self, allowed: fn(Role) -> bool, what: &str) -> Result<Role, ApiError> {
-        if allowed(self.0) {
-            Ok(self.0)
+    pub fn require(&self, allowed: fn(Role) -> bool, what: &str) -> Result<Role, ApiError> {
+        if allowed(self.role) {
+            Ok(self.role)
         } else {
-            Err(ApiError::forbidden(format!("a key of role `{}` may not {what}", self.0.as_str())))
+            Err(ApiError::forbidden(format!("a key of role `{}` may not {what}", self.role.as_str())))
         }
     }
 }
@@ -107,11 +111,11 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <key>`"))?;
         let hash = hash_key(key);
-        if let Some(role) = state.keys.fresh(&hash) {
-            return Ok(Caller(role));
+        if let Some(caller) = state.keys.fresh(&hash) {
+            return Ok(caller);
         }
         let (keys, store) = (state.keys.clone(), state.store.clone());
-        crate::routes::blocking(move || keys.look_up(store.as_ref(), &hash)).await?.map(Caller)
+        crate::routes::blocking(move || keys.look_up(store.as_ref(), &hash)).await?
     }
 }
 
@@ -126,13 +130,13 @@ mod tests {
         let key = create_key(store.as_ref(), Role::Moderator).unwrap();
         let hash = hash_key(&key);
         let (cache, eager) = (KeyCache::default(), KeyCache::with_recheck(Duration::ZERO));
-        for c in [&cache, &eager] {
-            assert_eq!(c.look_up(store.as_ref(), &hash).unwrap(), Role::Moderator);
-        }
         let id = store.keys().unwrap()[0].id.clone();
+        for c in [&cache, &eager] {
+            assert_eq!(c.look_up(store.as_ref(), &hash).unwrap(), Caller { role: Role::Moderator, key_id: id.clone() });
+        }
         store.revoke_key(&id, chrono::Utc::now()).unwrap();
         // Trusted from memory until the recheck is due, then refused and forgotten.
-        assert_eq!(cache.fresh(&hash), Some(Role::Moderator));
+        assert_eq!(cache.fresh(&hash).map(|c| c.role), Some(Role::Moderator));
         assert_eq!(eager.fresh(&hash), None);
         let refused = eager.look_up(store.as_ref(), &hash).unwrap_err();
         assert!(refused.message.contains(&format!("API key {id} was revoked")), "{}", refused.message);

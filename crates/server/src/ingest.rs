@@ -1,5 +1,6 @@
 //! The engine's writer thread. The engine owns the write path, so it runs on one thread of
-//! its own and handlers send it whole request bodies; reads go to the store directly.
+//! its own; handlers send it work (a request body to ingest, a policy to put in force) and
+//! await the answer. Reads go to the store directly.
 
 use axum::body::Bytes;
 use steward_engine::input::{split_json_array, split_ndjson};
@@ -24,11 +25,11 @@ pub enum IngestFailure {
     Stopped,
 }
 
-struct Job {
-    body: Bytes,
-    format: BodyFormat,
-    reply: oneshot::Sender<Result<IngestOutcome, IngestFailure>>,
-}
+/// The engine thread is gone.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopped;
+
+type Job = Box<dyn FnOnce(&mut Engine) + Send>;
 
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
@@ -44,22 +45,36 @@ impl EngineHandle {
             .name("steward-engine".into())
             .spawn(move || {
                 while let Some(job) = rx.blocking_recv() {
-                    let result = match job.format {
-                        BodyFormat::Ndjson => Ok(split_ndjson(&job.body, 1)),
-                        BodyFormat::JsonArray => split_json_array(&job.body).map_err(IngestFailure::BadBody),
-                    }
-                    .and_then(|records| engine.ingest(&records).map_err(|e| IngestFailure::Engine(e.to_string())));
-                    let _ = job.reply.send(result);
+                    job(&mut engine);
                 }
             })
             .expect("spawning the engine thread");
         EngineHandle { jobs: tx }
     }
 
+    /// Runs `f` on the engine thread, in turn with everything else sent to it.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> T + Send + 'static,
+    ) -> Result<T, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |engine| {
+            let _ = reply.send(f(engine));
+        });
+        self.jobs.send(job).await.map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
     /// Ingests one request body; answers once it is committed.
     pub async fn ingest(&self, body: Bytes, format: BodyFormat) -> Result<IngestOutcome, IngestFailure> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { body, format, reply }).await.map_err(|_| IngestFailure::Stopped)?;
-        answer.await.map_err(|_| IngestFailure::Stopped)?
+        self.run(move |engine| {
+            let records = match format {
+                BodyFormat::Ndjson => split_ndjson(&body, 1),
+                BodyFormat::JsonArray => split_json_array(&body).map_err(IngestFailure::BadBody)?,
+            };
+            engine.ingest(&records).map_err(|e| IngestFailure::Engine(e.to_string()))
+        })
+        .await
+        .map_err(|Stopped| IngestFailure::Stopped)?
     }
 }

@@ -17,7 +17,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -25,7 +25,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
-use steward_engine::Engine;
+use steward_engine::{Engine, RuleStats};
 use steward_policy::Policy;
 use steward_store::{Store, StoreError};
 
@@ -34,6 +34,7 @@ mod campaigns;
 mod ingest;
 mod metrics;
 mod openapi;
+mod policy;
 mod routes;
 
 pub use ingest::EngineHandle;
@@ -57,7 +58,9 @@ impl Default for Limits {
 pub struct AppState {
     pub engine: EngineHandle,
     pub store: Arc<dyn Store>,
-    pub policy: Arc<Policy>,
+    /// The policy in force; replaced when a new version is activated.
+    policy: Arc<RwLock<Arc<Policy>>>,
+    pub rule_stats: Arc<RuleStats>,
     pub keys: auth::KeyCache,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
@@ -67,15 +70,26 @@ impl AppState {
     /// Moves the engine onto its own writer thread and builds the state around it.
     pub fn new(engine: Engine, limits: Limits) -> AppState {
         let store = engine.store().clone();
-        let policy = engine.policy().clone();
+        let policy = Arc::new(RwLock::new(engine.policy().clone()));
+        let rule_stats = engine.stats().clone();
         AppState {
             engine: EngineHandle::spawn(engine),
             store,
             policy,
+            rule_stats,
             keys: auth::KeyCache::default(),
             metrics: Arc::new(Metrics::default()),
             limits,
         }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_policy(&self, policy: Arc<Policy>) {
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 }
 
@@ -89,6 +103,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}/standing", get(routes::get_standing))
         .route("/v1/campaigns", get(campaigns::list))
         .route("/v1/campaigns/{id}", get(campaigns::get))
+        .route("/v1/policy", get(policy::get).post(policy::post))
+        .route("/v1/policy/test", post(policy::test))
+        .route("/v1/policy/rules/{id}/rearm", post(policy::rearm))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))
@@ -123,6 +140,9 @@ impl ApiError {
     }
     pub fn not_found(m: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, m)
+    }
+    pub fn unprocessable(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
     }
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)

@@ -3,9 +3,11 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use steward_engine::IngestOutcome;
+use steward_engine::{IngestOutcome, RuleStats};
+use steward_policy::Mode;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -17,11 +19,20 @@ struct Rule {
     rule: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleMode {
+    rule: String,
+    mode: &'static str,
+}
+
 /// The counters steward exports.
 pub struct Metrics {
     registry: Registry,
     events: Family<Outcome, Counter>,
     decisions: Family<Rule, Counter>,
+    rule_decisions: Family<RuleMode, Counter>,
+    rule_mode: Family<RuleMode, Gauge>,
+    breaker_trips: Family<Rule, Counter>,
     ingest_seconds: Histogram,
 }
 
@@ -32,9 +43,27 @@ impl Default for Metrics {
         registry.register("events", "Events received, by outcome", events.clone());
         let decisions = Family::<Rule, Counter>::default();
         registry.register("decisions", "Decisions made, by rule", decisions.clone());
+        let rule_decisions = Family::<RuleMode, Counter>::default();
+        registry.register(
+            "rule_decisions",
+            "Decisions per rule since start: live (enforced) and shadow (recorded only)",
+            rule_decisions.clone(),
+        );
+        let rule_mode = Family::<RuleMode, Gauge>::default();
+        registry.register(
+            "rule_mode",
+            "1 for the mode each rule runs in now (shadow while its circuit breaker is tripped)",
+            rule_mode.clone(),
+        );
+        let breaker_trips = Family::<Rule, Counter>::default();
+        registry.register(
+            "rule_breaker_trips",
+            "Times a rule's circuit breaker tripped since start (the rule then runs in shadow until re-armed)",
+            breaker_trips.clone(),
+        );
         let ingest_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         registry.register("ingest_seconds", "Time to ingest one request body", ingest_seconds.clone());
-        Metrics { registry, events, decisions, ingest_seconds }
+        Metrics { registry, events, decisions, rule_decisions, rule_mode, breaker_trips, ingest_seconds }
     }
 }
 
@@ -49,8 +78,22 @@ impl Metrics {
         self.ingest_seconds.observe(seconds);
     }
 
-    /// The OpenMetrics text exposition.
-    pub fn render(&self) -> String {
+    /// The OpenMetrics text exposition, with the rules' counts as of now.
+    pub fn render(&self, rules: &RuleStats) -> String {
+        // The engine keeps the counts; bring the exported counters up to them.
+        let catch_up = |c: &Counter, to: u64| {
+            c.inc_by(to.saturating_sub(c.get()));
+        };
+        for (rule, count) in rules.snapshot() {
+            for (mode, n) in [("live", count.live), ("shadow", count.shadow)] {
+                catch_up(&self.rule_decisions.get_or_create(&RuleMode { rule: rule.clone(), mode }), n);
+            }
+            for mode in [Mode::Live, Mode::Shadow, Mode::Draft] {
+                let running = i64::from(count.mode == mode);
+                self.rule_mode.get_or_create(&RuleMode { rule: rule.clone(), mode: mode.as_str() }).set(running);
+            }
+            catch_up(&self.breaker_trips.get_or_create(&Rule { rule }), count.trips);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

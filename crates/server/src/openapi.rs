@@ -4,13 +4,14 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{campaigns, routes};
+use crate::{campaigns, policy, routes};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "steward", description = "Governance engine for self-media platforms and group chats."),
     paths(routes::post_events, routes::get_decisions, routes::get_decision, routes::get_standing,
         campaigns::list, campaigns::get,
+        policy::get, policy::post, policy::test, policy::rearm,
         routes::healthz, routes::metrics),
     modifiers(&BearerAuth),
 )]

@@ -70,19 +70,27 @@ pub async fn post_events(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct DecisionsQuery {
-    /// Account or post id.
+    /// Account or post id (required unless `shadow=true`).
     subject: Option<String>,
+    /// `true`: the would-be decisions of rules in shadow, which enforce nothing.
+    #[serde(default)]
+    shadow: bool,
+    /// With `shadow=true`: only this rule's.
+    rule: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
     limit: Option<usize>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DecisionList {
-    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub shadow: bool,
     pub decisions: Vec<Decision>,
 }
 
-/// Decisions about an account or a post, each with its statement of reasons.
+/// Decisions about an account or a post, each with its statement of reasons; with
+/// `shadow=true`, the would-be decisions of rules in shadow (of a subject, a rule, or all).
 #[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionsQuery),
     responses((status = 200, body = DecisionList), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -93,15 +101,24 @@ pub async fn get_decisions(
     Query(q): Query<DecisionsQuery>,
 ) -> Result<Json<DecisionList>, ApiError> {
     caller.require(Role::can_read, "read decisions")?;
-    let subject = q
-        .subject
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::bad_request("query parameter `subject` (an account or post id) is required"))?;
+    let subject = q.subject.filter(|s| !s.is_empty());
+    if subject.is_none() && !q.shadow {
+        return Err(ApiError::bad_request(
+            "query parameter `subject` (an account or post id) is required, unless `shadow=true`",
+        ));
+    }
+    if q.rule.is_some() && !q.shadow {
+        return Err(ApiError::bad_request("`rule` filters shadow decisions: add `shadow=true`"));
+    }
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let store = state.store.clone();
-    let s = subject.clone();
-    let decisions = blocking(move || store.decisions_for(&s, limit)).await??;
-    Ok(Json(DecisionList { subject, decisions }))
+    let (s, shadow, rule) = (subject.clone(), q.shadow, q.rule);
+    let decisions = blocking(move || match s {
+        Some(s) => store.decisions_for(&s, shadow, limit),
+        None => store.shadow_decisions(rule.as_deref(), limit),
+    })
+    .await??;
+    Ok(Json(DecisionList { subject, shadow: q.shadow, decisions }))
 }
 
 /// One decision by id.
@@ -133,7 +150,7 @@ pub async fn get_standing(
 ) -> Result<Json<Standing>, ApiError> {
     caller.require(Role::can_read, "read standing")?;
     let store = state.store.clone();
-    let policy = state.policy.clone();
+    let policy = state.policy();
     let standing =
         blocking(move || steward_engine::standing(store.as_ref(), &policy, &id, chrono::Utc::now())).await??;
     Ok(Json(standing))
@@ -149,13 +166,14 @@ pub struct Health {
 /// Liveness; needs no key.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok", backend: state.store.backend(), policy_version: state.policy.version.clone() })
+    Json(Health { status: "ok", backend: state.store.backend(), policy_version: state.policy().version.clone() })
 }
 
 /// Prometheus metrics; needs no key.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+    let body = state.metrics.render(&state.rule_stats);
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
 }
 
 /// Runs store work off the async threads.

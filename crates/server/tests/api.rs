@@ -37,16 +37,7 @@ fn start(max_body_bytes: usize) -> Server {
 
 impl Server {
     fn post(&self, role: Role, content_type: &str, body: impl Into<reqwest::blocking::Body>) -> (StatusCode, Value) {
-        let r = self
-            .client
-            .post(format!("{}/v1/events", self.base))
-            .bearer_auth(&self.keys[&role])
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .unwrap();
-        let status = r.status();
-        (status, r.json().unwrap_or(Value::Null))
+        self.send(role, "/v1/events", content_type, body)
     }
 
     fn get(&self, role: Option<Role>, path: &str) -> (StatusCode, Value) {
@@ -275,4 +266,82 @@ fn campaigns_are_listed_with_their_posts_and_their_posts_labelled() {
     assert_eq!(d["rule_id"], "copy-campaign");
     assert!(d["explanation"].as_str().unwrap().contains("accounts have published"), "{d}");
     assert_eq!(d["facts"]["signals"][0]["evidence"]["campaign"], id);
+}
+
+impl Server {
+    fn send(
+        &self,
+        role: Role,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.keys[&role])
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+}
+
+#[test]
+fn policy_versions_modes_spot_tests_and_shadow_decisions() {
+    let s = start(1 << 20);
+    let (status, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(p["versions"].as_array().unwrap().len(), 1);
+    let ai = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "ai-unlabelled").unwrap().clone();
+    assert_eq!((ai["mode"].as_str(), ai["running"].as_str()), (Some("live"), Some("live")));
+    assert!(ai["quota"].is_object(), "{ai}");
+
+    // A policy with problems is refused with every one and its line; the old one stays.
+    let bad = "version = \"x\"\n[[rules]]\nid = \"r\"\nmode = \"sometimes\"\n";
+    let (status, refused) = s.send(Role::Admin, "/v1/policy", "application/toml", bad.into());
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused["problems"].as_array().unwrap().iter().any(|e| e["line"] == 4), "{refused}");
+    let (status, _) = s.send(Role::Moderator, "/v1/policy", "application/toml", bad.into());
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The default policy with the AI rule in shadow goes in force without a restart.
+    let shadowed = steward_engine::DEFAULT_POLICY
+        .replace("version = \"default-2026.11\"", "version = \"shadow-test\"")
+        .replace("id = \"ai-unlabelled\"\n", "id = \"ai-unlabelled\"\nmode = \"shadow\"\n");
+    let (status, p) = s.send(Role::Admin, "/v1/policy", "application/toml", shadowed);
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["version"], "shadow-test");
+    assert_eq!(s.get(None, "/healthz").1["policy_version"], "shadow-test");
+
+    let (status, out) = s.post(Role::Ingest, "application/json", json!([ai_post("e1", "a1")]).to_string());
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(out["decisions"].as_array().unwrap().len(), 0, "{out}");
+    assert_eq!(out["shadow_decisions"], 1);
+    let (_, shadow) = s.get(Some(Role::Moderator), "/v1/decisions?shadow=true&rule=ai-unlabelled");
+    assert_eq!(shadow["decisions"][0]["shadow"], true, "{shadow}");
+    let (_, standing) = s.get(Some(Role::Moderator), "/v1/accounts/a1/standing");
+    assert_eq!(standing["credit"], 100, "a shadow rule deducts nothing: {standing}");
+    let (_, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    let ai = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "ai-unlabelled").unwrap().clone();
+    assert_eq!((ai["running"].as_str(), ai["shadow_decisions"].as_u64()), (Some("shadow"), Some(1)));
+    let metrics = s.client.get(format!("{}/metrics", s.base)).send().unwrap().text().unwrap();
+    assert!(metrics.contains("steward_rule_decisions_total{rule=\"ai-unlabelled\",mode=\"shadow\"} 1"), "{metrics}");
+
+    // A spot test of the one in force answers what each rule would do, storing nothing.
+    let test = json!({ "event": ai_post("e2", "a2") }).to_string();
+    let (status, t) = s.send(Role::Auditor, "/v1/policy/test", "application/json", test);
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["decisions"][0]["mode"], "shadow");
+    assert_eq!(s.get(Some(Role::Moderator), "/v1/decisions?subject=a2").1["decisions"], json!([]));
+    let (status, _) = s.send(Role::Auditor, "/v1/policy/test", "application/json", "{\"event\": 1}".into());
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Nothing to re-arm.
+    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/clickbait/rearm", "application/json", String::new());
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/nope/rearm", "application/json", String::new());
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

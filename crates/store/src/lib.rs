@@ -95,6 +95,44 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A version of the policy, as activated: the policy in force is the last one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// The policy's own `version`.
+    pub version: String,
+    /// Where it came from: a file name, or `api`.
+    pub source: String,
+    /// The policy file, whole.
+    pub text: String,
+    pub activated_at: DateTime<Utc>,
+    /// Who activated it: `start` (the file given at start), or an API key id.
+    pub activated_by: String,
+}
+
+/// A rule's circuit breaker, tripped: the rule runs in shadow until an admin re-arms it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrippedBreaker {
+    pub rule_id: String,
+    pub tripped_at: DateTime<Utc>,
+    /// What passed the ceiling (JSON).
+    pub detail: String,
+}
+
+/// A change to a rule's circuit breaker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BreakerChange {
+    Tripped(TrippedBreaker),
+    Rearmed { rule_id: String },
+}
+
+/// How many decisions one rule has made, live and in shadow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleHits {
+    pub rule_id: String,
+    pub live: u64,
+    pub shadow: u64,
+}
+
 /// Everything one step of the pipeline writes; committed atomically.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -112,6 +150,10 @@ pub struct Batch {
     /// Groups of posts (campaigns): summaries stored as entities of the group's kind,
     /// members, merges. Applied after `entities`.
     pub groups: Vec<GroupChange>,
+    /// Policy versions activated, in order.
+    pub policies: Vec<PolicyVersion>,
+    /// Circuit breakers tripped or re-armed, in order.
+    pub breakers: Vec<BreakerChange>,
 }
 
 impl Batch {
@@ -123,6 +165,8 @@ impl Batch {
             && self.credits.is_empty()
             && self.audit.is_empty()
             && self.groups.is_empty()
+            && self.policies.is_empty()
+            && self.breakers.is_empty()
     }
 }
 
@@ -154,8 +198,29 @@ pub trait Store: Send + Sync {
     /// indexed by time, so that the write path keeps one index per entity.
     fn recent_entities(&self, kind: &str, limit: usize) -> Result<Vec<EntityRow>>;
 
-    /// Decisions whose account or post is `subject`, newest first, at most `limit`.
-    fn decisions_for(&self, subject: &str, limit: usize) -> Result<Vec<Decision>>;
+    /// Decisions whose account or post is `subject`, newest first, at most `limit`: the
+    /// live ones, or with `shadow` the would-be decisions of shadow rules.
+    fn decisions_for(&self, subject: &str, shadow: bool, limit: usize) -> Result<Vec<Decision>>;
+
+    /// The would-be decisions of shadow rules (of `rule_id`, or all), newest first, at most
+    /// `limit`.
+    fn shadow_decisions(&self, rule_id: Option<&str>, limit: usize) -> Result<Vec<Decision>>;
+
+    /// Decisions with `seq > after`, live and shadow, in the order they were stored, each
+    /// with its `seq`, at most `limit`: for reading a whole store's decisions page by page.
+    fn decisions_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, Decision)>>;
+
+    /// Decisions made per rule, live and in shadow, by rule id.
+    fn rule_hits(&self) -> Result<Vec<RuleHits>>;
+
+    /// The policy version in force: the last activated.
+    fn active_policy(&self) -> Result<Option<PolicyVersion>>;
+
+    /// Every policy version, oldest first, without their texts.
+    fn policy_versions(&self) -> Result<Vec<PolicyVersion>>;
+
+    /// Rules whose circuit breaker has tripped and not been re-armed.
+    fn tripped_breakers(&self) -> Result<Vec<TrippedBreaker>>;
 
     fn decision(&self, id: &str) -> Result<Option<Decision>>;
 

@@ -196,6 +196,44 @@ CREATE INDEX events_at ON events (at);
         sqlite: "ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;",
         postgres: "ALTER TABLE api_keys ADD COLUMN revoked_at TIMESTAMPTZ;",
     },
+    Migration {
+        version: 4,
+        description: "rule modes: shadow decisions, policy versions, tripped circuit breakers",
+        sqlite: r#"
+ALTER TABLE decisions ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX decisions_shadow ON decisions (rule_id, seq) WHERE shadow = 1;
+CREATE TABLE policy_versions (
+    seq          INTEGER PRIMARY KEY,
+    version      TEXT    NOT NULL,
+    source       TEXT    NOT NULL,
+    text         TEXT    NOT NULL,
+    activated_at INTEGER NOT NULL,
+    activated_by TEXT    NOT NULL
+);
+CREATE TABLE rule_breakers (
+    rule_id      TEXT    PRIMARY KEY NOT NULL,
+    tripped_at   INTEGER NOT NULL,
+    detail       TEXT    NOT NULL
+);
+"#,
+        postgres: r#"
+ALTER TABLE decisions ADD COLUMN shadow BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX decisions_shadow ON decisions (rule_id, seq) WHERE shadow;
+CREATE TABLE policy_versions (
+    seq          BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    version      TEXT        NOT NULL,
+    source       TEXT        NOT NULL,
+    text         TEXT        NOT NULL,
+    activated_at TIMESTAMPTZ NOT NULL,
+    activated_by TEXT        NOT NULL
+);
+CREATE TABLE rule_breakers (
+    rule_id      TEXT        PRIMARY KEY,
+    tripped_at   TIMESTAMPTZ NOT NULL,
+    detail       TEXT        NOT NULL
+);
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

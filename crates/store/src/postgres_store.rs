@@ -17,7 +17,10 @@ use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::rows::{self, u32_from_db, u64_from_db};
-use crate::{ApiKey, Batch, EntityRow, Result, Store, StoreError, StoredEvent, migrations};
+use crate::{
+    ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
+    TrippedBreaker, migrations,
+};
 
 /// The PostgreSQL store. Cheap to share between threads.
 pub struct PostgresStore {
@@ -218,13 +221,15 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
         let posts: Vec<Option<&str>> = new.decisions.iter().map(|d| d.post_id.as_deref()).collect();
         let rules: Vec<&str> = new.decisions.iter().map(|d| d.rule_id.as_str()).collect();
         let ats: Vec<DateTime<Utc>> = new.decisions.iter().map(|d| d.decided_at).collect();
+        let shadows: Vec<bool> = new.decisions.iter().map(|d| d.shadow).collect();
         tx.execute(
-            "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body)
-             SELECT id, event_id, account_id, post_id, rule_id, decided_at, body::json
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
-                 WITH ORDINALITY AS u(id, event_id, account_id, post_id, rule_id, decided_at, body, n)
+            "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow)
+             SELECT id, event_id, account_id, post_id, rule_id, decided_at, body::json, shadow
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+                         $8::bool[])
+                 WITH ORDINALITY AS u(id, event_id, account_id, post_id, rule_id, decided_at, body, shadow, n)
              ORDER BY n",
-            &[&ids, &events, &accounts, &posts, &rules, &ats, &bodies],
+            &[&ids, &events, &accounts, &posts, &rules, &ats, &bodies, &shadows],
         )?;
     }
     if !new.restrictions.is_empty() {
@@ -295,6 +300,38 @@ fn write_groups(tx: &mut Transaction<'_>, batch: &Batch) -> Result<()> {
     Ok(())
 }
 
+fn write_policy_changes(tx: &mut Transaction<'_>, batch: &Batch) -> Result<()> {
+    for p in &batch.policies {
+        tx.execute(
+            "INSERT INTO policy_versions (version, source, text, activated_at, activated_by) VALUES ($1, $2, $3, $4, $5)",
+            &[&p.version, &p.source, &p.text, &p.activated_at, &p.activated_by],
+        )?;
+    }
+    for change in &batch.breakers {
+        match change {
+            BreakerChange::Tripped(b) => tx.execute(
+                "INSERT INTO rule_breakers (rule_id, tripped_at, detail) VALUES ($1, $2, $3)
+                 ON CONFLICT (rule_id) DO NOTHING",
+                &[&b.rule_id, &b.tripped_at, &b.detail],
+            )?,
+            BreakerChange::Rearmed { rule_id } => {
+                tx.execute("DELETE FROM rule_breakers WHERE rule_id = $1", &[rule_id])?
+            }
+        };
+    }
+    Ok(())
+}
+
+fn policy_version_row(r: &Row) -> PolicyVersion {
+    PolicyVersion {
+        version: r.get(0),
+        source: r.get(1),
+        text: r.get(2),
+        activated_at: r.get(3),
+        activated_by: r.get(4),
+    }
+}
+
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -315,6 +352,7 @@ impl Store for PostgresStore {
         self.write(|tx| {
             let new_events = write_batch(tx, batch)?;
             write_groups(tx, batch)?;
+            write_policy_changes(tx, batch)?;
             append_audit(tx, &batch.audit)?;
             Ok(new_events)
         })
@@ -355,13 +393,67 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(entity_row).collect())
     }
 
-    fn decisions_for(&self, subject: &str, n: usize) -> Result<Vec<Decision>> {
+    fn decisions_for(&self, subject: &str, shadow: bool, n: usize) -> Result<Vec<Decision>> {
         let rows = self.read()?.query(
-            "SELECT body::text FROM decisions WHERE account_id = $1 OR post_id = $1
+            "SELECT body::text FROM decisions WHERE (account_id = $1 OR post_id = $1) AND shadow = $3
              ORDER BY decided_at DESC, seq DESC LIMIT $2",
-            &[&subject, &limit(n)],
+            &[&subject, &limit(n), &shadow],
         )?;
         rows.iter().map(|r| rows::decision_from_json(r.get(0))).collect()
+    }
+
+    fn shadow_decisions(&self, rule_id: Option<&str>, n: usize) -> Result<Vec<Decision>> {
+        let rows = self.read()?.query(
+            "SELECT body::text FROM decisions WHERE shadow AND ($1::text IS NULL OR rule_id = $1)
+             ORDER BY seq DESC LIMIT $2",
+            &[&rule_id, &limit(n)],
+        )?;
+        rows.iter().map(|r| rows::decision_from_json(r.get(0))).collect()
+    }
+
+    fn decisions_after(&self, after: i64, n: usize) -> Result<Vec<(i64, Decision)>> {
+        let rows = self.read()?.query(
+            "SELECT seq, body::text FROM decisions WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &limit(n)],
+        )?;
+        rows.iter().map(|r| Ok((r.get(0), rows::decision_from_json(r.get(1))?))).collect()
+    }
+
+    fn rule_hits(&self) -> Result<Vec<RuleHits>> {
+        let rows = self.read()?.query(
+            "SELECT rule_id, count(*) FILTER (WHERE NOT shadow), count(*) FILTER (WHERE shadow)
+             FROM decisions GROUP BY rule_id ORDER BY rule_id",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(RuleHits {
+                    rule_id: r.get(0),
+                    live: u64_from_db(r.get(1), "decision count")?,
+                    shadow: u64_from_db(r.get(2), "decision count")?,
+                })
+            })
+            .collect()
+    }
+
+    fn active_policy(&self) -> Result<Option<PolicyVersion>> {
+        let row = self.read()?.query_opt(
+            "SELECT version, source, text, activated_at, activated_by FROM policy_versions ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?;
+        Ok(row.as_ref().map(policy_version_row))
+    }
+
+    fn policy_versions(&self) -> Result<Vec<PolicyVersion>> {
+        let rows = self
+            .read()?
+            .query("SELECT version, source, '', activated_at, activated_by FROM policy_versions ORDER BY seq", &[])?;
+        Ok(rows.iter().map(policy_version_row).collect())
+    }
+
+    fn tripped_breakers(&self) -> Result<Vec<TrippedBreaker>> {
+        let rows = self.read()?.query("SELECT rule_id, tripped_at, detail FROM rule_breakers ORDER BY rule_id", &[])?;
+        Ok(rows.iter().map(|r| TrippedBreaker { rule_id: r.get(0), tripped_at: r.get(1), detail: r.get(2) }).collect())
     }
 
     fn decision(&self, id: &str) -> Result<Option<Decision>> {

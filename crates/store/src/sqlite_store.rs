@@ -21,7 +21,10 @@ use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::rows::{self, u32_from_db, u64_from_db};
-use crate::{ApiKey, Batch, EntityRow, Result, Store, StoreError, StoredEvent, migrations};
+use crate::{
+    ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
+    TrippedBreaker, migrations,
+};
 
 /// How long a statement waits for a lock held by another connection or process.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -248,6 +251,39 @@ fn write_groups(tx: &Transaction<'_>, batch: &Batch) -> Result<()> {
     Ok(())
 }
 
+fn write_policy_changes(tx: &Transaction<'_>, batch: &Batch) -> Result<()> {
+    for p in &batch.policies {
+        tx.prepare_cached(
+            "INSERT INTO policy_versions (version, source, text, activated_at, activated_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![p.version, p.source, p.text, micros(p.activated_at), p.activated_by])?;
+    }
+    for change in &batch.breakers {
+        match change {
+            BreakerChange::Tripped(b) => tx
+                .prepare_cached(
+                    "INSERT INTO rule_breakers (rule_id, tripped_at, detail) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (rule_id) DO NOTHING",
+                )?
+                .execute(params![b.rule_id, micros(b.tripped_at), b.detail])?,
+            BreakerChange::Rearmed { rule_id } => {
+                tx.prepare_cached("DELETE FROM rule_breakers WHERE rule_id = ?1")?.execute([rule_id])?
+            }
+        };
+    }
+    Ok(())
+}
+
+fn policy_version_row(r: &Row<'_>) -> Result<PolicyVersion> {
+    Ok(PolicyVersion {
+        version: r.get(0)?,
+        source: r.get(1)?,
+        text: r.get(2)?,
+        activated_at: time(r.get(3)?)?,
+        activated_by: r.get(4)?,
+    })
+}
+
 const RESTRICTION_COLUMNS: &str = "decision_id, account_id, post_id, kind, detail, start_at, end_at";
 const CREDIT_COLUMNS: &str = "decision_id, account_id, at, points, restores_at";
 const KEY_COLUMNS: &str = "id, hash, role, created_at, revoked_at";
@@ -299,8 +335,8 @@ impl Store for SqliteStore {
             }
             let new = rows::new_rows(batch, &existing);
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for d in new.decisions {
                 let body = rows::decision_json(d)?;
@@ -311,7 +347,8 @@ impl Store for SqliteStore {
                     d.post_id,
                     d.rule_id,
                     micros(d.decided_at),
-                    body
+                    body,
+                    d.shadow
                 ])?;
             }
             let mut stmt = tx.prepare_cached(
@@ -337,6 +374,7 @@ impl Store for SqliteStore {
             }
         }
         write_groups(&tx, batch)?;
+        write_policy_changes(&tx, batch)?;
         append_audit(&tx, &batch.audit)?;
         tx.commit()?;
         Ok(new_events)
@@ -394,15 +432,85 @@ impl Store for SqliteStore {
         })
     }
 
-    fn decisions_for(&self, subject: &str, n: usize) -> Result<Vec<Decision>> {
+    fn decisions_for(&self, subject: &str, shadow: bool, n: usize) -> Result<Vec<Decision>> {
         self.read(|conn| {
             collect(
                 conn,
-                "SELECT body FROM decisions WHERE account_id = ?1 OR post_id = ?1
+                "SELECT body FROM decisions WHERE (account_id = ?1 OR post_id = ?1) AND shadow = ?3
                  ORDER BY decided_at DESC, seq DESC LIMIT ?2",
-                params![subject, limit(n)],
+                params![subject, limit(n), shadow],
                 |r| rows::decision_from_json(&r.get::<_, String>(0)?),
             )
+        })
+    }
+
+    fn shadow_decisions(&self, rule_id: Option<&str>, n: usize) -> Result<Vec<Decision>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT body FROM decisions WHERE shadow = 1 AND (?1 IS NULL OR rule_id = ?1) ORDER BY seq DESC LIMIT ?2",
+                params![rule_id, limit(n)],
+                |r| rows::decision_from_json(&r.get::<_, String>(0)?),
+            )
+        })
+    }
+
+    fn decisions_after(&self, after: i64, n: usize) -> Result<Vec<(i64, Decision)>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT seq, body FROM decisions WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                params![after, limit(n)],
+                |r| Ok((r.get(0)?, rows::decision_from_json(&r.get::<_, String>(1)?)?)),
+            )
+        })
+    }
+
+    fn rule_hits(&self) -> Result<Vec<RuleHits>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT rule_id, sum(shadow = 0), sum(shadow = 1) FROM decisions GROUP BY rule_id ORDER BY rule_id",
+                [],
+                |r| {
+                    Ok(RuleHits {
+                        rule_id: r.get(0)?,
+                        live: u64_from_db(r.get(1)?, "decision count")?,
+                        shadow: u64_from_db(r.get(2)?, "decision count")?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn active_policy(&self) -> Result<Option<PolicyVersion>> {
+        self.read(|conn| {
+            let rows = collect(
+                conn,
+                "SELECT version, source, text, activated_at, activated_by FROM policy_versions ORDER BY seq DESC LIMIT 1",
+                [],
+                policy_version_row,
+            )?;
+            Ok(rows.into_iter().next())
+        })
+    }
+
+    fn policy_versions(&self) -> Result<Vec<PolicyVersion>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT version, source, '', activated_at, activated_by FROM policy_versions ORDER BY seq",
+                [],
+                policy_version_row,
+            )
+        })
+    }
+
+    fn tripped_breakers(&self) -> Result<Vec<TrippedBreaker>> {
+        self.read(|conn| {
+            collect(conn, "SELECT rule_id, tripped_at, detail FROM rule_breakers ORDER BY rule_id", [], |r| {
+                Ok(TrippedBreaker { rule_id: r.get(0)?, tripped_at: time(r.get(1)?)?, detail: r.get(2)? })
+            })
         })
     }
 

@@ -13,7 +13,10 @@ use steward_model::{
     Action, Appeal, CreditEntry, Decision, GroupChange, GroupMember, Restriction, RestrictionKind, Role, decision_id,
 };
 use steward_store::audit::{self, AuditRecord, ChainBreak};
-use steward_store::{ApiKey, Batch, EntityRow, PostgresStore, SqliteStore, Store, StoreError, StoredEvent};
+use steward_store::{
+    ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, PostgresStore, RuleHits, SqliteStore, Store, StoreError,
+    StoredEvent, TrippedBreaker,
+};
 
 // ---------------------------------------------------------------------------------------
 // Backends
@@ -182,6 +185,7 @@ suite!(
     newer_schema_is_refused,
     groups_keep_members_and_merges,
     events_since_pages_in_received_order,
+    shadow_decisions_policy_versions_and_breakers,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -290,6 +294,7 @@ fn decision(
         explanation: "This post carries an AI-generation marker but no visible label.".to_string(),
         appeal: Appeal { how: "Reply to this notice within 7 days.".to_string(), until: at + Duration::days(7) },
         decided_at: at,
+        shadow: false,
     };
     let credit = CreditEntry {
         decision_id: id,
@@ -390,8 +395,8 @@ fn round_trip(db: &dyn Db) {
 
     assert_eq!(store.decision(&d1.id).unwrap(), Some(d1.clone()));
     assert_eq!(store.decision("nope").unwrap(), None);
-    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d1.clone()]);
-    assert_eq!(store.decisions_for("p1", 10).unwrap(), vec![d1.clone()]);
+    assert_eq!(store.decisions_for("a1", false, 10).unwrap(), vec![d1.clone()]);
+    assert_eq!(store.decisions_for("p1", false, 10).unwrap(), vec![d1.clone()]);
     assert_eq!(store.restrictions_for("a1").unwrap(), d1.restrictions);
     assert_eq!(store.credits_for("a1").unwrap(), vec![c1.clone()]);
     assert!(store.restrictions_for("a2").unwrap().is_empty());
@@ -428,7 +433,7 @@ fn duplicates_are_no_ops(db: &dyn Db) {
     // The same batch again: nothing new, nothing duplicated.
     assert_eq!(store.commit(&batch).unwrap(), 0);
     assert_eq!(store.event_count().unwrap(), 2);
-    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d1.clone()]);
+    assert_eq!(store.decisions_for("a1", false, 10).unwrap(), vec![d1.clone()]);
     assert_eq!(store.restrictions_for("a1").unwrap(), d1.restrictions);
     assert_eq!(store.credits_for("a1").unwrap(), vec![c1.clone()]);
 
@@ -445,7 +450,7 @@ fn duplicates_are_no_ops(db: &dyn Db) {
     let mut twice = decisions_batch(&[(d2.clone(), c2.clone())]);
     twice.decisions.push(d2.clone());
     assert_eq!(store.commit(&twice).unwrap(), 0);
-    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d2.clone(), d1.clone()]);
+    assert_eq!(store.decisions_for("a1", false, 10).unwrap(), vec![d2.clone(), d1.clone()]);
 
     // Enforcement of a decision stored earlier is not added again, even without the decision.
     let stray = Batch { restrictions: d1.restrictions.clone(), credits: vec![c1.clone()], ..Batch::default() };
@@ -506,7 +511,7 @@ fn decisions_newest_first(db: &dyn Db) {
     store.commit(&decisions_batch(&[(d_old.clone(), c_old), (d_tie.clone(), c_tie)])).unwrap();
 
     let ids = |subject: &str, n: usize| -> Vec<String> {
-        store.decisions_for(subject, n).unwrap().into_iter().map(|d| d.id).collect()
+        store.decisions_for(subject, false, n).unwrap().into_iter().map(|d| d.id).collect()
     };
     // Same time: the one stored later comes first.
     assert_eq!(ids("a1", 10), vec![d_tie.id.clone(), d_new.id.clone(), d_mid.id.clone(), d_old.id.clone()]);
@@ -517,7 +522,76 @@ fn decisions_newest_first(db: &dyn Db) {
     assert_eq!(ids("p3", 10), vec![d_other.id.clone()]);
     assert!(ids("nobody", 10).is_empty());
     assert!(ids("a1", 0).is_empty());
-    assert_eq!(store.decisions_for("p1", 1).unwrap(), vec![d_new]);
+    assert_eq!(store.decisions_for("p1", false, 1).unwrap(), vec![d_new]);
+}
+
+fn shadow_decisions_policy_versions_and_breakers(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let at = t0();
+    let (live, c_live) = decision("e1", "r", "a1", Some("p1"), at);
+    let (mut shadow, _) = decision("e2", "s", "a1", Some("p2"), at + Duration::hours(1));
+    shadow.shadow = true;
+    let (mut shadow2, _) = decision("e3", "s", "a2", Some("p3"), at + Duration::hours(2));
+    shadow2.shadow = true;
+    let mut batch = decisions_batch(&[(live.clone(), c_live)]);
+    // A shadow decision enforces nothing: no restrictions, credits or audit entries.
+    batch.decisions.push(shadow.clone());
+    batch.decisions.push(shadow2.clone());
+    let v1 = PolicyVersion {
+        version: "v1".into(),
+        source: "policy.toml".into(),
+        text: "version = \"v1\"\n".into(),
+        activated_at: at,
+        activated_by: "start".into(),
+    };
+    batch.policies.push(v1.clone());
+    let trip = TrippedBreaker { rule_id: "r".into(), tripped_at: at, detail: "{\"decisions\":6}".into() };
+    batch.breakers.push(BreakerChange::Tripped(trip.clone()));
+    store.commit(&batch).unwrap();
+
+    assert_eq!(store.decisions_for("a1", false, 10).unwrap(), vec![live.clone()]);
+    assert_eq!(store.decisions_for("a1", true, 10).unwrap(), vec![shadow.clone()]);
+    assert_eq!(store.shadow_decisions(None, 10).unwrap(), vec![shadow2.clone(), shadow.clone()]);
+    assert_eq!(store.shadow_decisions(Some("s"), 1).unwrap(), vec![shadow2.clone()]);
+    assert!(store.shadow_decisions(Some("r"), 10).unwrap().is_empty());
+    assert_eq!(store.decision(&shadow.id).unwrap(), Some(shadow.clone()));
+    let all = store.decisions_after(0, 10).unwrap();
+    assert_eq!(
+        all.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+        vec![live.clone(), shadow.clone(), shadow2.clone()]
+    );
+    assert_eq!(store.decisions_after(all[1].0, 10).unwrap(), vec![all[2].clone()]);
+    assert_eq!(
+        store.rule_hits().unwrap(),
+        vec![
+            RuleHits { rule_id: "r".into(), live: 1, shadow: 0 },
+            RuleHits { rule_id: "s".into(), live: 0, shadow: 2 }
+        ]
+    );
+    assert_eq!(store.active_policy().unwrap(), Some(v1.clone()));
+    assert_eq!(store.tripped_breakers().unwrap(), vec![trip.clone()]);
+
+    // A later version is the active one; the list has both, without their texts.
+    let v2 = PolicyVersion {
+        version: "v2".into(),
+        text: "version = \"v2\"\n".into(),
+        activated_by: "k1".into(),
+        ..v1.clone()
+    };
+    let mut batch = Batch::default();
+    batch.policies.push(v2.clone());
+    batch.breakers.push(BreakerChange::Tripped(TrippedBreaker { detail: "again".into(), ..trip.clone() }));
+    store.commit(&batch).unwrap();
+    assert_eq!(store.active_policy().unwrap(), Some(v2.clone()));
+    let versions: Vec<(String, String)> =
+        store.policy_versions().unwrap().into_iter().map(|v| (v.version, v.text)).collect();
+    assert_eq!(versions, vec![("v1".into(), String::new()), ("v2".into(), String::new())]);
+    // A breaker tripped again keeps its first trip; re-arming clears it.
+    assert_eq!(store.tripped_breakers().unwrap(), vec![trip]);
+    let mut batch = Batch::default();
+    batch.breakers.push(BreakerChange::Rearmed { rule_id: "r".into() });
+    store.commit(&batch).unwrap();
+    assert!(store.tripped_breakers().unwrap().is_empty());
 }
 
 fn enforcement_in_force_filters_by_time(db: &dyn Db) {
@@ -798,7 +872,7 @@ fn reads_do_not_wait_for_writes(db: &dyn Db) {
     let start = std::time::Instant::now();
     assert_eq!(store.event_count().unwrap(), 1, "the uncommitted event is not visible");
     assert_eq!(store.event("held").unwrap(), None);
-    assert_eq!(store.decisions_for("a1", 10).unwrap(), vec![d]);
+    assert_eq!(store.decisions_for("a1", false, 10).unwrap(), vec![d]);
     assert_eq!(audit::verify(&*store).unwrap(), 1);
     assert!(start.elapsed() < std::time::Duration::from_secs(5), "reads waited {:?}", start.elapsed());
 
@@ -840,7 +914,7 @@ fn unusual_text_round_trips(db: &dyn Db) {
     assert_eq!(store.event("e'1").unwrap(), Some(e));
     assert_eq!(store.entity("post", "p\"1").unwrap(), Some(row));
     assert_eq!(store.decision(&d.id).unwrap(), Some(d.clone()));
-    assert_eq!(store.decisions_for("a'1", 1).unwrap(), vec![d]);
+    assert_eq!(store.decisions_for("a'1", false, 1).unwrap(), vec![d]);
     assert_eq!(audit::verify(&*store).unwrap(), 2);
 }
 
