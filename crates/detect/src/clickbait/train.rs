@@ -35,7 +35,7 @@ pub struct Example {
 }
 
 /// The values of the Chinese regularization `C` that cross-validation chooses among, in
-/// half decades (beyond 10 the seven features are all but unregularized).
+/// half decades (beyond 10 the six features are all but unregularized).
 pub const C_GRID: &[f64] = &[0.1, 0.3, 1.0, 3.0, 10.0];
 /// Folds of the inner cross-validation that chooses `C` and the cut.
 pub const INNER_FOLDS: usize = 5;

@@ -19,7 +19,9 @@
 //!   least supported clause (a plain first half and a teaser second half: 某某访华，释放了
 //!   什么信号). A plain report restates its title in its lead; bait keeps its promise for later,
 //!   or never.
-//! - `length`: the title's length, in [`LENGTH_CAP`]ths.
+//!
+//! Nothing else: not the title's length nor its words beyond these lists, which describe an
+//! outlet's house style and topics more than its bait.
 //!
 //! The content is measured only when it holds at least [`MIN_CONTENT_CHARS`] characters:
 //! a short body (a 140-character post under its 【headline】) cannot be expected to restate
@@ -33,7 +35,7 @@ use steward_text::normalize_chars_into;
 
 /// Names of the features, in model order.
 pub const FEATURES: &[&str] =
-    &["question", "bait", "exclamation_unsupported", "quotes_unsupported", "support", "weakest_clause", "length"];
+    &["question", "bait", "exclamation_unsupported", "quotes_unsupported", "support", "weakest_clause"];
 
 /// Index of each feature in [`FEATURES`].
 mod idx {
@@ -43,7 +45,6 @@ mod idx {
     pub const QUOTES: usize = 3;
     pub const SUPPORT: usize = 4;
     pub const WEAKEST: usize = 5;
-    pub const LENGTH: usize = 6;
 }
 
 /// Indices of the features that measure the content's support of the title.
@@ -53,8 +54,6 @@ pub const SUPPORT_FEATURES: [usize; 2] = [idx::SUPPORT, idx::WEAKEST];
 pub const MIN_CONTENT_CHARS: usize = 200;
 /// How much of the content is the lead that a plain title restates.
 pub const LEAD_CHARS: usize = 150;
-/// Titles are measured up to this many normalized characters for `length`.
-pub const LENGTH_CAP: usize = 40;
 /// At most this many characters of the content are read (enough to find its lead and to
 /// know whether it is long enough to measure).
 const CONTENT_READ_CHARS: usize = 1_000;
@@ -303,7 +302,6 @@ pub fn extract(lex: &Lexicon, title: &str, content: &str, s: &mut Scratch) -> (V
     v[idx::QUOTES] = f32::from(u8::from(cues.quotes)) * (1.0 - support);
     v[idx::SUPPORT] = support;
     v[idx::WEAKEST] = weakest;
-    v[idx::LENGTH] = s.title.len().min(LENGTH_CAP) as f32 / LENGTH_CAP as f32;
     (v, cues)
 }
 
@@ -405,7 +403,7 @@ mod tests {
 
     #[test]
     fn evidence_names_the_cues_that_raise_the_score() {
-        let weights = [3.0, 2.0, 3.0, 2.0, -1.0, -1.0, -2.0];
+        let weights = [3.0, 2.0, 3.0, 2.0, -1.0, -1.0];
         let (v, c) = run("这位女总统访华，传达的信息很不一般！", &long("坦桑尼亚总统访问中国。"));
         let names = cue_names(&v, &c, &weights);
         assert!(names.contains(&"withheld") && names.contains(&"exclamation"), "{names:?}");
