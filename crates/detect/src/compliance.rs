@@ -10,7 +10,7 @@ use crate::{Context, Findings, registry};
 const EVENTS: &[&str] = &[
     r#"{"id":"1","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{"id":"a1","handle":"h","display_name":"","followers":0}}"#,
     r#"{"id":"2","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p1","account_id":"a1","kind":"short_post","text":"","created_at":"2026-11-22T08:00:00Z"}}"#,
-    r#"{"id":"3","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p2","account_id":"a1","kind":"video","title":"标题","text":"AI 生成的视频 [吃惊]","created_at":"2026-11-22T08:00:00Z","ai_generated":{"declared":true,"implicit_label":true},"media":[{"kind":"video","ai_marker":true}]}}"#,
+    r#"{"id":"3","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p2","account_id":"a1","kind":"video","title":"震惊！这段视频竟然是真的","text":"AI 生成的视频 [吃惊]","created_at":"2026-11-22T08:00:00Z","ai_generated":{"declared":true,"implicit_label":true},"media":[{"kind":"video","ai_marker":true}]}}"#,
     r#"{"id":"4","type":"post.deleted","at":"2026-11-22T08:00:00Z","post":{"id":"p1"}}"#,
     r#"{"id":"5","type":"report.created","at":"2026-11-22T08:00:00Z","report":{"id":"r1","reporter_id":"a2","post_id":"p2","reason":"rumour"}}"#,
     r#"{"id":"6","type":"factcheck.upserted","at":"2026-11-22T08:00:00Z","factcheck":{"id":"f1","claim":"本市明天全天停水，水里检测出有毒物质","verdict":"false","publisher":"p","published_at":"2026-11-22T08:00:00Z"}}"#,

@@ -1,22 +1,40 @@
-//! Clickbait (标题党): titles and short posts that withhold or oversell their news to harvest
-//! clicks — "震惊！这种水果竟然……", "你绝对想不到……", "21 Things You Won't Believe".
+//! Clickbait (标题党): titles that oversell or misrepresent what follows them —
+//! "震惊！这种水果竟然……", "你绝对想不到……", "21 Things You Won't Believe".
 //!
-//! [`Clickbait`] scores a title (or a short post's text) with a logistic regression over
-//! style cues and hashed character/word n-grams ([`features`]), one model per language,
-//! the language taken from the script. The weights are the project's own, trained by
-//! `steward train clickbait` ([`train`]) and committed as `models/clickbait.json`; the
-//! training data is not part of the repository. The operating cut, chosen by
-//! cross-validation, is folded into the weights, so [`THRESHOLD`] is 0.5.
+//! Only titles are scored ([`title_of`]): a post's `title`, or a headline that opens it (a
+//! leading 【…】, as Weibo news posts write them), over the content that follows. A post
+//! with neither is never scored, and costs a trim and a look at its first character.
+//!
+//! [`Clickbait`] holds one logistic regression per language, the language taken from the
+//! title's script. Chinese ([`zh`]) reads a few sturdy features of the title *against its
+//! content* — a question left to the content, withheld or oversold words, and how much of
+//! the title the content's lead supports — because how a title relates to its content
+//! carries from one outlet to another where one outlet's vocabulary does not. English
+//! ([`features`]) scores the title alone, on style cues and hashed n-grams (its training data
+//! has no content). The weights are the project's own, trained by `steward train clickbait`
+//! ([`train`]) and committed as `models/clickbait.json`; the training data is not part of the
+//! repository. The operating cut, chosen by cross-validation, is folded into the weights, so
+//! [`THRESHOLD`] is 0.5.
 //!
 //! [`ClickbaitDetector`] raises the `clickbait` signal on `post.created` when the post's
-//! title — or, for a post without a title, its text if it is at most [`MAX_TEXT_CHARS`]
-//! characters — is flagged ([`Clickbait::decide`]: a score of at least [`THRESHOLD`] and,
-//! for Chinese, at least one strong bait cue). Evidence: `language`, `score`, `cues` (the
-//! bait cues found, those that raise the score most first), `threshold`.
+//! title is flagged. Evidence: `language`, `score`, `cues` (what the title does that raises
+//! the score, strongest first: for Chinese `question`, `withheld`, `oversell`,
+//! `exclamation`, `quotes`, `unsupported`), `threshold`.
+//!
+//! ```
+//! use steward_detect::clickbait::{Clickbait, title_of};
+//! let model = Clickbait::shipped().unwrap();
+//! let titled = title_of(None, "【他走了，留下一句话让无数人泪目……】一位老人在医院去世，生前捐出全部积蓄。").unwrap();
+//! assert!(model.decide(titled.title, titled.content).flagged);
+//! // An ordinary post has no title to score.
+//! assert!(title_of(None, "偶是一只nice puppy，求包养，求关注，求粉丝！[可怜]").is_none());
+//! ```
 
 pub mod features;
+pub mod learn;
 pub mod model;
 pub mod train;
+pub mod zh;
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -24,30 +42,66 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use steward_model::{Payload, Signal};
 
-pub use features::{EN_CUES, Language, Layout, Lexicon, NEUTRAL_CUES, Scratch, ZH_CUES};
-pub use model::{LangModel, ModelFile};
+pub use features::{EN_CUES, Language, Layout, Lexicon, NEUTRAL_CUES, Scratch};
+pub use model::{LangModel, ModelFile, ZhModel};
 
 use crate::{About, Context, Detector, Findings, SignalSpec};
 
 /// Scores at or above this are clickbait (the cross-validated cut is in the weights).
 pub const THRESHOLD: f64 = 0.5;
 
-/// A post without a title is scored on its text only when the text is at most this many
-/// characters: longer posts are articles, not headlines.
-pub const MAX_TEXT_CHARS: usize = 140;
+/// A leading 【…】 is a headline when it holds at least this many letters, digits or Han
+/// characters (shorter ones are tags: 【扩】, 【转发赠书】)…
+pub const MIN_HEADLINE_CHARS: usize = 5;
+/// …and heads a body of at least this many (links aside): a post that is nothing but a
+/// bracketed line heads nothing.
+pub const MIN_BODY_CHARS: usize = 10;
 
 /// The committed weights.
 pub const SHIPPED_MODEL: &str = include_str!("../../../../models/clickbait.json");
 
+/// A title and the content it heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Titled<'a> {
+    pub title: &'a str,
+    /// The post's text under a `title`, or the body after a headline; may be empty.
+    pub content: &'a str,
+    /// Whether the title is a 【headline】 opening the text rather than the post's `title`.
+    pub headline: bool,
+}
+
+/// What of a post is a title: its `title` (over its text), else a leading Chinese
+/// 【headline】 (over the rest of the text). `None` for a post with neither: it is not scored.
+pub fn title_of<'a>(title: Option<&'a str>, text: &'a str) -> Option<Titled<'a>> {
+    if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
+        return Some(Titled { title: t, content: text.trim(), headline: false });
+    }
+    let rest = text.trim_start().strip_prefix('【')?;
+    let end = rest.find('】')?;
+    let (head, body) = (rest[..end].trim(), rest[end + '】'.len_utf8()..].trim());
+    // 【】 headlines are a Chinese convention: an English line in them is a lyric or a tag.
+    (substantive_chars(head) >= MIN_HEADLINE_CHARS
+        && substantive_chars(body) >= MIN_BODY_CHARS
+        && Language::detect(head) == Language::Zh)
+        .then_some(Titled { title: head, content: body, headline: true })
+}
+
+/// Letters, digits and Han characters of `s`, links left out.
+fn substantive_chars(s: &str) -> usize {
+    s.split_whitespace()
+        .filter(|w| !w.starts_with("http"))
+        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).count())
+        .sum()
+}
+
 /// What a title scored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
-    /// In `[0, 1]`; clickbait candidates from [`THRESHOLD`] on.
+    /// In `[0, 1]`; clickbait from [`THRESHOLD`] on.
     pub score: f64,
     pub language: Language,
-    /// The bait cues found in the title, those that raise the score most first.
+    /// What the title does that raises the score, strongest first.
     pub cues: Vec<&'static str>,
-    /// Whether the title is clickbait: see [`Clickbait::decide`].
     pub flagged: bool,
 }
 
@@ -59,21 +113,28 @@ pub struct Decision {
     pub flagged: bool,
 }
 
-/// The clickbait model: both languages' weights and the word lists.
+/// The clickbait model: both languages' weights and word lists.
 pub struct Clickbait {
-    lexicon: Lexicon,
-    zh: LangModel,
+    en_lexicon: Lexicon,
+    zh_lexicon: zh::Lexicon,
+    zh: ZhModel,
     en: LangModel,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+#[derive(Default)]
+struct Scratches {
+    en: Scratch,
+    zh: zh::Scratch,
 }
 
-fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+thread_local! {
+    static SCRATCH: RefCell<Scratches> = RefCell::new(Scratches::default());
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratches) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut s) => f(&mut s),
-        Err(_) => f(&mut Scratch::default()),
+        Err(_) => f(&mut Scratches::default()),
     })
 }
 
@@ -81,12 +142,21 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// What scoring one title leaves behind for the cue list.
+enum Scored {
+    Zh(zh::Values, zh::Cues),
+    En,
+}
+
 impl Clickbait {
-    pub fn new(zh: LangModel, en: LangModel) -> Result<Self, String> {
-        if zh.layout.lang != Language::Zh || en.layout.lang != Language::En {
-            return Err("models given for the wrong languages".into());
+    pub fn new(zh: ZhModel, en: LangModel) -> Result<Self, String> {
+        if zh.weights.len() != zh::FEATURES.len() {
+            return Err(format!("zh: {} weights for {} features", zh.weights.len(), zh::FEATURES.len()));
         }
-        Ok(Clickbait { lexicon: Lexicon::new(), zh, en })
+        if en.weights.len() != en.layout.dim() {
+            return Err(format!("en: {} weights for {} features", en.weights.len(), en.layout.dim()));
+        }
+        Ok(Clickbait { en_lexicon: Lexicon::new(), zh_lexicon: zh::Lexicon::new(), zh, en })
     }
 
     /// Reads a weights file (see [`model`]).
@@ -99,12 +169,9 @@ impl Clickbait {
         if file.format != model::FORMAT {
             return Err(format!("clickbait weights: format {:?}, expected {:?}", file.format, model::FORMAT));
         }
-        let lang = |l: Language| {
-            let f =
-                file.languages.get(l.as_str()).ok_or_else(|| format!("clickbait weights: no {} model", l.as_str()))?;
-            LangModel::from_file(l, f).map_err(|e| format!("clickbait weights: {e}"))
-        };
-        Clickbait::new(lang(Language::Zh)?, lang(Language::En)?)
+        let zh = ZhModel::from_file(&file.languages.zh).map_err(|e| format!("clickbait weights: {e}"))?;
+        let en = LangModel::from_file(&file.languages.en).map_err(|e| format!("clickbait weights: {e}"))?;
+        Clickbait::new(zh, en).map_err(|e| format!("clickbait weights: {e}"))
     }
 
     /// The committed model, loaded once.
@@ -113,79 +180,75 @@ impl Clickbait {
         SHIPPED.get_or_init(|| Clickbait::from_json(SHIPPED_MODEL)).as_ref().map_err(|e| e.as_str())
     }
 
-    pub fn model(&self, lang: Language) -> &LangModel {
-        match lang {
-            Language::Zh => &self.zh,
-            Language::En => &self.en,
-        }
+    pub fn zh_model(&self) -> &ZhModel {
+        &self.zh
     }
 
-    pub fn lexicon(&self) -> &Lexicon {
-        &self.lexicon
+    pub fn en_model(&self) -> &LangModel {
+        &self.en
     }
 
-    /// Scores a title or short text: the score, the language, the cues behind it and the
-    /// decision.
-    pub fn score(&self, text: &str) -> Score {
-        let language = Language::detect(text);
+    /// Scores `title` over `content` (empty when there is none): the score, the language,
+    /// the cues behind it and the decision.
+    pub fn score(&self, title: &str, content: &str) -> Score {
+        let language = Language::detect(title);
         with_scratch(|s| {
-            let z = self.logit_in(language, text, s);
-            let flagged = self.flag(language, sigmoid(z), s);
-            let m = self.model(language);
-            let names = features::cue_names(language);
-            let mut fired: Vec<(f32, &'static str)> = s
-                .features
-                .iter()
-                .filter(|&&(i, v)| v != 0.0 && features::is_bait_cue(language, i as usize, m.weights[i as usize] * v))
-                .map(|&(i, v)| (m.weights[i as usize] * v, names[i as usize]))
-                .collect();
-            fired.sort_by(|a, b| b.0.total_cmp(&a.0));
-            Score { score: sigmoid(z), language, cues: fired.into_iter().map(|(_, n)| n).collect(), flagged }
+            let (z, scored) = self.logit(language, title, content, s);
+            let score = sigmoid(z);
+            let cues = match scored {
+                Scored::Zh(values, cues) => zh::cue_names(&values, &cues, &self.zh.weights),
+                Scored::En => self.en_cues(&s.en),
+            };
+            Score { score, language, cues, flagged: score >= THRESHOLD }
         })
     }
 
-    /// The decision alone: clickbait when the score reaches [`THRESHOLD`] and, for a
-    /// language whose model requires it (Chinese), the title holds a bait cue (a strong one,
-    /// [`features::ZH_STRONG_CUES`], or another that raises the score). A title with no
-    /// sign of bait is not flagged on its vocabulary alone: plain headlines of an
-    /// unfamiliar outlet or topic stay unflagged, and every flag has a reason to show.
-    pub fn decide(&self, text: &str) -> Decision {
-        let language = Language::detect(text);
-        with_scratch(|s| {
-            let score = sigmoid(self.logit_in(language, text, s));
-            Decision { score, language, flagged: self.flag(language, score, s) }
-        })
+    /// The decision alone.
+    pub fn decide(&self, title: &str, content: &str) -> Decision {
+        let language = Language::detect(title);
+        let score = with_scratch(|s| sigmoid(self.logit(language, title, content, s).0));
+        Decision { score, language, flagged: score >= THRESHOLD }
     }
 
-    fn flag(&self, lang: Language, score: f64, scratch: &Scratch) -> bool {
-        let m = self.model(lang);
-        score >= THRESHOLD && (!m.require_cue || features::has_bait_cue(lang, &scratch.features, &m.weights))
-    }
-
-    /// The score alone (no cue list): the fast path for bulk scoring.
-    pub fn probability(&self, text: &str) -> (f64, Language) {
-        let language = Language::detect(text);
-        (with_scratch(|s| sigmoid(self.logit_in(language, text, s))), language)
-    }
-
-    /// The linear score of `text` as `lang`, leaving its features in `scratch`.
-    pub fn logit_in(&self, lang: Language, text: &str, scratch: &mut Scratch) -> f64 {
-        let m = self.model(lang);
-        features::extract(&self.lexicon, &m.layout, text, scratch);
-        let mut z = 0f32;
-        for &(i, v) in &scratch.features {
-            z += m.weights.get(i as usize).copied().unwrap_or(0.0) * v;
+    fn logit(&self, language: Language, title: &str, content: &str, s: &mut Scratches) -> (f64, Scored) {
+        match language {
+            Language::Zh => {
+                let (values, cues) = zh::extract(&self.zh_lexicon, title, content, &mut s.zh);
+                let z = self.zh.bias + values.iter().zip(&self.zh.weights).map(|(v, w)| f64::from(*v) * w).sum::<f64>();
+                (z, Scored::Zh(values, cues))
+            }
+            Language::En => {
+                features::extract(&self.en_lexicon, &self.en.layout, title, &mut s.en);
+                let mut z = 0f32;
+                for &(i, v) in &s.en.features {
+                    z += self.en.weights.get(i as usize).copied().unwrap_or(0.0) * v;
+                }
+                (self.en.bias + f64::from(z), Scored::En)
+            }
         }
-        m.bias + f64::from(z)
+    }
+
+    /// The English bait cues in `scratch`'s features, those that raise the score most first.
+    fn en_cues(&self, scratch: &Scratch) -> Vec<&'static str> {
+        let w = &self.en.weights;
+        let mut fired: Vec<(f32, &'static str)> = scratch
+            .features
+            .iter()
+            .filter(|&&(i, v)| v != 0.0 && features::is_bait_cue(i as usize, w[i as usize] * v))
+            .map(|&(i, v)| (w[i as usize] * v, EN_CUES[i as usize]))
+            .collect();
+        fired.sort_by(|a, b| b.0.total_cmp(&a.0));
+        fired.dedup_by_key(|f| f.1);
+        fired.into_iter().map(|(_, n)| n).collect()
     }
 }
 
 const NAME: &str = "clickbait";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const SPECS: &[SignalSpec] = &[SignalSpec { name: "clickbait", evidence: &["language", "score", "cues", "threshold"] }];
 const ABOUT: About = About { name: NAME, version: VERSION, signals: SPECS };
 
-/// The detector: scores each new post's title, or its text when it is short and untitled.
+/// The detector: scores each new post's title or headline against what follows it.
 pub struct ClickbaitDetector {
     model: Option<&'static Clickbait>,
 }
@@ -204,15 +267,6 @@ impl ClickbaitDetector {
     }
 }
 
-/// What of a post is scored: its title, else its text when short.
-pub fn scored_text<'a>(title: Option<&'a str>, text: &'a str) -> Option<&'a str> {
-    if let Some(t) = title.map(str::trim).filter(|t| !t.is_empty()) {
-        return Some(t);
-    }
-    let t = text.trim();
-    (!t.is_empty() && t.chars().count() <= MAX_TEXT_CHARS).then_some(t)
-}
-
 impl Detector for ClickbaitDetector {
     fn about(&self) -> &'static About {
         &ABOUT
@@ -221,11 +275,11 @@ impl Detector for ClickbaitDetector {
     fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
         let Payload::PostCreated(post) = &ctx.event.payload else { return };
         let Some(model) = self.model else { return };
-        let Some(text) = scored_text(post.title.as_deref(), &post.text) else { return };
-        let s = model.score(text);
-        if !s.flagged {
+        let Some(t) = title_of(post.title.as_deref(), &post.text) else { return };
+        if !model.decide(t.title, t.content).flagged {
             return;
         }
+        let s = model.score(t.title, t.content);
         let score = (s.score * 1000.0).round() / 1000.0;
         out.signals.push(
             Signal::new(NAME, NAME, VERSION, score)

@@ -1,36 +1,98 @@
 //! The weights file (`models/clickbait.json`): one logistic regression per language.
 //!
 //! ```json
-//! {"format": "steward-clickbait/1",
-//!  "languages": {"zh": {"bias": -0.3, "cues": {"question": 1.2, ...}, "hash_bits": 16,
-//!                       "ngram_value": 0.3, "hashed_scale": 1e-4, "hashed": "<base64>", ...}}}
+//! {"format": "steward-clickbait/2",
+//!  "languages": {
+//!    "zh": {"bias": -1.2, "weights": {"question": 3.1, "bait": 2.4, ...}, "c": 1.0,
+//!           "cv_threshold": 0.52},
+//!    "en": {"bias": -0.3, "cues": {"question": 1.2, ...}, "hash_bits": 18,
+//!           "ngram_value": 1.0, "hashed_scale": 1e-4, "hashed": "<base64>", "cv_threshold": 0.54}}}
 //! ```
-//! Cue weights are named, so a file trained with another cue list is refused rather than
-//! misread. Hashed n-gram weights are quantized to i16 (`weight = q × hashed_scale`) and
-//! stored little-endian, base64-encoded. The bias already includes the cut chosen by
-//! cross-validation, so a score of 0.5 is the operating threshold; `require_cue` says
-//! whether a flag also needs a bait cue behind it.
+//! Chinese weights are named after the features of [`super::zh::FEATURES`], English cue
+//! weights after [`super::features::EN_CUES`], so a file trained with other features is
+//! refused rather than misread. English hashed n-gram weights are quantized to i16
+//! (`weight = q × hashed_scale`) and stored little-endian, base64-encoded. Each bias
+//! already includes the cut chosen by cross-validation (`cv_threshold`), so a score of 0.5
+//! is the operating threshold.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{Language, Layout, cue_names};
+use super::features::{EN_CUES, Layout};
+use super::zh::FEATURES;
 
-pub const FORMAT: &str = "steward-clickbait/1";
+pub const FORMAT: &str = "steward-clickbait/2";
 
 /// A weights file as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelFile {
     pub format: String,
     /// How the weights were made: command, data sizes, seed, cross-validation figures.
     #[serde(default)]
     pub provenance: serde_json::Value,
-    pub languages: BTreeMap<String, LangFile>,
+    pub languages: Languages,
 }
 
-/// One language's weights as stored.
+/// Both languages' weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Languages {
+    pub zh: ZhFile,
+    pub en: LangFile,
+}
+
+/// The Chinese weights as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZhFile {
+    pub bias: f64,
+    pub weights: BTreeMap<String, f64>,
+    /// The inverse regularization strength chosen by cross-validation.
+    pub c: f64,
+    /// The probability cut chosen by cross-validation, already folded into `bias`.
+    pub cv_threshold: f64,
+}
+
+/// The Chinese model, ready to score: weights in [`FEATURES`] order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZhModel {
+    pub bias: f64,
+    pub weights: Vec<f64>,
+}
+
+impl ZhModel {
+    pub fn to_file(&self, c: f64, cv_threshold: f64) -> ZhFile {
+        ZhFile {
+            bias: round6(self.bias),
+            weights: FEATURES.iter().zip(&self.weights).map(|(n, w)| (n.to_string(), round6(*w))).collect(),
+            c,
+            cv_threshold: round6(cv_threshold),
+        }
+    }
+
+    pub fn from_file(f: &ZhFile) -> Result<Self, String> {
+        let mut weights = Vec::with_capacity(FEATURES.len());
+        for name in FEATURES {
+            let w = f.weights.get(*name).ok_or_else(|| {
+                format!("zh: feature {name} has no weight (the file was trained with other features)")
+            })?;
+            weights.push(*w);
+        }
+        if let Some(extra) = f.weights.keys().find(|k| !FEATURES.contains(&k.as_str())) {
+            return Err(format!("zh: unknown feature {extra} (the file was trained with other features)"));
+        }
+        if !f.bias.is_finite() || weights.iter().any(|w| !w.is_finite()) {
+            return Err("zh: weights are not finite".into());
+        }
+        Ok(ZhModel { bias: f.bias, weights })
+    }
+}
+
+/// The English weights as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LangFile {
     pub bias: f64,
     pub cues: BTreeMap<String, f64>,
@@ -41,32 +103,26 @@ pub struct LangFile {
     /// The probability cut chosen by cross-validation, already folded into `bias`.
     #[serde(default)]
     pub cv_threshold: f64,
-    /// Whether a title is flagged only when it holds at least one strong bait cue.
-    #[serde(default)]
-    pub require_cue: bool,
 }
 
-/// One language's weights, ready to score.
+/// The English model, ready to score.
 #[derive(Debug, Clone)]
 pub struct LangModel {
     pub layout: Layout,
     pub bias: f64,
     /// Cue weights, then hashed weights, indexed like the feature vector.
     pub weights: Vec<f32>,
-    /// Flag a title only when it holds a strong bait cue (see [`super::Clickbait::decide`]).
-    pub require_cue: bool,
 }
 
 impl LangModel {
-    /// An all-zero model (scores 0.5 everywhere); only for a missing language.
+    /// An all-zero model (scores 0.5 everywhere), for tests.
     pub fn zero(layout: Layout) -> Self {
-        LangModel { layout, bias: 0.0, weights: vec![0.0; layout.dim()], require_cue: false }
+        LangModel { layout, bias: 0.0, weights: vec![0.0; layout.dim()] }
     }
 
     /// The weights as stored: quantizes the hashed weights.
     pub fn to_file(&self, cv_threshold: f64) -> LangFile {
         let cues = self.layout.cues();
-        let names = cue_names(self.layout.lang);
         let hashed = &self.weights[cues..];
         let max = hashed.iter().fold(0f32, |m, w| m.max(w.abs()));
         let scale = if max > 0.0 { f64::from(max) / f64::from(i16::MAX) } else { 1.0 };
@@ -77,7 +133,7 @@ impl LangModel {
         }
         LangFile {
             bias: round6(self.bias),
-            cues: names
+            cues: EN_CUES
                 .iter()
                 .zip(&self.weights[..cues])
                 .map(|(n, w)| (n.to_string(), round6(f64::from(*w))))
@@ -87,38 +143,37 @@ impl LangModel {
             hashed_scale: scale,
             hashed: base64_encode(&bytes),
             cv_threshold: round6(cv_threshold),
-            require_cue: self.require_cue,
         }
     }
 
-    pub fn from_file(lang: Language, f: &LangFile) -> Result<Self, String> {
+    pub fn from_file(f: &LangFile) -> Result<Self, String> {
         if !(1..=24).contains(&f.hash_bits) {
-            return Err(format!("{}: hash_bits {} is out of range 1..=24", lang.as_str(), f.hash_bits));
+            return Err(format!("en: hash_bits {} is out of range 1..=24", f.hash_bits));
         }
-        let layout = Layout { lang, hash_bits: f.hash_bits, ngram_value: f.ngram_value };
-        let names = cue_names(lang);
+        let layout = Layout { hash_bits: f.hash_bits, ngram_value: f.ngram_value };
         let mut weights = Vec::with_capacity(layout.dim());
-        for name in names {
-            let w = f.cues.get(*name).ok_or_else(|| {
-                format!("{}: cue {name} has no weight (the file was trained with another cue list)", lang.as_str())
-            })?;
+        for name in EN_CUES {
+            let w = f
+                .cues
+                .get(*name)
+                .ok_or_else(|| format!("en: cue {name} has no weight (the file was trained with another cue list)"))?;
             weights.push(*w as f32);
         }
-        if let Some(extra) = f.cues.keys().find(|k| !names.contains(&k.as_str())) {
-            return Err(format!("{}: unknown cue {extra} (the file was trained with another cue list)", lang.as_str()));
+        if let Some(extra) = f.cues.keys().find(|k| !EN_CUES.contains(&k.as_str())) {
+            return Err(format!("en: unknown cue {extra} (the file was trained with another cue list)"));
         }
-        let bytes = base64_decode(&f.hashed).map_err(|e| format!("{}: hashed: {e}", lang.as_str()))?;
+        let bytes = base64_decode(&f.hashed).map_err(|e| format!("en: hashed: {e}"))?;
         let buckets = 1usize << f.hash_bits;
         if bytes.len() != buckets * 2 {
-            return Err(format!("{}: hashed holds {} bytes, expected {}", lang.as_str(), bytes.len(), buckets * 2));
+            return Err(format!("en: hashed holds {} bytes, expected {}", bytes.len(), buckets * 2));
         }
         weights.extend(
             bytes.chunks_exact(2).map(|b| (f64::from(i16::from_le_bytes([b[0], b[1]])) * f.hashed_scale) as f32),
         );
-        if !f.bias.is_finite() || weights.iter().any(|w| !w.is_finite()) {
-            return Err(format!("{}: weights are not finite", lang.as_str()));
+        if !f.bias.is_finite() || !f.ngram_value.is_finite() || weights.iter().any(|w| !w.is_finite()) {
+            return Err("en: weights are not finite".into());
         }
-        Ok(LangModel { layout, bias: f.bias, weights, require_cue: f.require_cue })
+        Ok(LangModel { layout, bias: f.bias, weights })
     }
 }
 
@@ -186,27 +241,43 @@ mod tests {
 
     #[test]
     fn weights_round_trip_and_refuse_other_cue_lists() {
-        let layout = Layout { lang: Language::Zh, hash_bits: 4, ngram_value: 0.5 };
+        let layout = Layout { hash_bits: 4, ngram_value: 0.5 };
         let mut m = LangModel::zero(layout);
         m.bias = -0.25;
         for (i, w) in m.weights.iter_mut().enumerate() {
             *w = (i as f32 - 20.0) / 10.0;
         }
         let f = m.to_file(0.4);
-        let back = LangModel::from_file(Language::Zh, &f).unwrap();
+        let back = LangModel::from_file(&f).unwrap();
         assert_eq!(back.bias, -0.25);
         for (a, b) in m.weights.iter().zip(&back.weights) {
             assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         }
         let mut bad = f.clone();
         bad.cues.remove("question");
-        assert!(LangModel::from_file(Language::Zh, &bad).unwrap_err().contains("question"));
+        assert!(LangModel::from_file(&bad).unwrap_err().contains("question"));
         let mut bad = f.clone();
         bad.hashed.pop();
         bad.hashed.pop();
-        assert!(LangModel::from_file(Language::Zh, &bad).is_err());
+        assert!(LangModel::from_file(&bad).is_err());
         let mut bad = f;
         bad.hash_bits = 40;
-        assert!(LangModel::from_file(Language::Zh, &bad).is_err());
+        assert!(LangModel::from_file(&bad).is_err());
+    }
+
+    #[test]
+    fn chinese_weights_round_trip_and_refuse_other_features() {
+        let m = ZhModel { bias: -0.5, weights: (0..FEATURES.len()).map(|i| i as f64 / 4.0).collect() };
+        let f = m.to_file(1.0, 0.55);
+        assert_eq!(ZhModel::from_file(&f).unwrap(), m);
+        let mut bad = f.clone();
+        bad.weights.remove("question");
+        assert!(ZhModel::from_file(&bad).unwrap_err().contains("question"));
+        let mut bad = f.clone();
+        bad.weights.insert("hype".into(), 1.0);
+        assert!(ZhModel::from_file(&bad).unwrap_err().contains("hype"));
+        let mut bad = f;
+        bad.bias = f64::NAN;
+        assert!(ZhModel::from_file(&bad).is_err());
     }
 }
