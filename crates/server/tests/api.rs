@@ -301,10 +301,10 @@ fn policy_versions_modes_spot_tests_and_shadow_decisions() {
 
     // A policy with problems is refused with every one and its line; the old one stays.
     let bad = "version = \"x\"\n[[rules]]\nid = \"r\"\nmode = \"sometimes\"\n";
-    let (status, refused) = s.send(Role::Admin, "/v1/policy", "application/toml", bad.into());
+    let (status, refused) = s.send(Role::Admin, "/v1/policy", "application/toml", bad);
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert!(refused["problems"].as_array().unwrap().iter().any(|e| e["line"] == 4), "{refused}");
-    let (status, _) = s.send(Role::Moderator, "/v1/policy", "application/toml", bad.into());
+    let (status, _) = s.send(Role::Moderator, "/v1/policy", "application/toml", bad);
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // The default policy with the AI rule in shadow goes in force without a restart.
@@ -336,12 +336,12 @@ fn policy_versions_modes_spot_tests_and_shadow_decisions() {
     assert_eq!(status, StatusCode::OK, "{t}");
     assert_eq!(t["decisions"][0]["mode"], "shadow");
     assert_eq!(s.get(Some(Role::Moderator), "/v1/decisions?subject=a2").1["decisions"], json!([]));
-    let (status, _) = s.send(Role::Auditor, "/v1/policy/test", "application/json", "{\"event\": 1}".into());
+    let (status, _) = s.send(Role::Auditor, "/v1/policy/test", "application/json", "{\"event\": 1}");
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Nothing to re-arm.
-    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/clickbait/rearm", "application/json", String::new());
+    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/clickbait/rearm", "application/json", "");
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/nope/rearm", "application/json", String::new());
+    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/nope/rearm", "application/json", "");
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
