@@ -219,3 +219,61 @@ fn sample(n: usize, k: usize, seed: u64) -> Vec<usize> {
     picked.sort_unstable();
     picked
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(n: usize, account: &str, time: i64, text: &str, campaign: Option<&str>) -> LabelledPost {
+        LabelledPost {
+            id: Id::Text(format!("p{n}")),
+            account_id: Id::Text(account.into()),
+            created_at: time,
+            text: text.into(),
+            campaign: campaign.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn planted_campaigns_are_scored_and_background_campaigns_counted() {
+        let t0 = 1_800_000_000;
+        let rumour = "网传明天起全市停水三天，水厂已经检测出有毒物质，请大家马上囤水并转告亲朋好友";
+        let flood = "周末市图书馆举办亲子阅读活动，现场有绘本故事会和手工课，欢迎家长带孩子参加报名";
+        let saying = "慢慢来，日子是自己的，别急着和别人比较，每一步都算数，走得慢也是在往前走";
+        let mut posts = Vec::new();
+        for i in 0..6 {
+            // A planted campaign: six accounts in half an hour.
+            posts.push(post(
+                i,
+                &format!("c{i}"),
+                t0 + i as i64 * 300,
+                &format!("{rumour}{}", "！".repeat(i)),
+                Some("k1"),
+            ));
+            // An unlabelled flood at the same pace, and a saying passed on over a day.
+            posts.push(post(10 + i, &format!("f{i}"), t0 + 7200 + i as i64 * 60, flood, None));
+            posts.push(post(20 + i, &format!("s{i}"), t0 + i as i64 * 14_400, saying, None));
+        }
+        posts.sort_by_key(|p| p.created_at);
+        let report = copy(&posts, CampaignConfig::default(), 5, 16).unwrap();
+        assert_eq!(report["campaign_recall"], 1.0);
+        assert_eq!(report["mean_purity"], 1.0);
+        assert_eq!((report["campaigns"].as_u64(), report["background_campaigns"].as_u64()), (Some(2), Some(1)));
+        assert_eq!(report["background_posts"], 6);
+        let sample = report["background_sample"].as_array().unwrap();
+        assert_eq!(sample.len(), 1, "one background campaign to show");
+        assert_eq!(sample[0]["first_post"], "p10");
+        assert_eq!(sample[0]["campaign"]["accounts"], 6);
+        assert_eq!(sample[0]["campaign"]["burst_minutes"], 4.0);
+    }
+
+    #[test]
+    fn a_sample_is_distinct_sorted_and_the_same_every_time() {
+        let a = sample(100, 30, 16);
+        assert_eq!(a.len(), 30);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(a, sample(100, 30, 16));
+        assert_ne!(a, sample(100, 30, 17));
+        assert_eq!(sample(3, 10, 16), [0, 1, 2]);
+    }
+}
