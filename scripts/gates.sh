@@ -23,9 +23,11 @@ status=0
 [ -d "$DATA" ] || { echo "no evaluation data at $DATA"; exit 1; }
 "$STEWARD" --version
 
-# Copy-paste campaigns (issue 3). The full report (with the missed campaigns) is printed;
+# Copy-paste campaigns (issues 3 and 16). The full report is printed: the missed campaigns,
+# the campaigns made of unlabelled posts (background_campaigns, background_posts: real
+# floods, and virality the burst test should leave alone) and a sample of ten of them;
 # speed on the long-text file is reported, not gated.
-copy=$("$STEWARD" eval copy --posts "$DATA/copy/posts.jsonl")
+copy=$("$STEWARD" eval copy --posts "$DATA/copy/posts.jsonl" --show-background 10)
 echo "$copy"
 gate "copy campaigns" "$copy" campaign_recall ">=" 0.95 || status=1
 gate "copy campaigns" "$copy" mean_purity ">=" 0.95 || status=1

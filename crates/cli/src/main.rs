@@ -18,6 +18,7 @@ mod demo;
 mod eval;
 mod eval_claims;
 mod eval_clickbait;
+mod eval_copy;
 mod eval_impersonation;
 mod ingest;
 mod jsonl;

@@ -150,10 +150,148 @@ fn the_detector_signals_earlier_posts_and_reports_the_campaign() {
     assert_eq!(s.evidence["accounts"], 5);
     assert_eq!(s.evidence["first_seen"], "2027-01-15T08:00:00Z");
     assert_eq!(s.evidence["span_minutes"], 4.0);
+    assert_eq!(s.evidence["burst_accounts"], 5);
+    assert_eq!(s.evidence["burst_minutes"], 4.0);
+    assert_eq!(s.evidence["new_account_share"], 1.0);
+    assert_eq!(s.evidence["copying_account_share"], 1.0);
+    assert_eq!(s.evidence["posts_per_account"], 1.0);
+    let spec = CopyCampaign::default().about().signals[0];
+    let mut keys: Vec<&str> = s.evidence.keys().map(String::as_str).collect();
+    let mut listed = spec.evidence.to_vec();
+    keys.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(keys, listed, "the evidence is what the spec lists");
     let earlier: Vec<(&str, &str)> = last.earlier.iter().map(|e| (e.event_id.as_str(), e.post_id.as_str())).collect();
     assert_eq!(earlier, [("e-p0", "p0"), ("e-p1", "p1"), ("e-p2", "p2"), ("e-p3", "p3")]);
     assert_eq!(last.groups.len(), 1);
     assert_eq!(last.groups[0].joined.len(), 5);
     assert_eq!(last.groups[0].summary["id"], "campaign-p4");
     assert_eq!(last.groups[0].summary["last_seen"], "2027-01-15T08:04:00Z");
+}
+
+/// A saying people pass on: each copy as someone might retype it.
+const SAYING: &str = "慢慢来，日子是自己的，别急着和别人比较，每一步都算数，走得慢也是在往前走";
+
+fn retyped(i: usize) -> String {
+    match i % 4 {
+        0 => SAYING.to_string(),
+        1 => format!("{SAYING}。晚安[月亮]"),
+        2 => format!("说得真好：{SAYING}"),
+        _ => SAYING.replace('，', " "),
+    }
+}
+
+#[test]
+fn a_saying_passed_on_over_a_day_by_a_dozen_accounts_is_not_a_campaign() {
+    let mut t = Tracker::new(CampaignConfig::default()).unwrap();
+    let t0 = 1_800_000_000;
+    // Twelve accounts over 24 hours, never five of them within two hours.
+    let minutes = [0, 95, 200, 290, 430, 540, 700, 810, 960, 1100, 1260, 1440];
+    for (i, m) in minutes.iter().enumerate() {
+        assert_eq!(post(&mut t, i, &format!("a{i}"), t0 + m * 60, &retyped(i)), None, "copy {i}");
+    }
+    assert_eq!(t.len(), 12, "the copies are kept, and linked, but they are no campaign");
+}
+
+#[test]
+fn repost_boilerplate_with_different_links_is_not_a_campaign() {
+    let mut t = Tracker::new(CampaignConfig::default()).unwrap();
+    let t0 = 1_800_000_000;
+    let templates = [
+        "转发微博 http://t.cn/",
+        "#热门微博# http://t.cn/",
+        "分享图片 https://t.cn/",
+        "转发微博 //@某人: http://t.cn/",
+    ];
+    let mut n = 0;
+    for template in templates {
+        // Forty accounts in ten minutes, each with its own short link.
+        for a in 0..40 {
+            let link: String = format!("{:07x}", (n as u64).wrapping_mul(0x9E37_79B9)).chars().take(7).collect();
+            let text = format!("{template}R{link}");
+            assert_eq!(post(&mut t, n, &format!("a{a}"), t0 + n as i64 * 4, &text), None, "{text}");
+            n += 1;
+        }
+    }
+    assert!(t.is_empty(), "nothing is left to compare once the links are cut");
+}
+
+#[test]
+fn a_burst_of_fresh_accounts_within_an_hour_is_a_campaign() {
+    let mut t = Tracker::new(CampaignConfig::default()).unwrap();
+    let t0 = 1_800_000_000;
+    for i in 0..4 {
+        assert_eq!(post(&mut t, i, &format!("new{i}"), t0 + i as i64 * 900, &disguise(i)), None);
+    }
+    let u = post(&mut t, 4, "new4", t0 + 3300, &disguise(4)).expect("five accounts in 55 minutes");
+    assert_eq!((u.campaign.accounts, u.joined.len()), (5, 5));
+    assert_eq!(u.campaign.burst_secs, 3300);
+    assert_eq!((u.campaign.new_accounts, u.campaign.copying_accounts), (5, 5));
+    assert_eq!(u.campaign.new_account_share(), 1.0);
+    // A sixth copy a day later still joins the campaign.
+    let u = post(&mut t, 5, "new5", t0 + 86_400, &disguise(5)).expect("joins");
+    assert_eq!((u.campaign.accounts, u.joined.len()), (6, 1));
+}
+
+#[test]
+fn a_text_spreading_slowly_becomes_a_campaign_when_accounts_burst_in() {
+    let mut t = Tracker::new(CampaignConfig::default()).unwrap();
+    let t0 = 1_800_000_000;
+    // Three accounts over a day...
+    for i in 0..3 {
+        assert_eq!(post(&mut t, i, &format!("a{i}"), t0 + i as i64 * 36_000, &disguise(i)), None);
+    }
+    // ...then five more within twenty minutes.
+    let t1 = t0 + 86_400;
+    for i in 3..7 {
+        assert_eq!(post(&mut t, i, &format!("a{i}"), t1 + i as i64 * 240, &disguise(i)), None, "copy {i}");
+    }
+    let u = post(&mut t, 7, "a7", t1 + 7 * 240, &disguise(7)).expect("five accounts in 16 minutes");
+    assert_eq!(u.campaign.burst_secs, 16 * 60);
+    assert_eq!(u.joined.len(), 8, "the earlier copies are the campaign's too");
+    assert_eq!(u.campaign.first_seen, t0);
+}
+
+#[test]
+fn accounts_with_posts_of_their_own_are_told_from_new_and_copying_ones() {
+    let mut t = Tracker::new(CampaignConfig::default()).unwrap();
+    let t0 = 1_800_000_000;
+    let own = [
+        "今天去公园散步，看到湖边的荷花全开了，拍了好多照片，周末再带孩子来一次",
+        "新买的咖啡机终于到了，研究了一晚上怎么打奶泡，明天早上试试做拿铁",
+        "加班到九点，地铁上人很少，听完了一整张专辑，回家煮碗面就睡",
+    ];
+    // Three accounts with posts of their own, one that only ever copied, one new.
+    for (i, text) in own.iter().enumerate() {
+        post(&mut t, 100 + i, &format!("own{i}"), t0 + i as i64, text);
+    }
+    let other_text = "周末市图书馆举办亲子阅读活动，现场有绘本故事会和手工课，欢迎家长带孩子参加，名额有限请提前报名";
+    post(&mut t, 200, "elsewhere", t0 + 10, other_text);
+    post(&mut t, 201, "copier", t0 + 20, other_text);
+    let accounts = ["own0", "own1", "own2", "copier", "fresh"];
+    let mut last = None;
+    for (i, a) in accounts.iter().enumerate() {
+        last = post(&mut t, i, a, t0 + 3600 + i as i64 * 60, &disguise(i));
+    }
+    let c = last.expect("a campaign").campaign;
+    assert_eq!((c.accounts, c.new_accounts, c.copying_accounts), (5, 1, 2));
+    assert!((c.copying_account_share() - 0.4).abs() < 1e-9);
+}
+
+#[test]
+fn accounts_are_new_again_once_their_posts_leave_the_window() {
+    let config = CampaignConfig { window_secs: 3600, burst_secs: 3600, ..CampaignConfig::default() };
+    let mut t = Tracker::new(config).unwrap();
+    let t0 = 1_800_000_000;
+    let own = "今天去公园散步，看到湖边的荷花全开了，拍了好多照片，周末再带孩子来一次";
+    for i in 0..5 {
+        post(&mut t, 100 + i, &format!("a{i}"), t0 + i as i64, own);
+    }
+    // Two hours later those posts have left the window: the accounts are new in it again.
+    let mut last = None;
+    for i in 0..5 {
+        last = post(&mut t, i, &format!("a{i}"), t0 + 7200 + i as i64 * 60, &disguise(i));
+    }
+    let c = last.expect("a campaign").campaign;
+    assert_eq!((c.new_accounts, c.copying_accounts), (5, 5));
 }
