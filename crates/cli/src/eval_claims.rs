@@ -525,3 +525,88 @@ pub fn bench(factchecks: &Path, posts: &Path, kb_size: usize, seconds: f64) -> R
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(positive: bool, score: f32, accepted: bool) -> Decision {
+        Decision { positive, score, accepted }
+    }
+
+    fn post(json: &str) -> LabelledPost {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_threshold_for_a_rate_allows_at_most_that_many_null_posts() {
+        let mut ds: Vec<Decision> = (0..100).map(|i| d(false, i as f32 / 100.0, false)).collect();
+        ds.push(d(true, 0.985, true));
+        ds.push(d(true, 0.5, true));
+        ds.push(d(false, f32::NEG_INFINITY, false));
+        let ds = Decisions(ds);
+        let t = ds.threshold_for(0.02);
+        // 101 null posts: two may match (0.99 and 0.98), the third (0.97) must not.
+        assert!(t > 0.97 && t <= 0.98, "{t}");
+        assert_eq!(ds.at(t), (0.5, 2.0 / 101.0));
+        // No null post may match: just above the best one.
+        assert!(ds.threshold_for(0.0) > 0.99);
+    }
+
+    #[test]
+    fn rulings_of_one_rumour_are_grouped_through_any_post() {
+        let posts = [
+            post(r#"{"id":"p1","text":"x","expected":"a","accept":["a","b"]}"#),
+            post(r#"{"id":"p2","text":"x","expected":"c","accept":["c","b"]}"#),
+            post(r#"{"id":"p3","text":"x","expected":"d","accept":["d"]}"#),
+        ];
+        let r = rumours(&posts);
+        assert_eq!((r["a"].as_str(), r["b"].as_str(), r["c"].as_str()), ("a", "a", "a"));
+        // A rumour of one ruling has no entry: the ruling names its own group.
+        assert!(!r.contains_key("d"));
+    }
+
+    #[test]
+    fn cross_validation_reports_its_thresholds_and_held_out_figures() {
+        // Ten rumours of two positives, matched at 0.9, and 100 null posts spread below 0.5:
+        // every fold's threshold is under 0.5 and every positive is matched out of fold.
+        let mut ds = Vec::new();
+        let mut groups = Vec::new();
+        for r in 0..10 {
+            for _ in 0..2 {
+                ds.push(d(true, 0.9, true));
+                groups.push(format!("rumour {r}"));
+            }
+        }
+        for i in 0..100 {
+            ds.push(d(false, i as f32 / 200.0, false));
+            groups.push(format!("top {}", i % 20));
+        }
+        let report = cross_validate(&Decisions(ds), &groups);
+        assert_eq!(report["fold_thresholds"].as_array().unwrap().len(), FOLDS * REPEATS as usize);
+        assert_eq!(report["out_of_fold_matched_recall"], 1.0);
+        assert!(report["threshold"].as_f64().unwrap() < 0.5, "{report}");
+        assert!(report["out_of_fold_false_match_rate"].as_f64().unwrap() <= 0.05, "{report}");
+        // Too few groups for the folds: said, not a panic.
+        let few = cross_validate(&Decisions(vec![d(true, 0.9, true)]), &["rumour 0".to_string()]);
+        assert!(few["error"].is_string(), "{few}");
+    }
+
+    #[test]
+    fn posts_must_name_known_fact_checks_and_the_expected_one_is_accepted() {
+        let dir = std::env::temp_dir().join(format!("steward-eval-claims-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fc = |id: &str| -> FactCheck {
+            serde_json::from_str(&format!(r#"{{"id":"{id}","claim":"c","verdict":"false","publisher":"p"}}"#)).unwrap()
+        };
+        let checks = [fc("a"), fc("b")];
+        let path = dir.join("posts.jsonl");
+        std::fs::write(&path, r#"{"id":"p1","text":"x","expected":"a","accept":["b"]}"#).unwrap();
+        let posts = read_posts(&path, &checks, Path::new("fc.jsonl")).unwrap();
+        assert_eq!(posts[0].accept, ["b", "a"]);
+        std::fs::write(&path, r#"{"id":"p1","text":"x","expected":"a","accept":["a","zz"]}"#).unwrap();
+        let e = read_posts(&path, &checks, Path::new("fc.jsonl")).err().unwrap();
+        assert!(e.to_string().contains("\"zz\""), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
