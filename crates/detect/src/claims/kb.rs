@@ -540,3 +540,55 @@ impl StoredScorer {
         evidence(steps, self.claim_info, length)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::tokens::Tokenizer;
+    use crate::testing::fact_check;
+
+    /// Texts drawn from a small alphabet of Han characters, digits and a Latin word, so that
+    /// they share bigrams, lone characters and words with each other.
+    fn texts(n: usize, seed: u64) -> Vec<String> {
+        let alphabet: Vec<char> = "新冠病毒疫情北京上海青岛增例无症状感染者口罩疫苗 ，5x".chars().collect();
+        let mut s = seed;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        (0..n)
+            .map(|_| {
+                let len = 1 + (next() % 40) as usize;
+                (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stored_texts_score_as_searched_ones_and_scores_stay_in_range() {
+        let mut kb = KnowledgeBase::new();
+        let mut tokenizer = Tokenizer::default();
+        let mut a = Analysis::default();
+        for (i, claim) in texts(60, 7).iter().enumerate() {
+            tokenizer.claim_into(claim, &mut a);
+            kb.upsert(fact_check(&format!("fc-{i}"), claim, Verdict::False, None), &a);
+        }
+        let (mut out, mut positive) = (Vec::new(), 0);
+        for text in texts(200, 11) {
+            tokenizer.text_into(&text, &mut a);
+            kb.search(&a, 5, &mut out);
+            let mut keys: Vec<u32> = a.tokens.iter().chain(&a.chars).map(|&t| t as u32).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for m in &out {
+                assert!((0.0..=1.0).contains(&m.score), "{text}: {m:?}");
+                let stored = kb.stored_scorer(m.entry).score(&keys, a.length);
+                assert!((stored - m.score).abs() < 1e-5, "{text}: {m:?} stored {stored}");
+                positive += usize::from(m.score > 0.0);
+            }
+        }
+        assert!(positive > 100, "{positive}");
+    }
+}
