@@ -43,8 +43,8 @@ gate "clickbait en" "$en" f1 ">=" 0.97 || status=1
 # of the post's `accept` set (every ruling of the same rumour); the posts marked
 # `unmatchable` (their ruling is about an image or video the text never states) are left
 # out. The shipped threshold is the one cross-validation on this file chooses (k-fold by
-# rumour, see `cross_validation` in the report), so it is checked to be that one; the floors
-# apply at it. The curve (matched recall at false match rates of 0.5%, 1% and 2%, steward
+# rumour, see `cross_validation` in the report: the median of the folds' thresholds, rounded
+# up to the hundredth), so it is checked to be that one; the floors apply at it. The curve (matched recall at false match rates of 0.5%, 1% and 2%, steward
 # beside the BM25 baseline, each threshold fitted on this file) is an analysis, printed, not
 # gated. `steward eval claims --show-errors` lists every miss and false match.
 claims=$("$STEWARD" eval claims --factchecks "$DATA/claims/factchecks.jsonl" --posts "$DATA/claims/posts.jsonl")
@@ -69,9 +69,9 @@ gate "debunked claims" "$claims" false_match_rate "<=" 0.02 || status=1
 python3 - "$claims" <<'PY' || status=1
 import json, sys
 r = json.loads(sys.argv[1])
-ok = abs(r["threshold"] - r["cross_validation"]["threshold"]) <= 0.01
+ok = abs(r["threshold"] - r["cross_validation"]["shipped_as"]) < 1e-6
 print(f"{'ok  ' if ok else 'FAIL'} debunked claims: shipped threshold {r['threshold']} is the cross-validated "
-      f"{r['cross_validation']['threshold']} (within 0.01)")
+      f"median {r['cross_validation']['threshold']} rounded up to the hundredth ({r['cross_validation']['shipped_as']})")
 sys.exit(0 if ok else 1)
 PY
 # Speed against a 100,000-entry knowledge base grown from the real one (target 5,000

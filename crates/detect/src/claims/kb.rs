@@ -12,9 +12,12 @@
 //!   not five independent bigrams, and a place name the claims seldom use is worth more than
 //!   the template words around it.
 //! - A segment is a run of the claim's characters that the post carries as consecutive
-//!   bigrams, or one character the post has anywhere. A post of `L` positions holds a piece
-//!   of probability `p` somewhere with a chance of about `L·p`, so a segment counts
-//!   `max(0, info − ln L)`: a phrase repeated whole pays `ln L` once, the same words
+//!   bigrams (or a word of another script); then each character of the claim the post has
+//!   anywhere else is a segment of its own, counting no more than it would in general text
+//!   ([`SHIPPED_CHARS`]): 他 or 的 in a post says little, however seldom the claims use it.
+//!   Each bigram, word and character of the post is credited once. A post of `L` positions
+//!   holds a piece of probability `p` somewhere with a chance of about `L·p`, so a segment
+//!   counts `max(0, info − ln L)`: a phrase repeated whole pays `ln L` once, the same words
 //!   scattered over a long news article pay it again and again.
 //! - `score = Σ segments / (info(claim) − ln L + EVIDENCE_PAD)`, in `[0, 1]`: the share of
 //!   the claim's information the post carries beyond chance. [`EVIDENCE_PAD`] nats are
@@ -34,7 +37,7 @@ use std::collections::HashMap;
 
 use steward_model::{FactCheck, Verdict};
 
-use super::tokens::{Analysis, Token, Unit};
+use super::tokens::{Analysis, Token, Unit, char_key};
 use crate::u64_map::U64Map;
 
 /// Nats added to every claim's information (see the module docs): about two uncommon
@@ -110,6 +113,9 @@ pub struct KnowledgeBase {
     chars: U64Map<u32>,
     char_count: Vec<u32>,
     char_keys: Vec<u32>,
+    /// Per character, its information in general text ([`SHIPPED_CHARS`]; infinite when
+    /// the table lacks it).
+    char_general: Vec<f32>,
     /// Positions (characters and words) of the live claims.
     positions: u64,
     live: u32,
@@ -123,17 +129,23 @@ pub struct KnowledgeBase {
     query_chars: Vec<u32>,
     in_query: Vec<bool>,
     char_in_query: Vec<bool>,
+    used: Vec<u64>,
+    steps: Vec<Step>,
 }
 
 /// Weights, recomputed when the base has grown or shrunk by more than a fiftieth since
 /// (frequencies drift slowly; exactness here buys nothing): IDF per term and its sum per
 /// entry (to propose candidates), information per character (as a start) and per term (a
-/// bigram as a continuation, a word whole), and per entry its claim's information.
+/// bigram as a continuation, a word whole), per character found alone (the less of its
+/// information in the claims and in general text: a character every text has, like 他 or
+/// 的, says little on its own however seldom the claims use it), and per entry its claim's
+/// information.
 #[derive(Debug, Default)]
 struct Weights {
     idf: Vec<f32>,
     total: Vec<f32>,
     char_info: Vec<f32>,
+    lone_info: Vec<f32>,
     term_info: Vec<f32>,
     claim_info: Vec<f32>,
     live_at_refresh: u32,
@@ -180,52 +192,100 @@ impl Background {
     }
 }
 
-/// One position of a claim as [`evidence`] reads it.
+/// One position of a claim as [`carried`] reads it.
+#[derive(Debug, Clone, Copy)]
 struct Step {
     word: bool,
     /// The position's bigram (joining it to the character before) or word is in the text.
     joined: bool,
     /// The character is in the text.
     present: bool,
+    /// Information of the character starting a segment, continuing one, and found alone.
     start: f32,
     cont: f32,
+    lone: f32,
+    /// What the text's bigram (or word) and character are known by, to credit each once.
+    term: u64,
+    ch: u64,
 }
 
-/// The score of a claim (its steps and information) against a text of `length` positions;
-/// see the module docs.
-fn evidence(steps: impl Iterator<Item = Step>, claim_info: f32, length: u32) -> f32 {
-    let chance = (length.max(1) as f32).ln();
+/// No bigram or character, in [`Step`]s.
+const NO_ID: u64 = u64::MAX;
+/// Tags keeping terms' and characters' numbers apart in [`Step`]s.
+const TERM_ID: u64 = 1 << 32;
+const CHAR_ID: u64 = 2 << 32;
+
+/// `Σ max(0, segment − chance)` over the claim's segments (see the module docs): first the
+/// words and runs of shared bigrams, then the characters the text has outside them. A
+/// bigram, word or character of the text is credited once, however often the claim repeats
+/// it: a post saying 食用 once carries one 食用 of "停止食用烘焙食品！食用烘焙食品…", not
+/// two. `used` is scratch.
+fn carried(steps: &[Step], chance: f32, used: &mut Vec<u64>) -> f32 {
+    used.clear();
     let mut found = 0.0f32;
     let mut add = |segment: f32| found += (segment - chance).max(0.0);
-    let mut steps = steps.peekable();
     let mut segment: Option<f32> = None;
-    let mut previous_start = 0.0;
-    while let Some(s) = steps.next() {
-        if s.word {
-            if let Some(x) = segment.take() {
-                add(x);
-            }
-            if s.joined {
-                add(s.start);
-            }
-        } else if s.joined {
-            segment = Some(segment.unwrap_or(previous_start) + s.cont);
-        } else {
-            if let Some(x) = segment.take() {
-                add(x);
-            }
-            let next_joined = steps.peek().is_some_and(|n| !n.word && n.joined);
-            if !next_joined && s.present {
-                add(s.start);
-            }
+    for (i, s) in steps.iter().enumerate() {
+        let joined = s.joined && !used.contains(&s.term);
+        if joined {
+            used.push(s.term);
         }
-        previous_start = if s.word { 0.0 } else { s.start };
+        if joined && !s.word {
+            // A joined character always follows another of its run.
+            let previous = &steps[i.saturating_sub(1)];
+            if segment.is_none() {
+                used.push(previous.ch);
+            }
+            used.push(s.ch);
+            segment = Some(segment.unwrap_or(previous.start) + s.cont);
+            continue;
+        }
+        if let Some(x) = segment.take() {
+            add(x);
+        }
+        if joined {
+            add(s.start);
+        }
     }
     if let Some(x) = segment {
         add(x);
     }
+    for s in steps.iter().filter(|s| !s.word && s.present) {
+        if !used.contains(&s.ch) {
+            used.push(s.ch);
+            add(s.lone);
+        }
+    }
+    found
+}
+
+/// The score of a claim (its steps and information) against a text of `length` positions;
+/// see the module docs.
+fn evidence(steps: &[Step], claim_info: f32, length: u32, used: &mut Vec<u64>) -> f32 {
+    let chance = (length.max(1) as f32).ln();
     let total = (claim_info - chance + EVIDENCE_PAD).max(1.0);
-    (found / total).clamp(0.0, 1.0)
+    (carried(steps, chance, used) / total).clamp(0.0, 1.0)
+}
+
+/// How common each Chinese character is in general text, in nats (`models/zh-chars.tsv`,
+/// from jieba's dictionary; see `scripts/zh-chars.sh`).
+pub const SHIPPED_CHARS: &str = include_str!("../../../../models/zh-chars.tsv");
+
+/// [`SHIPPED_CHARS`] by [`super::tokens::char_key`], read once.
+fn general_chars() -> &'static U64Map<f32> {
+    static TABLE: std::sync::OnceLock<U64Map<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        SHIPPED_CHARS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (c, info) = l.split_once('\t')?;
+                let mut chars = c.chars();
+                let (Some(c), None) = (chars.next(), chars.next()) else { return None };
+                Some((char_key(c), info.trim().parse().ok()?))
+            })
+            .collect()
+    })
 }
 
 impl KnowledgeBase {
@@ -266,6 +326,7 @@ impl KnowledgeBase {
             self.char_count.push(0);
             self.char_in_query.push(false);
             self.char_keys.push(key as u32);
+            self.char_general.push(general_chars().get(&key).copied().unwrap_or(f32::INFINITY));
         }
         ch
     }
@@ -348,6 +409,7 @@ impl KnowledgeBase {
         if full {
             w.idf = self.df.iter().map(|&df| idf(df, n)).collect();
             w.char_info = self.char_count.iter().map(|&c| bg.char_info(c)).collect();
+            w.lone_info = w.char_info.iter().zip(&self.char_general).map(|(a, b)| a.min(*b)).collect();
             w.term_info = (0..self.df.len()).map(|t| self.term_info(&bg, t)).collect();
             w.live_at_refresh = n;
         } else {
@@ -357,32 +419,61 @@ impl KnowledgeBase {
                 w.term_info.push(self.term_info(&bg, t));
             }
             while w.char_info.len() < self.char_count.len() {
-                w.char_info.push(bg.char_info(self.char_count[w.char_info.len()]));
+                let ch = w.char_info.len();
+                let info = bg.char_info(self.char_count[ch]);
+                w.char_info.push(info);
+                w.lone_info.push(info.min(self.char_general[ch]));
             }
         }
         let from = if full { 0 } else { new as usize };
         w.total.truncate(from);
+        w.total.extend(self.entries[from..].iter().map(|e| e.terms.iter().map(|&t| w.idf[t as usize]).sum::<f32>()));
         w.claim_info.truncate(from);
-        for e in &self.entries[from..] {
-            w.total.push(e.terms.iter().map(|&t| w.idf[t as usize]).sum());
-            w.claim_info.push(claim_info(e, &w));
-        }
         self.weights = w;
+        // A claim's information: what a text carrying all of it, once, would carry.
+        let (mut steps, mut used) = (Vec::new(), Vec::new());
+        for e in from..self.entries.len() {
+            self.steps_into(e as u32, None, &mut steps);
+            let info = carried(&steps, 0.0, &mut used);
+            self.weights.claim_info.push(info);
+        }
     }
 
-    /// The steps of entry `index` against a text (see [`evidence`]).
-    fn steps<'a>(&'a self, index: u32, present: &'a Marks) -> impl Iterator<Item = Step> + 'a {
+    /// The steps of entry `index` against a text, or against a text holding all of it when
+    /// `text` is `None` (see [`carried`]), into `out`.
+    fn steps_into(&self, index: u32, text: Option<&Marks>, out: &mut Vec<Step>) {
         let w = &self.weights;
-        self.entries[index as usize].shape.iter().map(move |p| {
+        let has_term = |t: u32| t != NONE && text.is_none_or(|m| m.terms[t as usize]);
+        let term_id = |t: u32| if t == NONE { NO_ID } else { TERM_ID | u64::from(t) };
+        out.clear();
+        out.extend(self.entries[index as usize].shape.iter().map(|p| {
+            let joined = has_term(p.term);
             if p.ch == NONE {
-                let joined = present.term(p.term);
-                Step { word: true, joined, present: joined, start: w.term_info[p.term as usize], cont: 0.0 }
+                let start = w.term_info[p.term as usize];
+                Step {
+                    word: true,
+                    joined,
+                    present: joined,
+                    start,
+                    cont: 0.0,
+                    lone: 0.0,
+                    term: term_id(p.term),
+                    ch: NO_ID,
+                }
             } else {
-                let joined = p.term != NONE && present.term(p.term);
-                let cont = if p.term == NONE { 0.0 } else { w.term_info[p.term as usize] };
-                Step { word: false, joined, present: present.ch(p.ch), start: w.char_info[p.ch as usize], cont }
+                let ch = p.ch as usize;
+                Step {
+                    word: false,
+                    joined,
+                    present: text.is_none_or(|m| m.chars[ch]),
+                    start: w.char_info[ch],
+                    cont: if p.term == NONE { 0.0 } else { w.term_info[p.term as usize] },
+                    lone: w.lone_info[ch],
+                    term: term_id(p.term),
+                    ch: CHAR_ID | u64::from(p.ch),
+                }
             }
-        })
+        }));
     }
 
     /// The `k` best fact-checks for a text, best first, into `out`.
@@ -436,9 +527,12 @@ impl KnowledgeBase {
             self.char_in_query[c as usize] = true;
         }
         let marks = Marks { terms: &self.in_query, chars: &self.char_in_query };
+        let (mut used, mut steps) = (std::mem::take(&mut self.used), std::mem::take(&mut self.steps));
         for c in &mut candidates {
-            c.score = evidence(self.steps(c.entry, &marks), self.weights.claim_info[c.entry as usize], text.length);
+            self.steps_into(c.entry, Some(&marks), &mut steps);
+            c.score = evidence(&steps, self.weights.claim_info[c.entry as usize], text.length, &mut used);
         }
+        (self.used, self.steps) = (used, steps);
         for &t in &query_terms {
             self.in_query[t as usize] = false;
         }
@@ -457,41 +551,16 @@ impl KnowledgeBase {
     /// [`super::tokens::char_key`], sorted) against entry `index`: how recent posts are
     /// checked against a new fact-check, built once for all of them.
     pub fn stored_scorer(&self, index: u32) -> StoredScorer {
-        let w = &self.weights;
-        let steps = self.entries[index as usize]
+        let mut steps = Vec::new();
+        self.steps_into(index, None, &mut steps);
+        let key = |t: u32| if t == NONE { None } else { Some(self.term_keys[t as usize]) };
+        let keys = self.entries[index as usize]
             .shape
             .iter()
-            .map(|p| {
-                let key = |t: u32| if t == NONE { None } else { Some(self.term_keys[t as usize]) };
-                if p.ch == NONE {
-                    StoredStep {
-                        word: true,
-                        term: key(p.term),
-                        ch: None,
-                        start: w.term_info[p.term as usize],
-                        cont: 0.0,
-                    }
-                } else {
-                    let cont = if p.term == NONE { 0.0 } else { w.term_info[p.term as usize] };
-                    let ch = Some(self.char_keys[p.ch as usize]);
-                    StoredStep { word: false, term: key(p.term), ch, start: w.char_info[p.ch as usize], cont }
-                }
-            })
+            .map(|p| (key(p.term), if p.ch == NONE { None } else { Some(self.char_keys[p.ch as usize]) }))
             .collect();
-        StoredScorer { steps, claim_info: w.claim_info[index as usize] }
+        StoredScorer { steps, keys, claim_info: self.weights.claim_info[index as usize] }
     }
-}
-
-/// The information of an entry's whole claim.
-fn claim_info(e: &Entry, w: &Weights) -> f32 {
-    e.shape
-        .iter()
-        .map(|p| match (p.ch, p.term) {
-            (NONE, t) => w.term_info[t as usize],
-            (c, NONE) => w.char_info[c as usize],
-            (_, t) => w.term_info[t as usize],
-        })
-        .sum()
 }
 
 /// The text being searched, marked by term and character ids.
@@ -500,29 +569,13 @@ struct Marks<'a> {
     chars: &'a [bool],
 }
 
-impl Marks<'_> {
-    fn term(&self, term: u32) -> bool {
-        self.terms[term as usize]
-    }
-    fn ch(&self, ch: u32) -> bool {
-        self.chars[ch as usize]
-    }
-}
-
-/// A claim position with the keys it is found by in a stored text.
-#[derive(Debug)]
-struct StoredStep {
-    word: bool,
-    term: Option<u32>,
-    ch: Option<u32>,
-    start: f32,
-    cont: f32,
-}
-
 /// See [`KnowledgeBase::stored_scorer`].
 #[derive(Debug)]
 pub struct StoredScorer {
-    steps: Vec<StoredStep>,
+    /// The claim's steps, and per step the keys its bigram (or word) and character are
+    /// stored by.
+    steps: Vec<Step>,
+    keys: Vec<(Option<u32>, Option<u32>)>,
     claim_info: f32,
 }
 
@@ -530,14 +583,16 @@ impl StoredScorer {
     /// The score of a stored text, from its sorted keys and its length in positions.
     pub fn score(&self, keys: &[u32], length: u32) -> f32 {
         let has = |k: Option<u32>| k.is_some_and(|k| keys.binary_search(&k).is_ok());
-        let steps = self.steps.iter().map(|s| Step {
-            word: s.word,
-            joined: has(s.term),
-            present: if s.word { has(s.term) } else { has(s.ch) },
-            start: s.start,
-            cont: s.cont,
-        });
-        evidence(steps, self.claim_info, length)
+        let steps: Vec<Step> = self
+            .steps
+            .iter()
+            .zip(&self.keys)
+            .map(|(s, &(term, ch))| {
+                let joined = has(term);
+                Step { joined, present: if s.word { joined } else { has(ch) }, ..*s }
+            })
+            .collect();
+        evidence(&steps, self.claim_info, length, &mut Vec::new())
     }
 }
 
@@ -564,6 +619,16 @@ mod tests {
                 (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
             })
             .collect()
+    }
+
+    #[test]
+    fn the_shipped_character_table_reads_whole() {
+        let rows = SHIPPED_CHARS.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(general_chars().len(), rows);
+        assert!(rows > 3000, "{rows}");
+        let info = |c: char| general_chars()[&char_key(c)];
+        // Common characters carry little, and less than uncommon ones.
+        assert!(info('的') < 6.0 && info('他') < info('狮'));
     }
 
     #[test]
