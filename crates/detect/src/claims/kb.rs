@@ -62,11 +62,14 @@ pub fn debunks(verdict: Verdict) -> bool {
 
 /// One position of a claim: a character (`ch`, with `term` the bigram joining it to the
 /// character before it in its run, or [`NONE`]), or a word (`ch` is [`NONE`], `term` the
-/// word).
+/// word). `repeat`: the claim had the term before; `first`: the first position with the
+/// same character (so that a text's bigram, word or character is credited once).
 #[derive(Debug, Clone, Copy)]
 struct Pos {
     term: u32,
     ch: u32,
+    first: u32,
+    repeat: bool,
 }
 
 /// One fact-check in the knowledge base.
@@ -129,7 +132,7 @@ pub struct KnowledgeBase {
     query_chars: Vec<u32>,
     in_query: Vec<bool>,
     char_in_query: Vec<bool>,
-    used: Vec<u64>,
+    used: Vec<bool>,
     steps: Vec<Step>,
 }
 
@@ -196,7 +199,8 @@ impl Background {
 #[derive(Debug, Clone, Copy)]
 struct Step {
     word: bool,
-    /// The position's bigram (joining it to the character before) or word is in the text.
+    /// The position's bigram (joining it to the character before) or word is in the text,
+    /// and the claim did not have it before.
     joined: bool,
     /// The character is in the text.
     present: bool,
@@ -204,46 +208,36 @@ struct Step {
     start: f32,
     cont: f32,
     lone: f32,
-    /// What the text's bigram (or word) and character are known by, to credit each once.
-    term: u64,
-    ch: u64,
+    /// The first position of the claim with the same character.
+    first: u32,
 }
-
-/// No bigram or character, in [`Step`]s.
-const NO_ID: u64 = u64::MAX;
-/// Tags keeping terms' and characters' numbers apart in [`Step`]s.
-const TERM_ID: u64 = 1 << 32;
-const CHAR_ID: u64 = 2 << 32;
 
 /// `Σ max(0, segment − chance)` over the claim's segments (see the module docs): first the
 /// words and runs of shared bigrams, then the characters the text has outside them. A
 /// bigram, word or character of the text is credited once, however often the claim repeats
 /// it: a post saying 食用 once carries one 食用 of "停止食用烘焙食品！食用烘焙食品…", not
-/// two. `used` is scratch.
-fn carried(steps: &[Step], chance: f32, used: &mut Vec<u64>) -> f32 {
+/// two. `used` is scratch (per position, whether its character was credited).
+fn carried(steps: &[Step], chance: f32, used: &mut Vec<bool>) -> f32 {
     used.clear();
+    used.resize(steps.len(), false);
     let mut found = 0.0f32;
     let mut add = |segment: f32| found += (segment - chance).max(0.0);
     let mut segment: Option<f32> = None;
     for (i, s) in steps.iter().enumerate() {
-        let joined = s.joined && !used.contains(&s.term);
-        if joined {
-            used.push(s.term);
-        }
-        if joined && !s.word {
+        if s.joined && !s.word {
             // A joined character always follows another of its run.
             let previous = &steps[i.saturating_sub(1)];
             if segment.is_none() {
-                used.push(previous.ch);
+                used[previous.first as usize] = true;
             }
-            used.push(s.ch);
+            used[s.first as usize] = true;
             segment = Some(segment.unwrap_or(previous.start) + s.cont);
             continue;
         }
         if let Some(x) = segment.take() {
             add(x);
         }
-        if joined {
+        if s.joined {
             add(s.start);
         }
     }
@@ -251,8 +245,7 @@ fn carried(steps: &[Step], chance: f32, used: &mut Vec<u64>) -> f32 {
         add(x);
     }
     for s in steps.iter().filter(|s| !s.word && s.present) {
-        if !used.contains(&s.ch) {
-            used.push(s.ch);
+        if !std::mem::replace(&mut used[s.first as usize], true) {
             add(s.lone);
         }
     }
@@ -261,7 +254,7 @@ fn carried(steps: &[Step], chance: f32, used: &mut Vec<u64>) -> f32 {
 
 /// The score of a claim (its steps and information) against a text of `length` positions;
 /// see the module docs.
-fn evidence(steps: &[Step], claim_info: f32, length: u32, used: &mut Vec<u64>) -> f32 {
+fn evidence(steps: &[Step], claim_info: f32, length: u32, used: &mut Vec<bool>) -> f32 {
     let chance = (length.max(1) as f32).ln();
     let total = (claim_info - chance + EVIDENCE_PAD).max(1.0);
     (carried(steps, chance, used) / total).clamp(0.0, 1.0)
@@ -346,11 +339,12 @@ impl KnowledgeBase {
             self.df[t as usize] += 1;
             self.postings[t as usize].push(index);
         }
-        let mut shape = Vec::with_capacity(claim.units.len());
+        let mut shape: Vec<Pos> = Vec::with_capacity(claim.units.len());
+        let (mut seen_terms, mut first_of) = (std::collections::HashSet::new(), HashMap::new());
         let mut previous = NONE;
         for unit in &claim.units {
-            let pos = match *unit {
-                Unit::Word(token) => Pos { term: self.term_id(token), ch: NONE },
+            let (term, ch) = match *unit {
+                Unit::Word(token) => (self.term_id(token), NONE),
                 Unit::Char { key, joined } => {
                     let ch = self.char_id(key);
                     self.char_count[ch as usize] += 1;
@@ -358,11 +352,14 @@ impl KnowledgeBase {
                     if term != NONE && previous != NONE {
                         self.term_chars[term as usize] = [previous, ch];
                     }
-                    Pos { term, ch }
+                    (term, ch)
                 }
             };
-            previous = pos.ch;
-            shape.push(pos);
+            let here = shape.len() as u32;
+            let first = if ch == NONE { here } else { *first_of.entry(ch).or_insert(here) };
+            let repeat = term != NONE && !seen_terms.insert(term);
+            previous = ch;
+            shape.push(Pos { term, ch, first, repeat });
         }
         self.positions += shape.len() as u64;
         self.by_id.insert(fact_check.id.clone(), index);
@@ -443,23 +440,12 @@ impl KnowledgeBase {
     /// `text` is `None` (see [`carried`]), into `out`.
     fn steps_into(&self, index: u32, text: Option<&Marks>, out: &mut Vec<Step>) {
         let w = &self.weights;
-        let has_term = |t: u32| t != NONE && text.is_none_or(|m| m.terms[t as usize]);
-        let term_id = |t: u32| if t == NONE { NO_ID } else { TERM_ID | u64::from(t) };
         out.clear();
         out.extend(self.entries[index as usize].shape.iter().map(|p| {
-            let joined = has_term(p.term);
+            let joined = p.term != NONE && !p.repeat && text.is_none_or(|m| m.terms[p.term as usize]);
             if p.ch == NONE {
                 let start = w.term_info[p.term as usize];
-                Step {
-                    word: true,
-                    joined,
-                    present: joined,
-                    start,
-                    cont: 0.0,
-                    lone: 0.0,
-                    term: term_id(p.term),
-                    ch: NO_ID,
-                }
+                Step { word: true, joined, present: joined, start, cont: 0.0, lone: 0.0, first: p.first }
             } else {
                 let ch = p.ch as usize;
                 Step {
@@ -469,8 +455,7 @@ impl KnowledgeBase {
                     start: w.char_info[ch],
                     cont: if p.term == NONE { 0.0 } else { w.term_info[p.term as usize] },
                     lone: w.lone_info[ch],
-                    term: term_id(p.term),
-                    ch: CHAR_ID | u64::from(p.ch),
+                    first: p.first,
                 }
             }
         }));
@@ -557,7 +542,10 @@ impl KnowledgeBase {
         let keys = self.entries[index as usize]
             .shape
             .iter()
-            .map(|p| (key(p.term), if p.ch == NONE { None } else { Some(self.char_keys[p.ch as usize]) }))
+            .map(|p| {
+                let term = if p.repeat { None } else { key(p.term) };
+                (term, if p.ch == NONE { None } else { Some(self.char_keys[p.ch as usize]) })
+            })
             .collect();
         StoredScorer { steps, keys, claim_info: self.weights.claim_info[index as usize] }
     }
