@@ -49,18 +49,41 @@ cbposts=$("$STEWARD" eval clickbait --posts "$DATA/copy/posts.jsonl")
 echo "$cbposts"
 gate "clickbait on real posts" "$cbposts" flag_rate "<=" 0.01 || status=1
 
-# Debunked claims (issue 4). The issue's floors are recall_at_1 >= 0.92 and matched_recall
-# >= 0.85 at a false match rate <= 0.02. No text matcher reaches the first two on this file:
-# 11 of its 195 positives share no text with their ruling (it is about the post's image or
-# video) and 16 rank first another ruling of the same rumour that the post carries as fully
-# (two rulings even have the same claim), which caps exact-id recall@1 at 0.862. These
-# floors guard what the matcher reaches against regressions; the false match rate is gated
-# at the issue's limit. `steward eval claims --show-errors` lists every miss.
+# Debunked claims (issues 4 and 16). A match counts when the fact-check ranked first is one
+# of the post's `accept` set (every ruling of the same rumour); the posts marked
+# `unmatchable` (their ruling is about an image or video the text never states) are left
+# out. The shipped threshold is the one cross-validation on this file chooses (k-fold by
+# rumour, see `cross_validation` in the report: the median of the folds' thresholds, rounded
+# up to the hundredth), so it is checked to be that one; the floors apply at it. The curve (matched recall at false match rates of 0.5%, 1% and 2%, steward
+# beside the BM25 baseline, each threshold fitted on this file) is an analysis, printed, not
+# gated. `steward eval claims --show-errors` lists every miss and false match.
 claims=$("$STEWARD" eval claims --factchecks "$DATA/claims/factchecks.jsonl" --posts "$DATA/claims/posts.jsonl")
 echo "$claims"
-gate "debunked claims" "$claims" recall_at_1 ">=" 0.76 || status=1
-gate "debunked claims" "$claims" matched_recall ">=" 0.68 || status=1
+python3 - "$claims" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+cv = r["cross_validation"]
+print(f"claims cross-validation ({cv['method']}): out-of-fold matched_recall "
+      f"{cv['out_of_fold_matched_recall']:.3f} at false_match_rate {cv['out_of_fold_false_match_rate']:.3f}; "
+      f"chosen threshold {cv['threshold']}, shipped {r['threshold']}")
+print("claims curve (analysis only, thresholds fitted on this file's null posts):")
+print("  false matches <=   steward matched (thr)     BM25 matched (thr)")
+for p in r["curve"]["points"]:
+    s, b = p["steward"], p["baseline"]
+    print(f"  {p['false_match_rate_at_most']:>15.1%}   {s['matched_recall']:.3f} ({s['threshold']:.3f})"
+          f"         {b['matched_recall']:.3f} ({b['threshold']:.2f})")
+PY
+gate "debunked claims" "$claims" recall_at_1 ">=" 0.95 || status=1
+gate "debunked claims" "$claims" matched_recall ">=" 0.85 || status=1
 gate "debunked claims" "$claims" false_match_rate "<=" 0.02 || status=1
+python3 - "$claims" <<'PY' || status=1
+import json, sys
+r = json.loads(sys.argv[1])
+ok = abs(r["threshold"] - r["cross_validation"]["shipped_as"]) < 1e-6
+print(f"{'ok  ' if ok else 'FAIL'} debunked claims: shipped threshold {r['threshold']} is the cross-validated "
+      f"median {r['cross_validation']['threshold']} rounded up to the hundredth ({r['cross_validation']['shipped_as']})")
+sys.exit(0 if ok else 1)
+PY
 # Speed against a 100,000-entry knowledge base grown from the real one (target 5,000
 # posts/s on one core): reported, not gated, as the machine is shared.
 "$STEWARD" bench claims --factchecks "$DATA/claims/factchecks.jsonl" --posts "$DATA/claims/posts.jsonl" \

@@ -18,7 +18,7 @@ use steward_model::{FactCheck, Payload, Signal};
 
 pub use kb::{Entry, KnowledgeBase, Match, debunks};
 pub use recent::RecentPosts;
-pub use tokens::{Token, Tokenizer};
+pub use tokens::{Analysis, Token, Tokenizer, Unit};
 
 use crate::{About, Context, Detector, EarlierSignal, Findings, SignalSpec};
 
@@ -32,9 +32,19 @@ const SPECS: &[SignalSpec] = &[
 const ABOUT: About = About { name: NAME, version: VERSION, signals: SPECS };
 
 /// The shipped operating point: a post matches a claim when it carries at least this share
-/// of the claim's weighted evidence. Set from what the score means (more than half of the
-/// claim, with the short-claim padding), not tuned on an evaluation file.
-pub const THRESHOLD: f32 = 0.6;
+/// of the claim's information beyond chance ([`kb`]).
+///
+/// Provenance: chosen by cross-validation on the shared dev file
+/// (`../shared/data/claims`, 1,695 fact-checks, 195 labelled posts of which 188 matchable,
+/// 880 null posts), as `steward eval claims` reports it under `cross_validation`: 5 folds
+/// by rumour (posts whose accepted rulings overlap stay together; null posts stay with the
+/// others whose best match is the same ruling), 3 repeats; in each fold the lowest threshold
+/// deciding on at most 2% of the training null posts. The median of the 15 fold thresholds
+/// is 0.394, shipped rounded up to the hundredth (the side of fewer false matches). Out of
+/// fold, at each fold's own threshold, 0.860 of the positives were matched at a false match
+/// rate of 0.022. `scripts/gates.sh` fails when this constant is not the cross-validated
+/// value (`shipped_as` in the report).
+pub const THRESHOLD: f32 = 0.4;
 
 /// What the matcher does.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,7 +68,8 @@ pub struct ClaimMatcher {
     kb: KnowledgeBase,
     recent: RecentPosts,
     tokenizer: Tokenizer,
-    tokens: Vec<Token>,
+    text: Analysis,
+    keys: Vec<u32>,
     matches: Vec<Match>,
 }
 
@@ -75,7 +86,8 @@ impl ClaimMatcher {
             kb: KnowledgeBase::new(),
             recent: RecentPosts::new(config.recheck_window_secs),
             tokenizer: Tokenizer::default(),
-            tokens: Vec::new(),
+            text: Analysis::default(),
+            keys: Vec::new(),
             matches: Vec::new(),
         }
     }
@@ -90,33 +102,41 @@ impl ClaimMatcher {
 
     /// Adds or replaces a fact-check; returns its entry index.
     pub fn add_fact_check(&mut self, fact_check: FactCheck) -> u32 {
-        self.tokenizer.tokens_into(&fact_check.claim, &mut self.tokens);
-        self.kb.upsert(fact_check, &self.tokens)
+        self.tokenizer.claim_into(&fact_check.claim, &mut self.text);
+        self.kb.upsert(fact_check, &self.text)
     }
 
     /// The `k` best fact-checks for a text, best first, whatever their verdict.
     pub fn search(&mut self, text: &str, k: usize) -> &[Match] {
-        self.tokenizer.tokens_into(text, &mut self.tokens);
-        self.kb.search(&self.tokens, k, &mut self.matches);
+        self.tokenizer.text_into(text, &mut self.text);
+        self.kb.search(&self.text, k, &mut self.matches);
         &self.matches
     }
 
     /// What the detector decides for a text: its best false or misleading fact-check among
     /// the top k, if that scores at least the threshold.
     pub fn check(&mut self, text: &str) -> Option<Match> {
-        self.tokenizer.tokens_into(text, &mut self.tokens);
-        self.check_tokens()
+        self.tokenizer.text_into(text, &mut self.text);
+        self.check_analyzed()
     }
 
-    /// [`check`](Self::check) for the text whose tokens are in `self.tokens`.
-    fn check_tokens(&mut self) -> Option<Match> {
-        self.kb.search(&self.tokens, self.config.top_k, &mut self.matches);
+    /// [`check`](Self::check) for the text analyzed in `self.text`.
+    fn check_analyzed(&mut self) -> Option<Match> {
+        self.kb.search(&self.text, self.config.top_k, &mut self.matches);
         self.debunked(&self.matches)
     }
 
-    /// The best false or misleading fact-check among the top k at or above the threshold.
+    /// The best false or misleading fact-check among `matches` (best first), whatever its
+    /// score.
+    pub fn best_debunking(&self, matches: &[Match]) -> Option<Match> {
+        matches.iter().find(|m| self.kb.entry(m.entry).debunks()).copied()
+    }
+
+    /// The best false or misleading fact-check among the top k, if it scores at least the
+    /// threshold.
     pub fn debunked(&self, matches: &[Match]) -> Option<Match> {
-        matches.iter().find(|m| m.score >= self.config.threshold && self.kb.entry(m.entry).debunks()).copied()
+        let top = &matches[..matches.len().min(self.config.top_k)];
+        self.best_debunking(top).filter(|m| m.score >= self.config.threshold)
     }
 
     fn signals(&self, m: Match, post_time: DateTime<Utc>) -> (Signal, Option<Signal>) {
@@ -145,16 +165,17 @@ impl ClaimMatcher {
         (debunked, after)
     }
 
-    /// Checks the recent posts against a fact-check just added, whose claim's tokens are
-    /// still in `self.tokens`.
+    /// Checks the recent posts against a fact-check just added.
     fn recheck(&mut self, index: u32, out: &mut Findings) {
         if !self.kb.entry(index).debunks() || self.recent.is_empty() {
             return;
         }
-        let scorer = self.kb.stored_scorer(index, &self.tokens);
+        let scorer = self.kb.stored_scorer(index);
         let mut hits = Vec::new();
         for (post, keys) in self.recent.iter() {
-            let score = scorer.score(keys);
+            self.keys.clear();
+            self.keys.extend(keys);
+            let score = scorer.score(&self.keys, post.length);
             if score >= self.config.threshold {
                 hits.push((post.clone(), score));
             }
@@ -175,8 +196,8 @@ impl ClaimMatcher {
 
     fn remember<'a>(&mut self, ctx: &Context<'a>) -> Option<&'a steward_model::Post> {
         let Payload::PostCreated(post) = &ctx.event.payload else { return None };
-        self.tokenizer.tokens_into(&post.full_text(), &mut self.tokens);
-        self.recent.push(&ctx.event.id, &post.id, &post.account_id, post.created_at.timestamp(), &self.tokens);
+        self.tokenizer.text_into(&post.full_text(), &mut self.text);
+        self.recent.push(&ctx.event.id, &post.id, &post.account_id, post.created_at.timestamp(), &self.text);
         Some(post)
     }
 }
@@ -202,7 +223,7 @@ impl Detector for ClaimMatcher {
         }
         let Some(post) = self.remember(ctx) else { return };
         let created_at = post.created_at;
-        if let Some(m) = self.check_tokens() {
+        if let Some(m) = self.check_analyzed() {
             let (debunked, after) = self.signals(m, created_at);
             out.signals.push(debunked);
             out.signals.extend(after);

@@ -55,7 +55,7 @@ fn the_score_ranks_the_claim_the_post_carries_first() {
     let mut m = matcher();
     let hits = m.search("听说某国政府在街上放了五百只老虎，防止居民外出，真的假的", 3).to_vec();
     assert_eq!(m.knowledge_base().entry(hits[0].entry).fact_check.id, "fc-tigers");
-    assert!(hits[0].score > 0.8, "{hits:?}");
+    assert!(hits[0].score > THRESHOLD + 0.2, "{hits:?}");
     assert!(hits.get(1).is_none_or(|h| h.score < 0.3), "{hits:?}");
     let hits = m.search("Doctors say: drinking hot water every 15 minutes kills the virus!!", 1).to_vec();
     assert_eq!(m.knowledge_base().entry(hits[0].entry).fact_check.id, "fc-water");
@@ -99,12 +99,12 @@ fn a_post_before_the_fact_check_is_flagged_when_the_fact_check_arrives() {
 #[test]
 fn a_fact_check_update_replaces_its_claim() {
     let mut m = matcher();
-    let fc = fact_check("fc-garlic", "每天喝板蓝根可以预防流感病毒", Verdict::False, Some(t0()));
+    let fc = fact_check("fc-garlic", "板蓝根冲剂能治好新冠肺炎", Verdict::False, Some(t0()));
     inspect(&mut m, &fact_check_event(fc, t0()));
     assert_eq!(m.knowledge_base().len(), 7);
     let f = inspect(&mut m, &post_event("p1", "a1", None, "每天生吃三瓣大蒜可以预防流感病毒", t0()));
     assert!(f.signals.is_empty(), "{f:?}");
-    let f = inspect(&mut m, &post_event("p2", "a1", None, "家人们，每天喝板蓝根可以预防流感病毒", t0()));
+    let f = inspect(&mut m, &post_event("p2", "a1", None, "家人们，板蓝根冲剂能治好新冠肺炎", t0()));
     assert_eq!(f.signals[0].evidence["factcheck"], "fc-garlic");
 }
 
@@ -133,4 +133,60 @@ fn the_knowledge_base_keeps_weights_right_as_it_grows() {
         let hits = m.search(c, 1).to_vec();
         assert_eq!(m.knowledge_base().entry(hits[0].entry).fact_check.id, format!("fc-{i}"), "{c}");
     }
+}
+
+/// Made-up rulings on a template ("<city> reported N new asymptomatic cases?"), as a rumour
+/// refuting platform publishes them by the dozen, and one of another kind.
+fn template_matcher() -> ClaimMatcher {
+    let mut m = ClaimMatcher::default();
+    let cities = ["青岛", "大连", "成都", "昆明", "兰州", "南宁", "合肥", "太原", "贵阳", "银川", "西宁", "海口"];
+    for (i, city) in cities.iter().enumerate() {
+        let claim = format!("{city}新增{}例无症状感染者？", i + 3);
+        m.add_fact_check(fact_check(&format!("fc-{city}"), &claim, Verdict::False, Some(t0())));
+    }
+    for (i, claim) in
+        ["喝白酒可以杀死体内的病毒", "某地超市将全部关门一个月", "快递包裹会传播新冠病毒"].iter().enumerate()
+    {
+        m.add_fact_check(fact_check(&format!("fc-other-{i}"), claim, Verdict::False, Some(t0())));
+    }
+    m
+}
+
+#[test]
+fn template_words_scattered_over_a_news_report_do_not_match_but_a_repeat_does() {
+    let mut m = template_matcher();
+    let report = "【本省疫情通报】昨日0时至24时，全省新增确诊病例2例，均为境外输入；新增无症状感染者5例，\
+        其中3例为入境人员集中隔离期间发现。截至昨日24时，累计报告确诊病例130例，现有无症状感染者12例，\
+        均在定点医院接受医学观察。疾控部门提醒市民继续做好个人防护，出现发热等症状及时就医。";
+    let f = inspect(&mut m, &post_event("p1", "a1", None, report, t0()));
+    assert!(f.signals.is_empty(), "{f:?}");
+    let f = inspect(&mut m, &post_event("p2", "a2", None, "听说青岛新增3例无症状感染者了，大家出门小心！", t0()));
+    assert_eq!(names(&f), ["debunked_claim", "spread_after_debunk"]);
+    assert_eq!(f.signals[0].evidence["factcheck"], "fc-青岛");
+}
+
+#[test]
+fn a_repeat_inside_a_long_post_still_matches() {
+    let mut m = template_matcher();
+    let filler = "今天天气不错，早上去公园跑步，回来路上买了豆浆油条，然后在家里看书写字。".repeat(6);
+    let text = format!("{filler}刚看到群里说喝白酒可以杀死体内的病毒，真的吗？{filler}");
+    let hit = m.check(&text).expect("a match");
+    assert_eq!(m.knowledge_base().entry(hit.entry).fact_check.id, "fc-other-0");
+    // Shorter posts carrying the same claim score higher: less could be there by chance.
+    let short = m.check("喝白酒可以杀死体内的病毒，真的吗？").expect("a match");
+    assert!(short.score > hit.score, "{short:?} {hit:?}");
+}
+
+#[test]
+fn recent_posts_score_as_a_search_would_score_them() {
+    let mut m = template_matcher();
+    let text = "紧急扩散：某地超市将在下周全部关门一个月，赶紧去囤货";
+    let post_at = t0() - Duration::hours(2);
+    inspect(&mut m, &post_event("p1", "a1", None, text, post_at));
+    let fc = fact_check("fc-new", "某地超市下周起全部关门一个月", Verdict::False, Some(t0()));
+    let f = inspect(&mut m, &fact_check_event(fc, t0()));
+    assert_eq!(f.earlier.len(), 1, "{f:?}");
+    let searched = m.search(text, 1)[0];
+    assert_eq!(m.knowledge_base().entry(searched.entry).fact_check.id, "fc-new");
+    assert!((f.earlier[0].signal.score - f64::from(searched.score)).abs() < 2e-3, "{f:?} {searched:?}");
 }

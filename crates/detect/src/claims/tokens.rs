@@ -1,14 +1,44 @@
-//! Matching tokens: character bigrams for Chinese and Japanese (written without spaces, where
-//! a bigram is the usual retrieval unit), whole words for every other script, all taken from
-//! the normalized text so that traditional characters, look-alikes, full-width forms and
-//! punctuation do not stand between a post and a claim.
+//! What the matcher reads of a text, all taken from the normalized text so that traditional
+//! characters, look-alikes, full-width forms and punctuation do not stand between a post and
+//! a claim:
+//! - index keys: character bigrams for Chinese and Japanese (written without spaces, where a
+//!   bigram is the usual retrieval unit), a character standing alone between other scripts,
+//!   and whole words for every other script;
+//! - every character of those scripts on its own, so that a claim's character a post carries
+//!   outside any shared bigram still counts (see [`super::kb`]);
+//! - for claims, the text in order ([`Unit`]s), which tells runs of shared bigrams (a phrase
+//!   the post repeats) from bigrams scattered over the post;
+//! - the length in positions, which sets how much a post could share with a claim by chance.
 
 use steward_text::steps::is_unspaced_script;
 
 /// A token as a 64-bit key. Keys are well mixed, so their low 32 bits are a good hash too.
 pub type Token = u64;
 
-/// Turns texts into sorted, deduplicated token sets, reusing its buffers.
+/// One position of a text, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A character of an unspaced script, as its [`char_key`]; `joined` is the bigram it
+    /// forms with the character before it, when that one is of the same run.
+    Char { key: Token, joined: Option<Token> },
+    /// A word of another script (letters and digits), as its token.
+    Word(Token),
+}
+
+/// A text as the matcher reads it. Buffers are reused from one text to the next.
+#[derive(Debug, Default, Clone)]
+pub struct Analysis {
+    /// Index keys, sorted and deduplicated: bigrams, lone characters and words.
+    pub tokens: Vec<Token>,
+    /// The [`char_key`] of every character of the unspaced scripts, sorted and deduplicated.
+    pub chars: Vec<Token>,
+    /// The text in order; filled by [`Tokenizer::claim_into`] only.
+    pub units: Vec<Unit>,
+    /// Positions: characters of the unspaced scripts plus letters and digits.
+    pub length: u32,
+}
+
+/// Turns texts into [`Analysis`]es, reusing its buffers.
 #[derive(Debug, Default)]
 pub struct Tokenizer {
     normalized: String,
@@ -16,9 +46,21 @@ pub struct Tokenizer {
 }
 
 impl Tokenizer {
-    /// The token set of `text`, sorted and deduplicated, into `out` (cleared first).
-    pub fn tokens_into(&mut self, text: &str, out: &mut Vec<Token>) {
-        out.clear();
+    /// A post (or any text matched against claims) into `out`: no units.
+    pub fn text_into(&mut self, text: &str, out: &mut Analysis) {
+        self.analyze(text, out, false);
+    }
+
+    /// A claim into `out`, with its units.
+    pub fn claim_into(&mut self, text: &str, out: &mut Analysis) {
+        self.analyze(text, out, true);
+    }
+
+    fn analyze(&mut self, text: &str, out: &mut Analysis, units: bool) {
+        out.tokens.clear();
+        out.chars.clear();
+        out.units.clear();
+        out.length = 0;
         steward_text::normalize_into(text, &mut self.normalized);
         self.word.clear();
         let mut prev: Option<char> = None;
@@ -26,28 +68,40 @@ impl Tokenizer {
         let mut run_len = 0usize;
         for c in self.normalized.chars() {
             if is_unspaced_script(c) {
-                flush_word(&mut self.word, out);
-                if let Some(p) = prev {
-                    out.push(bigram(p, c));
+                flush_word(&mut self.word, out, units);
+                let joined = prev.map(|p| bigram(p, c));
+                out.tokens.extend(joined);
+                out.chars.push(char_key(c));
+                if units {
+                    out.units.push(Unit::Char { key: char_key(c), joined });
                 }
+                out.length += 1;
                 prev = Some(c);
                 run_len += 1;
             } else {
-                end_run(prev, run_len, out);
+                end_run(prev, run_len, &mut out.tokens);
                 prev = None;
                 run_len = 0;
                 if c.is_alphanumeric() {
                     self.word.push(c);
+                    out.length += 1;
                 } else {
-                    flush_word(&mut self.word, out);
+                    flush_word(&mut self.word, out, units);
                 }
             }
         }
-        end_run(prev, run_len, out);
-        flush_word(&mut self.word, out);
-        out.sort_unstable();
-        out.dedup();
+        end_run(prev, run_len, &mut out.tokens);
+        flush_word(&mut self.word, out, units);
+        for keys in [&mut out.tokens, &mut out.chars] {
+            keys.sort_unstable();
+            keys.dedup();
+        }
     }
+}
+
+/// The key of a single character of an unspaced script (apart from every token's).
+pub fn char_key(c: char) -> Token {
+    mix(0x2_0000_0000 | c as u64)
 }
 
 fn end_run(prev: Option<char>, run_len: usize, out: &mut Vec<Token>) {
@@ -60,7 +114,7 @@ fn bigram(a: char, b: char) -> Token {
     mix(((a as u64) << 32) | b as u64 | 1 << 63)
 }
 
-fn flush_word(word: &mut String, out: &mut Vec<Token>) {
+fn flush_word(word: &mut String, out: &mut Analysis, units: bool) {
     if word.is_empty() {
         return;
     }
@@ -69,7 +123,11 @@ fn flush_word(word: &mut String, out: &mut Vec<Token>) {
     for b in word.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
-    out.push(mix(h | 1 << 62));
+    let token = mix(h | 1 << 62);
+    out.tokens.push(token);
+    if units {
+        out.units.push(Unit::Word(token));
+    }
     word.clear();
 }
 
@@ -84,10 +142,16 @@ fn mix(mut z: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn tokens(text: &str) -> Vec<Token> {
-        let mut out = Vec::new();
-        Tokenizer::default().tokens_into(text, &mut out);
+    fn claim(text: &str) -> Analysis {
+        let mut out = Analysis::default();
+        Tokenizer::default().claim_into(text, &mut out);
         out
+    }
+
+    fn tokens(text: &str) -> Vec<Token> {
+        let mut out = Analysis::default();
+        Tokenizer::default().text_into(text, &mut out);
+        out.tokens
     }
 
     #[test]
@@ -110,5 +174,24 @@ mod tests {
     fn empty_and_symbol_only_texts_have_no_tokens() {
         assert!(tokens("").is_empty());
         assert!(tokens("！！？…[doge]").is_empty());
+        assert_eq!(claim("！！").length, 0);
+    }
+
+    #[test]
+    fn a_claim_keeps_its_order_runs_and_length() {
+        // Punctuation is normalized away, so a run goes on across it; another script ends it.
+        let a = claim("84岁钟南山，x 出征！");
+        assert_eq!(a.length, 2 + 4 + 1 + 2);
+        let shape: Vec<Option<bool>> = a
+            .units
+            .iter()
+            .map(|u| match u {
+                Unit::Char { joined, .. } => Some(joined.is_some()),
+                Unit::Word(_) => None,
+            })
+            .collect();
+        let (f, t) = (Some(false), Some(true));
+        assert_eq!(shape, [None, f, t, t, t, None, f, t]);
+        assert_eq!(a.chars.len(), 6);
     }
 }
