@@ -15,7 +15,20 @@ pub fn schema() -> Schema {
         .with_signal("rumour", &["claim", "factcheck"])
         .with_signal(
             "copy_campaign",
-            &["campaign", "accounts", "posts", "first_seen", "span_minutes", "posts_per_hour", "similarity"],
+            &[
+                "campaign",
+                "accounts",
+                "posts",
+                "first_seen",
+                "span_minutes",
+                "posts_per_hour",
+                "burst_accounts",
+                "burst_minutes",
+                "new_account_share",
+                "copying_account_share",
+                "posts_per_account",
+                "similarity",
+            ],
         )
         .with_signal("debunked_claim", &["factcheck", "verdict", "score", "publisher", "claim", "url"])
         .with_signal("spread_after_debunk", &["factcheck", "published_at", "hours_after"])
