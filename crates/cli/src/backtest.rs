@@ -19,6 +19,7 @@ use steward_model::Decision;
 use steward_policy::Policy;
 use steward_store::{Store, TrippedBreaker};
 
+use crate::excerpt::excerpt;
 use crate::ingest::{Totals, ingest_files};
 
 /// Decisions read from the throwaway store per page.
@@ -123,17 +124,10 @@ fn sample(store: &dyn Store, d: &Decision) -> Value {
     json!({
         "decision": d.id,
         "shadow": d.shadow,
-        "text": clip(&text, 200),
+        "text": excerpt(&text, 200),
         "signals": signals,
         "reason": d.explanation,
     })
-}
-
-fn clip(s: &str, chars: usize) -> String {
-    match s.char_indices().nth(chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }
 
 /// Spread-out picks: the same every run, from the whole replay rather than its start.
@@ -278,13 +272,13 @@ fn print_samples(rule: &str, samples: &Value) {
             if x["shadow"] == true { " (shadow)" } else { "" },
             x["text"].as_str().unwrap_or_default(),
             signals.join(", "),
-            clip(x["reason"].as_str().unwrap_or_default(), 240),
+            excerpt(x["reason"].as_str().unwrap_or_default(), 240),
         );
     }
 }
 
 pub fn run(args: BacktestArgs) -> Result<ExitCode> {
-    if args.events.iter().filter(|p| p.as_os_str() == "-").count() > 0 && args.against.is_some() {
+    if args.events.iter().any(|p| p.as_os_str() == "-") && args.against.is_some() {
         bail!("--against replays the events twice, so it needs files, not standard input");
     }
     let policy = load(args.policy.as_deref())?;
@@ -334,11 +328,5 @@ mod tests {
         assert_eq!(picks(&v, 20).count(), 10);
         assert_eq!(picks(&v, 0).count(), 0);
         assert_eq!(picks::<usize>(&[], 3).count(), 0);
-    }
-
-    #[test]
-    fn clip_counts_characters() {
-        assert_eq!(clip("标题党标题党", 3), "标题党…");
-        assert_eq!(clip("short", 10), "short");
     }
 }

@@ -36,10 +36,7 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
              recorded, not enforced) until an admin re-arms it: POST /v1/policy/rules/{}/rearm",
             trip.rule_id,
             fmt_time(trip.tripped_at),
-            serde_json::from_str::<Value>(&trip.detail)
-                .ok()
-                .and_then(|d| d["reason"].as_str().map(str::to_string))
-                .unwrap_or_default(),
+            trip.detail_json()["reason"].as_str().unwrap_or_default(),
             trip.rule_id
         );
     }

@@ -33,6 +33,7 @@ use steward_detect::claims::{ClaimMatcher, KnowledgeBase, Match, MatcherConfig};
 use steward_model::FactCheck;
 use steward_model::factcheck_import::from_jsonl;
 
+use crate::excerpt::excerpt;
 use crate::jsonl::{self, Id};
 
 /// A labelled post: `expected` is the fact-check it repeats, or null; `accept` every
@@ -323,7 +324,7 @@ pub fn run(factchecks: &Path, posts: &Path, show_errors: bool) -> Result<ExitCod
                 let rank = rank.map_or(format!("not in the top {RANKED}"), |r| format!("ranked {}", r + 1));
                 eprintln!("missed {}: expected {expected} ({rank})", p.id);
                 show_hit(kb, hits.first(), &p.text);
-                eprintln!("  expected: {}", clip(&fact_checks[known[expected]].claim));
+                eprintln!("  expected: {}", excerpt(&fact_checks[known[expected]].claim, 160));
             } else if show_errors && best.is_some_and(|m| m.score < threshold) {
                 eprintln!("below the threshold {}:", p.id);
                 show_hit(kb, best.as_ref(), &p.text);
@@ -377,15 +378,11 @@ pub fn run(factchecks: &Path, posts: &Path, show_errors: bool) -> Result<ExitCod
 
 /// The post and the fact-check it matched best, for `--show-errors`.
 fn show_hit(kb: &KnowledgeBase, hit: Option<&Match>, text: &str) {
-    eprintln!("  post: {}", clip(text));
+    eprintln!("  post: {}", excerpt(text, 160));
     if let Some(h) = hit {
         let f = &kb.entry(h.entry).fact_check;
-        eprintln!("  matched {} at {:.3}: {}", f.id, h.score, clip(&f.claim));
+        eprintln!("  matched {} at {:.3}: {}", f.id, h.score, excerpt(&f.claim, 160));
     }
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(160).collect()
 }
 
 /// Character bigrams of a text as Elasticsearch's CJK analyzer would index them: case

@@ -26,6 +26,7 @@ use steward_detect::clickbait::learn::{Metrics, SplitMix, metrics_of};
 use steward_detect::clickbait::train::{Example, cross_validate_zh, train_en};
 use steward_detect::clickbait::{Clickbait, Language, THRESHOLD, title_of};
 
+use crate::excerpt::excerpt;
 use crate::jsonl::{self, Id};
 
 /// One labelled item of a clickbait file.
@@ -194,14 +195,6 @@ pub struct PostRow {
     pub campaign: Option<Value>,
 }
 
-fn abbreviate(s: &str, chars: usize) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    match s.char_indices().nth(chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s,
-    }
-}
-
 /// `--posts`: how many real posts the detector flags.
 pub fn run_posts(path: &Path, samples: usize, seed: u64) -> Result<ExitCode> {
     let rows: Vec<PostRow> = jsonl::read(path, None, "a post with id and text")?;
@@ -236,7 +229,7 @@ pub fn run_posts(path: &Path, samples: usize, seed: u64) -> Result<ExitCode> {
                 "score": (s.score * 1000.0).round() / 1000.0,
                 "cues": s.cues,
                 "title": t.title,
-                "text": abbreviate(&p.text, 80),
+                "text": excerpt(&p.text, 80),
             }))
         })
         .collect();
@@ -353,7 +346,7 @@ mod tests {
         assert!(run_posts(f.path(), 5, 1).is_ok());
         let bad = write("{\"id\":\"p1\"}\n");
         assert!(run_posts(bad.path(), 5, 1).is_err());
-        assert_eq!(abbreviate("一二三四五", 3), "一二三…");
-        assert_eq!(abbreviate("a  b\nc", 10), "a b c");
+        assert_eq!(excerpt("一二三四五", 3), "一二三…");
+        assert_eq!(excerpt("a  b\nc", 10), "a b c");
     }
 }

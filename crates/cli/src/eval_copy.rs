@@ -201,18 +201,11 @@ fn describe(c: usize, members: &[usize], detected: &Detected, posts: &[LabelledP
 /// `k` distinct indices below `n`, picked by a partial Fisher–Yates shuffle driven by
 /// splitmix64 from `seed` (the same sample on every run), in increasing order.
 fn sample(n: usize, k: usize, seed: u64) -> Vec<usize> {
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = steward_detect::clickbait::learn::SplitMix::new(seed);
     let mut all: Vec<usize> = (0..n).collect();
     let k = k.min(n);
     for i in 0..k {
-        let j = i + (next() % (n - i) as u64) as usize;
+        let j = i + rng.below(n - i);
         all.swap(i, j);
     }
     let mut picked = all[..k].to_vec();

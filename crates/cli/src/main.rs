@@ -20,6 +20,7 @@ mod eval_claims;
 mod eval_clickbait;
 mod eval_copy;
 mod eval_impersonation;
+mod excerpt;
 mod ingest;
 mod jsonl;
 mod kb;

@@ -364,33 +364,6 @@ impl Engine {
             mode => Some(mode),
         }
     }
-}
-
-/// Gives detectors the stored state of the entities they learn from (fact-checks, protected
-/// identities, credentials).
-fn restore_knowledge(store: &dyn Store, detectors: &mut Detectors) -> Result<(), EngineError> {
-    let mut scratch = Findings::default();
-    for kind in detectors.knowledge() {
-        for row in store.entities(kind)? {
-            if row.deleted {
-                continue;
-            }
-            match Payload::from_entity(kind, &row.body) {
-                Some(Ok(payload)) => {
-                    let event = Event { id: format!("stored:{kind}/{}", row.id), at: row.updated_at, payload };
-                    detectors.learn(kind, &Context { event: &event, account: None }, &mut scratch);
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(kind, id = %row.id, "stored entity left out of detector knowledge: {e}")
-                }
-                None => tracing::warn!(kind, "a detector learns from an entity kind that has no upsert event"),
-            }
-        }
-    }
-    Ok(())
-}
-
-impl Engine {
     /// Rebuilds the detectors' state from the stored events of their window, in received
     /// order, as if they had just run.
     fn replay_window(&mut self) -> Result<(), EngineError> {
@@ -739,7 +712,6 @@ impl Engine {
         let standing = account_id.map(|id| self.state.standing(id, policy, now));
         let input = Input { event, account, post, signals: &signals, standing: standing.as_ref() };
         let evaluation = policy.evaluate_all(&input);
-        let modes: HashMap<&str, Mode> = evaluation.matches.iter().map(|m| (m.rule.id.as_str(), m.rule.mode)).collect();
         let circumstances = Circumstances {
             event,
             account_id,
@@ -751,7 +723,8 @@ impl Engine {
         let decisions = outcomes(policy, &circumstances, &input, evaluation.matches, true)
             .into_iter()
             .map(|o| {
-                let mode = modes.get(o.decision.rule_id.as_str()).copied().unwrap_or(Mode::Live);
+                // Ladder steps have no mode: they follow the rules that deducted the credit.
+                let mode = policy.rule(&o.decision.rule_id).map_or(Mode::Live, |r| r.mode);
                 SpotDecision { mode, decision: o.decision }
             })
             .collect();
@@ -810,6 +783,30 @@ impl Engine {
         batch.entities.push(entity);
         Ok(replaced)
     }
+}
+
+/// Gives detectors the stored state of the entities they learn from (fact-checks, protected
+/// identities, credentials).
+fn restore_knowledge(store: &dyn Store, detectors: &mut Detectors) -> Result<(), EngineError> {
+    let mut scratch = Findings::default();
+    for kind in detectors.knowledge() {
+        for row in store.entities(kind)? {
+            if row.deleted {
+                continue;
+            }
+            match Payload::from_entity(kind, &row.body) {
+                Some(Ok(payload)) => {
+                    let event = Event { id: format!("stored:{kind}/{}", row.id), at: row.updated_at, payload };
+                    detectors.learn(kind, &Context { event: &event, account: None }, &mut scratch);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(kind, id = %row.id, "stored entity left out of detector knowledge: {e}")
+                }
+                None => tracing::warn!(kind, "a detector learns from an entity kind that has no upsert event"),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Counts a live decision of a rule against its quota. Returns false when the rule has just

@@ -66,6 +66,24 @@ pub struct PolicyView {
     pub versions: Vec<VersionView>,
 }
 
+/// A tripped breaker as answered: when, and what passed the ceiling.
+fn trip_view(b: &TrippedBreaker) -> Value {
+    serde_json::json!({ "tripped_at": b.tripped_at, "detail": b.detail_json() })
+}
+
+/// Runs `f` on the engine thread; a store failure there is 503.
+async fn on_engine<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut steward_engine::Engine) -> Result<T, steward_engine::EngineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    state
+        .engine
+        .run(f)
+        .await
+        .map_err(|_| ApiError::internal("the engine has stopped"))?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+}
+
 fn view(
     policy: &Policy,
     hits: Vec<RuleHits>,
@@ -77,10 +95,7 @@ fn view(
         .iter()
         .map(|r| {
             let hit = hits.iter().find(|h| h.rule_id == r.id).cloned().unwrap_or_default();
-            let breaker = tripped.iter().find(|b| b.rule_id == r.id).map(|b| {
-                let detail = serde_json::from_str::<Value>(&b.detail).unwrap_or(Value::String(b.detail.clone()));
-                serde_json::json!({ "tripped_at": b.tripped_at, "detail": detail })
-            });
+            let breaker = tripped.iter().find(|b| b.rule_id == r.id).map(trip_view);
             let running = match r.mode {
                 Mode::Live if breaker.is_some() => Mode::Shadow,
                 mode => mode,
@@ -178,12 +193,7 @@ pub async fn post(State(state): State<AppState>, caller: Caller, body: Bytes) ->
     };
     let by = caller.key_id.clone();
     let in_force = policy.clone();
-    state
-        .engine
-        .run(move |engine| engine.set_policy(in_force, &by))
-        .await
-        .map_err(|_| ApiError::internal("the engine has stopped"))?
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    on_engine(&state, move |engine| engine.set_policy(in_force, &by)).await?;
     state.set_policy(policy);
     Ok(Json(current_view(&state).await?).into_response())
 }
@@ -269,15 +279,8 @@ pub async fn rearm(
         return Err(ApiError::not_found(format!("the policy in force has no rule {id:?}")));
     }
     let (rule, by) = (id.clone(), caller.key_id.clone());
-    let trip = state
-        .engine
-        .run(move |engine| engine.rearm(&rule, &by))
-        .await
-        .map_err(|_| ApiError::internal("the engine has stopped"))?
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::CONFLICT, format!("rule {id:?}: its circuit breaker has not tripped"))
-        })?;
-    let detail = serde_json::from_str::<Value>(&trip.detail).unwrap_or(Value::String(trip.detail.clone()));
-    Ok(Json(Rearmed { rule_id: id, was: serde_json::json!({ "tripped_at": trip.tripped_at, "detail": detail }) }))
+    let trip = on_engine(&state, move |engine| engine.rearm(&rule, &by)).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::CONFLICT, format!("rule {id:?}: its circuit breaker has not tripped"))
+    })?;
+    Ok(Json(Rearmed { rule_id: id, was: trip_view(&trip) }))
 }

@@ -118,6 +118,13 @@ pub struct TrippedBreaker {
     pub detail: String,
 }
 
+impl TrippedBreaker {
+    /// The detail as JSON (a detail that is not JSON comes back as a string).
+    pub fn detail_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.detail).unwrap_or_else(|_| serde_json::Value::String(self.detail.clone()))
+    }
+}
+
 /// A change to a rule's circuit breaker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BreakerChange {
