@@ -22,6 +22,34 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// `steward ingest` over an event file on a throwaway store, after loading fact-checks and
+    /// the identity registry as `steward kb import` and `steward registry import` do; events/s
+    /// and decisions/s of the ingest (the engine's start is timed apart), and the audit
+    /// chain verified afterwards.
+    Ingest {
+        /// NDJSON events, e.g. the real posts from `scripts/copy-events.py`.
+        #[arg(long)]
+        events: std::path::PathBuf,
+        /// Only the first N lines of the file.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(flatten)]
+        setup: SetupArgs,
+    },
+    /// `steward ingest` over a flood where every post ends in a decision: AI-generated posts
+    /// published without the label (labelled, kept out of recommendations, a credit point
+    /// deducted), from accounts posting `--per-account` times each, so the credit ladder
+    /// fires too.
+    Flood {
+        #[arg(long, default_value_t = 100_000)]
+        posts: usize,
+        /// Posts per account: from the 21st a post brings the account under 80 credit points,
+        /// from the 41st under 60, from the 61st under 40 (each a ladder step).
+        #[arg(long, default_value_t = 100)]
+        per_account: usize,
+        #[command(flatten)]
+        setup: SetupArgs,
+    },
     /// Single-event `POST /v1/events` latency at a fixed request rate against an
     /// in-process server on a fresh SQLite store (open loop: latency counts from the
     /// moment each request was due, so a stall is not hidden).
@@ -78,9 +106,41 @@ pub enum BenchCommand {
     },
 }
 
+/// What `bench ingest` and `bench flood` load before timing, and where they store.
+#[derive(clap::Args)]
+pub struct SetupArgs {
+    /// JSONL fact-checks to import first (`steward kb import`).
+    #[arg(long)]
+    factchecks: Option<std::path::PathBuf>,
+    /// JSONL identity registry to import first (`steward registry import`).
+    #[arg(long)]
+    registry: Option<std::path::PathBuf>,
+    /// Policy file; the shipped default policy when omitted.
+    #[arg(long)]
+    policy: Option<std::path::PathBuf>,
+    /// An empty PostgreSQL database; a temporary SQLite store when omitted.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+impl SetupArgs {
+    fn setup(&self) -> crate::bench_ingest::Setup<'_> {
+        crate::bench_ingest::Setup {
+            factchecks: self.factchecks.as_deref(),
+            registry: self.registry.as_deref(),
+            policy: self.policy.as_deref(),
+            database_url: self.database_url.as_deref(),
+        }
+    }
+}
+
 pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
     match command {
         BenchCommand::Pipeline { events, database_url } => pipeline(events, database_url)?,
+        BenchCommand::Ingest { events, limit, setup } => crate::bench_ingest::ingest(&events, limit, &setup.setup())?,
+        BenchCommand::Flood { posts, per_account, setup } => {
+            crate::bench_ingest::flood(posts, per_account, &setup.setup())?
+        }
         BenchCommand::Http { rate, seconds, connections } => http(rate, seconds, connections)?,
         BenchCommand::Sketch { posts, options } => crate::bench_sketch::run(&posts, &options)?,
         BenchCommand::Claims { factchecks, posts, kb_size, seconds } => {
@@ -110,7 +170,7 @@ pub fn synthetic_event(i: usize, at: &str) -> String {
 
 /// 48 common Chinese characters chosen by a hash of `seed`, with punctuation: texts of
 /// different seeds share few 3-grams, as unrelated posts do.
-fn post_text(seed: usize) -> String {
+pub fn post_text(seed: usize) -> String {
     const CHARS: &str = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严";
     let chars: Vec<char> = CHARS.chars().collect();
     let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -27,6 +27,8 @@ pub struct Totals {
     pub duplicates: usize,
     pub rejected: usize,
     pub decisions: usize,
+    /// Decisions by rule id.
+    pub by_rule: std::collections::BTreeMap<String, usize>,
 }
 
 pub fn run(store: Arc<dyn Store>, policy: Arc<Policy>, files: &[PathBuf]) -> Result<ExitCode> {
@@ -175,6 +177,7 @@ fn report(bar: &ProgressBar, name: &str, outcome: &IngestOutcome, totals: &mut T
     totals.accepted += outcome.accepted;
     totals.duplicates += outcome.duplicates;
     totals.decisions += outcome.decisions.len();
+    crate::bench_ingest::count_rules(&mut totals.by_rule, &outcome.decisions);
 }
 
 /// Appends one line (with its newline) to `buf`, keeping at most `limit` bytes of it: an

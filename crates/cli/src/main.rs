@@ -13,6 +13,7 @@ use steward_model::Role;
 mod backtest;
 mod bench;
 mod bench_impersonation;
+mod bench_ingest;
 mod bench_sketch;
 mod demo;
 mod eval;
