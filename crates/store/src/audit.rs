@@ -97,38 +97,53 @@ pub fn entry_hash(prev_hash: &str, seq: u64, at: DateTime<Utc>, action: &str, su
 /// Canonical JSON text: object keys sorted, no insignificant whitespace. Independent of
 /// whether `serde_json` keeps insertion order.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
-    out
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+/// Appends the canonical JSON text of `value` to `out`.
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail, and a Value always serializes.
+    let _ = serde_json::to_writer(out, &Canonical(value));
+}
+
+/// A value that serializes with its object keys in sorted order, by serde_json's compact
+/// writer: scalars, strings and keys are written (and escaped) exactly as
+/// `Value::to_string` writes them.
+struct Canonical<'a>(&'a Value);
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries = serializer.serialize_map(Some(map.len()))?;
+                // serde_json's map is a BTreeMap (sorted) unless its `preserve_order` feature
+                // is on; sort only when it is not sorted already.
+                if map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b) {
+                    for (k, v) in map {
+                        entries.serialize_entry(k, &Canonical(v))?;
+                    }
+                } else {
+                    let mut sorted: Vec<(&String, &Value)> = map.iter().collect();
+                    sorted.sort_by(|a, b| a.0.cmp(b.0));
+                    for (k, v) in sorted {
+                        entries.serialize_entry(k, &Canonical(v))?;
+                    }
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
+                entries.end()
             }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Canonical(item))?;
                 }
-                write_canonical(item, out);
+                seq.end()
             }
-            out.push(']');
+            scalar => scalar.serialize(serializer),
         }
-        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
@@ -233,6 +248,54 @@ mod tests {
         ];
         for other in others {
             assert_ne!(base, other);
+        }
+    }
+
+    /// The first implementation, kept as the reference the fast one must match byte for byte.
+    fn reference_canonical(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, key) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    reference_canonical(&map[key], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    reference_canonical(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+
+    #[test]
+    fn canonical_json_matches_the_reference_byte_for_byte() {
+        let values = [
+            json!(null),
+            json!({}),
+            json!([]),
+            json!({"z": [1, -2, 3.25, 1e300, -0.0, 18446744073709551615u64, i64::MIN], "a": null, "é": "x"}),
+            json!({"ctl": "\u{0}\u{1f}\u{7f}\"\\/\n\t", "zh": "标题党…【】", "emoji": "🙂", "": ""}),
+            json!({"b": {"d": [{"y": true, "x": false}], "c": {}}, "a\"q": 1, "A": 2, "aa": 3, "a": 4}),
+        ];
+        for v in values {
+            let mut reference = String::new();
+            reference_canonical(&v, &mut reference);
+            assert_eq!(canonical_json(&v), reference);
         }
     }
 
