@@ -414,8 +414,9 @@ impl Engine {
     /// the batch is committed.
     pub fn ingest(&mut self, records: &[RawRecord]) -> Result<IngestOutcome, EngineError> {
         let parsed = parse_records(records, &self.options.limits, (self.options.clock)());
-        let (batch, outcome) = self.prepare(parsed)?;
+        let (batch, mut outcome) = self.prepare(parsed)?;
         self.commit(&batch)?;
+        outcome.decisions = live_decisions(batch);
         Ok(outcome)
     }
 
@@ -434,7 +435,11 @@ impl Engine {
             let (to_report, committed) = std::sync::mpsc::channel::<Result<(), StoreError>>();
             scope.spawn(move || {
                 for batch in commits {
-                    if to_report.send(store.commit(&batch).map(|_| ())).is_err() {
+                    let committed = store.commit(&batch).map(|_| ());
+                    // Let go of the batch first, so the engine holds the last reference and
+                    // can move the decisions out of it.
+                    drop(batch);
+                    if to_report.send(committed).is_err() {
                         break;
                     }
                 }
@@ -442,10 +447,14 @@ impl Engine {
             let mut waiting: std::collections::VecDeque<IngestOutcome> = Default::default();
             let mut confirm = |engine: &mut Engine, waiting: &mut std::collections::VecDeque<IngestOutcome>, r| {
                 let outcome = waiting.pop_front();
-                engine.in_flight.pop_front();
+                let batch = engine.in_flight.pop_front().map(|f| f.batch);
                 match r {
                     Ok(()) => {
-                        done(outcome.unwrap_or_default());
+                        let mut outcome = outcome.unwrap_or_default();
+                        if let Some(batch) = batch {
+                            outcome.decisions = take_live_decisions(batch);
+                        }
+                        done(outcome);
                         Ok(())
                     }
                     Err(e) => {
@@ -475,8 +484,9 @@ impl Engine {
         })
     }
 
-    /// Dedupes and processes parsed records into the batch to commit and its outcome.
-    /// Memory is updated at once; a failed commit marks it stale.
+    /// Dedupes and processes parsed records into the batch to commit and its outcome, whose
+    /// live decisions are the batch's, moved into it once the batch is committed. Memory is
+    /// updated at once; a failed commit marks it stale.
     fn prepare(&mut self, parsed: Vec<Parsed>) -> Result<(Batch, IngestOutcome), EngineError> {
         let now = (self.options.clock)();
         if self.stale {
@@ -680,7 +690,6 @@ impl Engine {
             });
             batch.restrictions.extend(o.decision.restrictions.iter().cloned());
             batch.credits.extend(o.credits);
-            outcome.decisions.push(o.decision.clone());
             batch.decisions.push(o.decision);
         }
         Ok(())
@@ -911,6 +920,23 @@ pub struct SpotDecision {
     #[schema(value_type = String)]
     pub mode: Mode,
     pub decision: Decision,
+}
+
+/// The live decisions of a committed batch (its shadow ones are recorded, not enforced), in
+/// order.
+fn live_decisions(batch: Batch) -> Vec<Decision> {
+    let mut decisions = batch.decisions;
+    decisions.retain(|d| !d.shadow);
+    decisions
+}
+
+/// [`live_decisions`] of a batch that was shared with the committing thread: moved out when
+/// the engine holds the last reference (that thread lets go before it reports), else copied.
+fn take_live_decisions(batch: Arc<Batch>) -> Vec<Decision> {
+    match Arc::try_unwrap(batch) {
+        Ok(batch) => live_decisions(batch),
+        Err(shared) => shared.decisions.iter().filter(|d| !d.shadow).cloned().collect(),
+    }
 }
 
 /// Entities are plain data: serializing them cannot fail.

@@ -68,6 +68,28 @@ fn options() -> EngineOptions {
 }
 
 #[test]
+fn streamed_outcomes_carry_the_live_decisions_only() {
+    for s in stores::all() {
+        let store = s.store.clone();
+        let mut engine = Engine::open(store.clone(), policy("v1", "shadow", ""), options()).unwrap();
+        let batches: Vec<Vec<steward_engine::Parsed>> = (0..3)
+            .map(|b| {
+                let body = (0..2).map(|i| post(&format!("s{b}-{i}"), "a1", t0(), true)).collect::<Vec<_>>().join("\n");
+                steward_engine::parse_records(&split_ndjson(body.as_bytes(), 1), &Limits::default(), t0())
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        engine.ingest_stream(batches, |o| outcomes.push(o)).unwrap();
+        for o in &outcomes {
+            assert_eq!(o.decisions.iter().map(|d| d.rule_id.as_str()).collect::<Vec<_>>(), vec!["ai", "ai"]);
+            assert!(o.decisions.iter().all(|d| !d.shadow));
+            assert_eq!(o.shadow_decisions, 2);
+        }
+        assert_eq!(store.decisions_for("a1", true, 100).unwrap().len(), 6);
+    }
+}
+
+#[test]
 fn shadow_rules_record_what_they_would_do_and_enforce_nothing() {
     for s in stores::all() {
         let store = s.store.clone();

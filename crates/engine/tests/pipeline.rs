@@ -397,6 +397,38 @@ fn streamed_batches_decide_on_posts_still_being_committed() {
     });
 }
 
+#[test]
+fn streamed_outcomes_carry_the_decisions_of_their_batch_as_stored() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        // Five batches of four posts from one account: credit runs down and the ladder fires.
+        let batches: Vec<Vec<steward_engine::Parsed>> = (0..5)
+            .map(|b| {
+                let lines: Vec<String> = (0..4).map(|i| ai_post(&format!("s{b}-{i}"), "a1", clock.now())).collect();
+                let body = lines.join("\n");
+                steward_engine::parse_records(&split_ndjson(body.as_bytes(), 1), &Default::default(), clock.now())
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        engine.ingest_stream(batches, |o| outcomes.push(o)).unwrap();
+        assert_eq!(outcomes.len(), 5);
+        let mut streamed = Vec::new();
+        for (b, o) in outcomes.iter().enumerate() {
+            assert_eq!(o.accepted, 4);
+            let posts: Vec<&str> = o.decisions.iter().filter_map(|d| d.post_id.as_deref()).collect();
+            assert!(posts.iter().all(|p| p.starts_with(&format!("p-s{b}-"))), "batch {b}: {posts:?}");
+            streamed.extend(o.decisions.iter().cloned());
+        }
+        // 20 AI posts, and the ladder step once credit fell below 8.
+        assert_eq!(streamed.len(), 21);
+        let mut stored = store.decisions_for("a1", false, 100).unwrap();
+        stored.sort_by(|a, b| a.id.cmp(&b.id));
+        streamed.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(streamed, stored);
+    });
+}
+
 fn fact_check(id: &str, claim: &str, published: DateTime<Utc>) -> String {
     json!({"id": format!("e-{id}"), "type": "factcheck.upserted", "at": published, "factcheck": {"id": id,
         "claim": claim, "verdict": "false", "publisher": "示例辟谣", "published_at": published,
