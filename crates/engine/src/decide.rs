@@ -7,6 +7,7 @@ use steward_model::{
     Action, Appeal, CreditEntry, Decision, Event, Restriction, RestrictionKind, Signal, Standing, decision_id,
 };
 use steward_policy::Policy;
+use steward_store::audit::{AuditBody, CanonicalObject};
 
 /// What a rule or ladder step decided, before it becomes a [`Decision`].
 pub(crate) struct Verdict<'a> {
@@ -145,4 +146,171 @@ fn facts(c: &Circumstances, skipped: &[&str]) -> Value {
         facts["actions_without_subject"] = json!(skipped);
     }
     facts
+}
+
+/// The body of a decision's `decision.created` audit entry, written canonically from the
+/// decision: `{account_id, actions, credit_deducted, event_id, policy_version, post_id,
+/// restrictions, rule_id}`, each as the decision serializes it.
+pub(crate) fn audit_body(d: &Decision) -> AuditBody {
+    let mut out = Vec::with_capacity(512);
+    // Strings, numbers, options and times always serialize.
+    let _ = write_audit_body(d, &mut out);
+    AuditBody::from_canonical(String::from_utf8(out).unwrap_or_default())
+}
+
+fn write_audit_body(d: &Decision, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let mut body = CanonicalObject::start(out);
+    body.field("account_id", &d.account_id)?;
+    write_array(body.key("actions"), &d.actions, write_action)?;
+    body.field("credit_deducted", &d.credit_deducted)?;
+    body.field("event_id", &d.event_id)?;
+    body.field("policy_version", &d.policy_version)?;
+    body.field("post_id", &d.post_id)?;
+    write_array(body.key("restrictions"), &d.restrictions, write_restriction)?;
+    body.field("rule_id", &d.rule_id)?;
+    body.end();
+    Ok(())
+}
+
+fn write_array<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    write: fn(&T, &mut Vec<u8>) -> Result<(), serde_json::Error>,
+) -> Result<(), serde_json::Error> {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(item, out)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// An action as it serializes (internally tagged by `type`), keys sorted.
+fn write_action(a: &Action, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let mut o = CanonicalObject::start(out);
+    match a {
+        Action::Label { label } => o.field("label", label)?,
+        Action::QueueReview { queue } => o.field("queue", queue)?,
+        Action::DeductCredit { points } => o.field("points", points)?,
+        Action::Demonetize { features, days } => {
+            o.field("days", days)?;
+            o.field("features", features)?;
+        }
+        Action::RestrictPosting { days }
+        | Action::RestrictNewFollowers { days }
+        | Action::Suspend { days }
+        | Action::RequireDisclosure { days } => o.field("days", days)?,
+        Action::LimitReach {} | Action::Remove {} | Action::Close {} => {}
+    }
+    o.field("type", a.name())?;
+    o.end();
+    Ok(())
+}
+
+/// A restriction as it serializes (a missing post and an empty detail are left out), keys
+/// sorted.
+fn write_restriction(r: &Restriction, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let mut o = CanonicalObject::start(out);
+    o.field("account_id", &r.account_id)?;
+    o.field("decision_id", &r.decision_id)?;
+    if !r.detail.is_empty() {
+        o.field("detail", &r.detail)?;
+    }
+    o.field("end", &r.end)?;
+    o.field("kind", &r.kind)?;
+    if let Some(post_id) = &r.post_id {
+        o.field("post_id", post_id)?;
+    }
+    o.field("start", &r.start)?;
+    o.end();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use steward_store::audit::canonical_json;
+
+    fn decision(actions: Vec<Action>, restrictions: Vec<Restriction>, account: bool, post: bool) -> Decision {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap() + Duration::nanoseconds(123_456_789);
+        Decision {
+            id: "r@e\"1".into(),
+            event_id: "e\"1".into(),
+            account_id: account.then(|| "a1".into()),
+            post_id: post.then(|| "p1".into()),
+            rule_id: "r".into(),
+            policy_version: "v 1 — 版本".into(),
+            ground: "g".into(),
+            category: "c".into(),
+            facts: json!({}),
+            automated_detection: true,
+            automated_decision: true,
+            actions,
+            restrictions,
+            credit_deducted: 3,
+            explanation: "x".into(),
+            appeal: Appeal { how: "h".into(), until: at },
+            decided_at: at,
+            shadow: false,
+        }
+    }
+
+    /// The body as first written: a value through `json!`, made canonical.
+    fn reference(d: &Decision) -> String {
+        canonical_json(&json!({
+            "event_id": d.event_id,
+            "rule_id": d.rule_id,
+            "policy_version": d.policy_version,
+            "account_id": d.account_id,
+            "post_id": d.post_id,
+            "actions": d.actions,
+            "restrictions": d.restrictions,
+            "credit_deducted": d.credit_deducted,
+        }))
+    }
+
+    #[test]
+    fn the_audit_body_is_the_canonical_json_of_the_decision_fields() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap() + Duration::microseconds(5);
+        let restriction = |post: Option<&str>, kind, detail: &str, end| Restriction {
+            decision_id: "r@e\"1".into(),
+            account_id: "a\u{1}1".into(),
+            post_id: post.map(str::to_string),
+            kind,
+            detail: detail.into(),
+            start: at,
+            end,
+        };
+        let actions = vec![
+            Action::Label { label: "ai-generated".into() },
+            Action::LimitReach {},
+            Action::Remove {},
+            Action::RestrictPosting { days: 7 },
+            Action::RestrictNewFollowers { days: 30 },
+            Action::Demonetize { features: vec!["ads".into(), "tips".into()], days: 30 },
+            Action::Suspend { days: 90 },
+            Action::Close {},
+            Action::RequireDisclosure { days: 180 },
+            Action::QueueReview { queue: "campaigns".into() },
+            Action::DeductCredit { points: 2 },
+        ];
+        let restrictions = vec![
+            restriction(Some("p1"), RestrictionKind::Label, "标题党 \"x\"", None),
+            restriction(Some("p1"), RestrictionKind::LimitReach, "", None),
+            restriction(None, RestrictionKind::Monetization, "ads,tips", Some(at + Duration::days(30))),
+            restriction(None, RestrictionKind::Posting, "", Some(at + Duration::nanoseconds(1))),
+        ];
+        for (account, post) in [(true, true), (true, false), (false, false)] {
+            for d in [
+                decision(actions.clone(), restrictions.clone(), account, post),
+                decision(vec![], vec![], account, post),
+            ] {
+                assert_eq!(audit_body(&d).as_str(), reference(&d));
+            }
+        }
+    }
 }

@@ -277,7 +277,8 @@ impl Engine {
                 "by": by,
                 "previous": previous.as_ref().map(|p| &p.version),
                 "modes": modes,
-            }),
+            })
+            .into(),
         });
         if let Some(before) = before {
             for rule in &self.policy.rules {
@@ -292,7 +293,8 @@ impl Engine {
                             "to": rule.mode.as_str(),
                             "version": self.policy.version,
                             "by": by,
-                        }),
+                        })
+                        .into(),
                     });
                 }
             }
@@ -328,7 +330,7 @@ impl Engine {
                 at: now,
                 action: "rule.rearmed".into(),
                 subject: rule_id.to_string(),
-                body: json!({ "by": by, "tripped_at": trip.tripped_at }),
+                body: json!({ "by": by, "tripped_at": trip.tripped_at }).into(),
             }],
             ..Batch::default()
         };
@@ -677,16 +679,7 @@ impl Engine {
                 at: now,
                 action: "decision.created".into(),
                 subject: o.decision.id.clone(),
-                body: json!({
-                    "event_id": o.decision.event_id,
-                    "rule_id": o.decision.rule_id,
-                    "policy_version": o.decision.policy_version,
-                    "account_id": o.decision.account_id,
-                    "post_id": o.decision.post_id,
-                    "actions": o.decision.actions,
-                    "restrictions": o.decision.restrictions,
-                    "credit_deducted": o.decision.credit_deducted,
-                }),
+                body: decide::audit_body(&o.decision),
             });
             batch.restrictions.extend(o.decision.restrictions.iter().cloned());
             batch.credits.extend(o.credits);
@@ -848,7 +841,7 @@ fn within_quota(
         at: now,
         action: "rule.breaker_tripped".into(),
         subject: rule.id.clone(),
-        body: detail,
+        body: detail.into(),
     });
     batch.breakers.push(BreakerChange::Tripped(tripped.clone()));
     breakers.tripped.insert(rule.id.clone(), tripped);

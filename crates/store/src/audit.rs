@@ -33,7 +33,84 @@ pub struct AuditRecord {
     pub action: String,
     /// What it happened to, e.g. a key, decision or account id.
     pub subject: String,
-    pub body: Value,
+    pub body: AuditBody,
+}
+
+/// The body of an audit record: the canonical JSON text (object keys sorted, no whitespace)
+/// that is stored and hashed. Made from a [`Value`] (`json!({..}).into()`), or written
+/// canonically by a caller on a hot path ([`AuditBody::from_canonical`]), so that no value
+/// tree is built, kept and walked again for each entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBody(String);
+
+impl AuditBody {
+    /// A body from text its writer made canonical, e.g. with [`CanonicalObject`]. It is
+    /// stored and hashed as given.
+    pub fn from_canonical(text: String) -> AuditBody {
+        AuditBody(text)
+    }
+
+    /// The canonical JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Value> for AuditBody {
+    fn from(value: Value) -> AuditBody {
+        AuditBody(canonical_json(&value))
+    }
+}
+
+impl From<&Value> for AuditBody {
+    fn from(value: &Value) -> AuditBody {
+        AuditBody(canonical_json(value))
+    }
+}
+
+/// Writes one JSON object canonically, field by field: the caller gives the keys in sorted
+/// order (checked in debug builds) and values that are canonical themselves (scalars,
+/// strings, and structs through [`write_canonical`] or another `CanonicalObject`).
+pub struct CanonicalObject<'a> {
+    out: &'a mut Vec<u8>,
+    last_key: Option<&'static str>,
+}
+
+impl<'a> CanonicalObject<'a> {
+    pub fn start(out: &'a mut Vec<u8>) -> CanonicalObject<'a> {
+        out.push(b'{');
+        CanonicalObject { out, last_key: None }
+    }
+
+    /// Writes the key and returns the buffer, for the caller to write the value.
+    #[inline]
+    pub fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
+        debug_assert!(self.last_key.is_none_or(|last| last < key), "canonical keys out of order: {key}");
+        if self.last_key.is_some() {
+            self.out.push(b',');
+        }
+        self.last_key = Some(key);
+        if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.out.push(b'"');
+            self.out.extend_from_slice(key.as_bytes());
+            self.out.extend_from_slice(b"\":");
+        } else {
+            // A string always serializes.
+            let _ = serde_json::to_writer(&mut *self.out, key);
+            self.out.push(b':');
+        }
+        self.out
+    }
+
+    /// Writes a key and a value that serializes canonically by itself: a scalar, a string,
+    /// an option of one, a time.
+    pub fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(self.key(key), value)
+    }
+
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
 }
 
 /// A stored audit entry.
@@ -156,7 +233,7 @@ pub(crate) fn chain(head: Option<(u64, String)>, records: &[AuditRecord]) -> Vec
         .map(|r| {
             seq += 1;
             let at = r.at.trunc_subsecs(6);
-            let body = canonical_json(&r.body);
+            let body = r.body.as_str().to_string();
             let hash = entry_hash(&prev, seq, at, &r.action, &r.subject, &body);
             AuditEntry {
                 seq,
@@ -311,7 +388,7 @@ mod tests {
             at: at() + chrono::Duration::nanoseconds(1_234_567),
             action: "a".into(),
             subject: "s".into(),
-            body: json!({"k": 1}),
+            body: json!({"k": 1}).into(),
         };
         let entries = chain(Some((41, "f".repeat(64))), &[r.clone(), r]);
         assert_eq!(entries[0].seq, 42);
@@ -330,7 +407,7 @@ mod tests {
                 at: e.at,
                 action: e.action.clone(),
                 subject: e.subject.clone(),
-                body: serde_json::from_str(&e.body).unwrap(),
+                body: AuditBody::from(serde_json::from_str::<Value>(&e.body).unwrap()),
             })
             .collect()
     }

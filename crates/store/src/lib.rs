@@ -25,7 +25,7 @@ mod postgres_store;
 mod rows;
 mod sqlite_store;
 
-pub use audit::{AuditEntry, AuditRecord, ChainBreak};
+pub use audit::{AuditBody, AuditEntry, AuditRecord, ChainBreak};
 pub use postgres_store::PostgresStore;
 pub use sqlite_store::SqliteStore;
 

@@ -115,7 +115,12 @@ pub(crate) fn key_audit(key: &ApiKey) -> AuditRecord {
         Some(at) => ("key.revoked", at),
         None => ("key.created", key.created_at),
     };
-    AuditRecord { at, action: action.to_string(), subject: key.id.clone(), body: json!({ "role": key.role.as_str() }) }
+    AuditRecord {
+        at,
+        action: action.to_string(),
+        subject: key.id.clone(),
+        body: json!({ "role": key.role.as_str() }).into(),
+    }
 }
 
 /// A group's summary as the entity row it is stored as.

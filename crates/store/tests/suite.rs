@@ -319,7 +319,7 @@ fn decisions_batch(items: &[(Decision, CreditEntry)]) -> Batch {
 }
 
 fn record(action: &str, subject: &str, body: serde_json::Value) -> AuditRecord {
-    AuditRecord { at: t0(), action: action.to_string(), subject: subject.to_string(), body }
+    AuditRecord { at: t0(), action: action.to_string(), subject: subject.to_string(), body: body.into() }
 }
 
 fn key(id: &str, role: Role) -> ApiKey {
