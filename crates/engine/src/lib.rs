@@ -166,7 +166,13 @@ pub fn parse_records(records: &[RawRecord], limits: &Limits, now: DateTime<Utc>)
             line: r.line,
             result: parse_event(r.bytes, limits, now)
                 // parse_event checked the bytes are UTF-8.
-                .map(|e| (e, String::from_utf8_lossy(r.bytes).into_owned())),
+                .map(|e| {
+                    (
+                        e,
+                        String::from_utf8(r.bytes.to_vec())
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                    )
+                }),
         })
         .collect()
 }

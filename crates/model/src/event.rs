@@ -227,6 +227,14 @@ pub fn parse_event(bytes: &[u8], limits: &Limits, now: DateTime<Utc>) -> Result<
 }
 
 fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, RecordError> {
+    // Valid records, nearly all of them, are read without tracking the path; a record that
+    // fails is read again with it, for an error that names the field.
+    let de = &mut serde_json::Deserializer::from_str(text);
+    if let Ok(value) = T::deserialize(&mut *de)
+        && de.end().is_ok()
+    {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();

@@ -295,13 +295,19 @@ impl Store for SqliteStore {
 
     fn existing_event_ids(&self, ids: &[&str]) -> Result<HashSet<String>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT 1 FROM events WHERE id = ?1")?;
+            // One read transaction for all the lookups: one snapshot, and the WAL read lock
+            // taken once instead of once per id.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let mut found = HashSet::new();
-            for id in ids {
-                if stmt.exists([id])? {
-                    found.insert(id.to_string());
+            {
+                let mut stmt = tx.prepare_cached("SELECT 1 FROM events WHERE id = ?1")?;
+                for id in ids {
+                    if stmt.exists([id])? {
+                        found.insert(id.to_string());
+                    }
                 }
             }
+            tx.commit()?;
             Ok(found)
         })
     }
