@@ -15,8 +15,12 @@ use steward_engine::{Engine, IngestOutcome, Parsed, parse_records};
 use steward_policy::Policy;
 use steward_store::Store;
 
-/// Records per engine batch (one store transaction each).
-const BATCH: usize = 1000;
+/// Records per engine batch (one store transaction each). Each commit rewrites every page its
+/// rows touch, and the random keys of the indexes (event, entity and decision ids) touch a
+/// page per row until a batch is large: 5,000 records write about 40% fewer bytes of WAL
+/// and checkpoint per record than 1,000 (150,000 real events: the committing thread's
+/// system time 2.4 → 1.4 s), for a few more megabytes held per batch.
+const BATCH: usize = 5000;
 /// Rejections printed in full; the rest are counted.
 const SHOWN_REJECTIONS: usize = 50;
 
