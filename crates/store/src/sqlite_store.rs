@@ -16,7 +16,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Statement, Transaction, TransactionBehavior, params};
 use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
@@ -130,6 +131,62 @@ impl SqliteStore {
     }
 }
 
+/// Rows per multi-row `INSERT`: one statement to step, and one set of cursors to open and
+/// close, for this many rows instead of one each.
+const ROWS_PER_INSERT: usize = 32;
+
+/// Binds one row's values, in column order, to the next parameters of a statement.
+struct Binder<'s, 'c> {
+    stmt: &'s mut Statement<'c>,
+    next: usize,
+}
+
+impl Binder<'_, '_> {
+    fn bind(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
+        self.next += 1;
+        self.stmt.raw_bind_parameter(self.next, value)
+    }
+}
+
+/// `INSERT INTO table (columns) VALUES (?, ...), ... tail` for `rows` rows.
+fn insert_sql(into: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let tuple = format!("({})", vec!["?"; columns].join(", "));
+    format!("{into} VALUES {} {tail}", vec![tuple; rows].join(", "))
+}
+
+/// Inserts `rows` in order through `INSERT` statements of [`ROWS_PER_INSERT`] rows (the
+/// rest one by one), each kept prepared; `bind` binds one row's `columns` values. Returns
+/// the rows inserted or updated.
+fn insert_rows<T>(
+    tx: &Transaction<'_>,
+    into: &str,
+    columns: usize,
+    tail: &str,
+    rows: &[T],
+    bind: impl Fn(&mut Binder<'_, '_>, &T) -> rusqlite::Result<()>,
+) -> Result<usize> {
+    let mut changed = 0;
+    let full = rows.len() - rows.len() % ROWS_PER_INSERT;
+    if full > 0 {
+        let mut stmt = tx.prepare_cached(&insert_sql(into, columns, ROWS_PER_INSERT, tail))?;
+        for chunk in rows[..full].chunks(ROWS_PER_INSERT) {
+            let mut binder = Binder { stmt: &mut stmt, next: 0 };
+            for row in chunk {
+                bind(&mut binder, row)?;
+            }
+            changed += stmt.raw_execute()?;
+        }
+    }
+    if full < rows.len() {
+        let mut stmt = tx.prepare_cached(&insert_sql(into, columns, 1, tail))?;
+        for row in &rows[full..] {
+            bind(&mut Binder { stmt: &mut stmt, next: 0 }, row)?;
+            changed += stmt.raw_execute()?;
+        }
+    }
+    Ok(changed)
+}
+
 /// Reads the head of the chain and appends `records`, inside the caller's transaction.
 fn append_audit(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()> {
     if records.is_empty() {
@@ -143,13 +200,19 @@ fn append_audit(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()> {
         Some((seq, hash)) => Some((u64_from_db(seq, "audit seq")?, hash)),
         None => None,
     };
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO audit (seq, at, action, subject, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for e in audit::chain(head, records) {
-        let seq = i64::try_from(e.seq).map_err(|_| StoreError::Corrupt("audit seq overflow".into()))?;
-        insert.execute(params![seq, micros(e.at), e.action, e.subject, e.body, e.prev_hash, e.hash])?;
+    let entries = audit::chain(head, records);
+    if entries.last().is_some_and(|e| i64::try_from(e.seq).is_err()) {
+        return Err(StoreError::Corrupt("audit seq overflow".into()));
     }
+    insert_rows(tx, "INSERT INTO audit (seq, at, action, subject, body, prev_hash, hash)", 7, "", &entries, |b, e| {
+        b.bind(e.seq as i64)?;
+        b.bind(micros(e.at))?;
+        b.bind(&e.action)?;
+        b.bind(&e.subject)?;
+        b.bind(&e.body)?;
+        b.bind(&e.prev_hash)?;
+        b.bind(&e.hash)
+    })?;
     Ok(())
 }
 
@@ -218,14 +281,24 @@ fn upsert_entities(tx: &Transaction<'_>, rows: &[EntityRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (kind, id) DO UPDATE SET account_id = excluded.account_id, body = excluded.body,
+    // Rows are applied in order, within a statement too: a later row for the same entity
+    // updates the one before.
+    insert_rows(
+        tx,
+        "INSERT INTO entities (kind, id, account_id, body, deleted, updated_at)",
+        6,
+        "ON CONFLICT (kind, id) DO UPDATE SET account_id = excluded.account_id, body = excluded.body,
              deleted = excluded.deleted, updated_at = excluded.updated_at",
+        rows,
+        |b, r| {
+            b.bind(r.kind)?;
+            b.bind(&r.id)?;
+            b.bind(&r.account_id)?;
+            b.bind(&r.body)?;
+            b.bind(r.deleted)?;
+            b.bind(micros(r.updated_at))
+        },
     )?;
-    for r in rows {
-        stmt.execute(params![r.kind, r.id, r.account_id, r.body, r.deleted, micros(r.updated_at)])?;
-    }
     Ok(())
 }
 
@@ -318,15 +391,19 @@ impl Store for SqliteStore {
         }
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut new_events = 0;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO events (id, type, at, body) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
-            )?;
-            for e in &batch.events {
-                new_events += stmt.execute(params![e.id, e.event_type, micros(e.at), e.body])?;
-            }
-        }
+        let new_events = insert_rows(
+            &tx,
+            "INSERT INTO events (id, type, at, body)",
+            4,
+            "ON CONFLICT (id) DO NOTHING",
+            &batch.events,
+            |b, e| {
+                b.bind(&e.id)?;
+                b.bind(&e.event_type)?;
+                b.bind(micros(e.at))?;
+                b.bind(&e.body)
+            },
+        )?;
         upsert_entities(&tx, &batch.entities)?;
         let referenced = rows::referenced_decisions(batch);
         if !referenced.is_empty() {
@@ -340,44 +417,55 @@ impl Store for SqliteStore {
                 }
             }
             let new = rows::new_rows(batch, &existing);
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            let bodies = new.decisions.iter().map(|d| rows::decision_json(d)).collect::<Result<Vec<_>>>()?;
+            let decisions: Vec<_> = new.decisions.iter().zip(&bodies).collect();
+            insert_rows(
+                &tx,
+                "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow)",
+                8,
+                "",
+                &decisions,
+                |b, (d, body)| {
+                    b.bind(&d.id)?;
+                    b.bind(&d.event_id)?;
+                    b.bind(&d.account_id)?;
+                    b.bind(&d.post_id)?;
+                    b.bind(&d.rule_id)?;
+                    b.bind(micros(d.decided_at))?;
+                    b.bind(body)?;
+                    b.bind(d.shadow)
+                },
             )?;
-            for d in new.decisions {
-                let body = rows::decision_json(d)?;
-                stmt.execute(params![
-                    d.id,
-                    d.event_id,
-                    d.account_id,
-                    d.post_id,
-                    d.rule_id,
-                    micros(d.decided_at),
-                    body,
-                    d.shadow
-                ])?;
-            }
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO restrictions (decision_id, account_id, post_id, kind, detail, start_at, end_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            insert_rows(
+                &tx,
+                "INSERT INTO restrictions (decision_id, account_id, post_id, kind, detail, start_at, end_at)",
+                7,
+                "",
+                &new.restrictions,
+                |b, r| {
+                    b.bind(&r.decision_id)?;
+                    b.bind(&r.account_id)?;
+                    b.bind(&r.post_id)?;
+                    b.bind(r.kind.as_str())?;
+                    b.bind(&r.detail)?;
+                    b.bind(micros(r.start))?;
+                    b.bind(r.end.map(micros))
+                },
             )?;
-            for r in new.restrictions {
-                stmt.execute(params![
-                    r.decision_id,
-                    r.account_id,
-                    r.post_id,
-                    r.kind.as_str(),
-                    r.detail,
-                    micros(r.start),
-                    r.end.map(micros)
-                ])?;
-            }
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO credits (decision_id, account_id, at, points, restores_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            insert_rows(
+                &tx,
+                "INSERT INTO credits (decision_id, account_id, at, points, restores_at)",
+                5,
+                "",
+                &new.credits,
+                |b, c| {
+                    b.bind(&c.decision_id)?;
+                    b.bind(&c.account_id)?;
+                    b.bind(micros(c.at))?;
+                    b.bind(c.points)?;
+                    b.bind(c.restores_at.map(micros))
+                },
             )?;
-            for c in new.credits {
-                stmt.execute(params![c.decision_id, c.account_id, micros(c.at), c.points, c.restores_at.map(micros)])?;
-            }
         }
         write_groups(&tx, batch)?;
         write_policy_changes(&tx, batch)?;

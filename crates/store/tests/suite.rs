@@ -186,6 +186,7 @@ suite!(
     groups_keep_members_and_merges,
     events_since_pages_in_received_order,
     shadow_decisions_policy_versions_and_breakers,
+    large_batches_keep_order_and_repeats,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -460,6 +461,49 @@ fn duplicates_are_no_ops(db: &dyn Db) {
     assert_eq!(store.restrictions_for("a1").unwrap(), expected);
     assert_eq!(store.credits_for("a1").unwrap(), vec![c1, c2]);
     assert_eq!(audit::verify(&*store).unwrap() as usize, audit_count(&*store));
+}
+
+/// Batches of many rows (written many rows to a statement by SQLite): every row once, in
+/// order, the last upsert of an entity winning, repeats counted once, the chain intact.
+fn large_batches_keep_order_and_repeats(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let at = t0();
+    let mut batch = Batch::default();
+    for i in 0..150 {
+        batch.events.push(event(&format!("e{i}"), "a1", &format!("p{i}"), at + Duration::seconds(i)));
+        // Three accounts upserted over and over, and a post each.
+        batch.entities.push(account_row(&format!("a{}", i % 3), at + Duration::seconds(i)));
+        batch.entities.push(post_row(&format!("p{i}"), "a1", &format!("text {i}"), at + Duration::seconds(i)));
+    }
+    batch.events.push(event("e7", "a1", "p7", at));
+    let items: Vec<_> = (0..70)
+        .map(|i| decision(&format!("e{i}"), "ai_unlabelled", "a1", Some(&format!("p{i}")), at + Duration::seconds(i)))
+        .collect();
+    let decided = decisions_batch(&items);
+    batch.decisions = decided.decisions;
+    batch.restrictions = decided.restrictions;
+    batch.credits = decided.credits;
+    batch.audit = decided.audit;
+    assert_eq!(store.commit(&batch).unwrap(), 150);
+    assert_eq!(store.commit(&batch).unwrap(), 0);
+    assert_eq!(store.event_count().unwrap(), 150);
+    let events = store.events_since(at, 0, 1000).unwrap();
+    let ids: Vec<String> = events.into_iter().map(|(_, e)| e.id).collect();
+    assert_eq!(ids, (0..150).map(|i| format!("e{i}")).collect::<Vec<_>>());
+    for a in 0..3 {
+        let last = (0..150).filter(|i| i % 3 == a).max().unwrap();
+        let row = store.entity("account", &format!("a{a}")).unwrap().unwrap();
+        assert_eq!(row.updated_at, at + Duration::seconds(last));
+    }
+    assert_eq!(store.entities("post").unwrap().len(), 150);
+    let mut stored = store.decisions_for("a1", false, 1000).unwrap();
+    stored.sort_by_key(|d| d.decided_at);
+    assert_eq!(stored, items.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>());
+    let restrictions: Vec<_> = items.iter().flat_map(|(d, _)| d.restrictions.clone()).collect();
+    assert_eq!(store.restrictions_for("a1").unwrap(), restrictions);
+    assert_eq!(store.credits_for("a1").unwrap(), items.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>());
+    // Audit records are appended by every commit, the repeated one's too.
+    assert_eq!(audit::verify(&*store).unwrap(), 140);
 }
 
 fn failed_batch_leaves_nothing(db: &dyn Db) {
