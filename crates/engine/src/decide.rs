@@ -2,7 +2,7 @@
 //! end, the credit it deducts, and the statement of reasons.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use steward_model::{
     Action, Appeal, CreditEntry, Decision, Event, Restriction, RestrictionKind, Signal, Standing, decision_id,
 };
@@ -130,8 +130,8 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
 fn facts(c: &Circumstances, skipped: &[&str]) -> Value {
     let mut facts = json!({
         "event": { "id": c.event.id, "type": c.event.payload.event_type(), "at": c.event.at },
-        "signals": c.signals,
     });
+    facts["signals"] = Value::Array(c.signals.iter().map(signal_value).collect());
     if let Some(s) = c.standing {
         let kinds: Vec<&str> = s.restrictions.iter().map(|r| r.kind.as_str()).collect();
         facts["standing_before"] = json!({
@@ -146,6 +146,19 @@ fn facts(c: &Circumstances, skipped: &[&str]) -> Value {
         facts["actions_without_subject"] = json!(skipped);
     }
     facts
+}
+
+/// A signal as a value, as it serializes, its evidence copied as it is rather than
+/// serialized again entry by entry.
+fn signal_value(s: &Signal) -> Value {
+    let Signal { name, detector, version, score, evidence } = s;
+    let mut v = Map::new();
+    v.insert("name".into(), Value::String(name.clone()));
+    v.insert("detector".into(), Value::String(detector.clone()));
+    v.insert("version".into(), Value::from(*version));
+    v.insert("score".into(), Value::from(*score));
+    v.insert("evidence".into(), Value::Object(evidence.clone()));
+    Value::Object(v)
 }
 
 /// The body of a decision's `decision.created` audit entry, written canonically from the
@@ -163,11 +176,11 @@ fn write_audit_body(d: &Decision, out: &mut Vec<u8>) -> Result<(), serde_json::E
     body.field("account_id", &d.account_id)?;
     write_array(body.key("actions"), &d.actions, write_action)?;
     body.field("credit_deducted", &d.credit_deducted)?;
-    body.field("event_id", &d.event_id)?;
-    body.field("policy_version", &d.policy_version)?;
+    body.str_field("event_id", &d.event_id);
+    body.str_field("policy_version", &d.policy_version);
     body.field("post_id", &d.post_id)?;
     write_array(body.key("restrictions"), &d.restrictions, write_restriction)?;
-    body.field("rule_id", &d.rule_id)?;
+    body.str_field("rule_id", &d.rule_id);
     body.end();
     Ok(())
 }
@@ -214,17 +227,20 @@ fn write_action(a: &Action, out: &mut Vec<u8>) -> Result<(), serde_json::Error> 
 /// sorted.
 fn write_restriction(r: &Restriction, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     let mut o = CanonicalObject::start(out);
-    o.field("account_id", &r.account_id)?;
-    o.field("decision_id", &r.decision_id)?;
+    o.str_field("account_id", &r.account_id);
+    o.str_field("decision_id", &r.decision_id);
     if !r.detail.is_empty() {
-        o.field("detail", &r.detail)?;
+        o.str_field("detail", &r.detail);
     }
-    o.field("end", &r.end)?;
-    o.field("kind", &r.kind)?;
+    match r.end {
+        Some(end) => o.time_field("end", end),
+        None => o.field("end", &())?,
+    }
+    o.str_field("kind", r.kind.as_str());
     if let Some(post_id) = &r.post_id {
-        o.field("post_id", post_id)?;
+        o.str_field("post_id", post_id);
     }
-    o.field("start", &r.start)?;
+    o.time_field("start", r.start);
     o.end();
     Ok(())
 }
@@ -236,27 +252,19 @@ mod tests {
     use steward_store::audit::canonical_json;
 
     fn decision(actions: Vec<Action>, restrictions: Vec<Restriction>, account: bool, post: bool) -> Decision {
-        let at = Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap() + Duration::nanoseconds(123_456_789);
-        Decision {
-            id: "r@e\"1".into(),
-            event_id: "e\"1".into(),
-            account_id: account.then(|| "a1".into()),
-            post_id: post.then(|| "p1".into()),
-            rule_id: "r".into(),
-            policy_version: "v 1 — 版本".into(),
-            ground: "g".into(),
-            category: "c".into(),
-            facts: json!({}),
-            automated_detection: true,
-            automated_decision: true,
-            actions,
-            restrictions,
-            credit_deducted: 3,
-            explanation: "x".into(),
-            appeal: Appeal { how: "h".into(), until: at },
-            decided_at: at,
-            shadow: false,
-        }
+        let mut d: Decision = serde_json::from_value(json!({
+            "id": "r@e\"1", "event_id": "e\"1", "rule_id": "r", "policy_version": "v 1 — 版本",
+            "ground": "g", "category": "c", "facts": {}, "automated_detection": true,
+            "automated_decision": true, "actions": [], "restrictions": [], "credit_deducted": 3,
+            "explanation": "x", "appeal": {"how": "h", "until": "2026-11-22T08:00:00.123456789Z"},
+            "decided_at": "2026-11-22T08:00:00.123456789Z",
+        }))
+        .unwrap();
+        d.account_id = account.then(|| "a1".into());
+        d.post_id = post.then(|| "p1".into());
+        d.actions = actions;
+        d.restrictions = restrictions;
+        d
     }
 
     /// The body as first written: a value through `json!`, made canonical.
@@ -274,16 +282,30 @@ mod tests {
     }
 
     #[test]
+    fn signals_become_the_values_they_serialize_to() {
+        let signals = [
+            Signal::new("clickbait", "clickbait", 2, 0.75)
+                .with("cues", json!(["exclamation", "标题"]))
+                .with("nested", json!({"a": [1, 2.5, null], "b": {"c": "d"}})),
+            Signal::new("copy_campaign", "copy", 1, 1.0),
+            Signal::new("x", "y", 0, f64::NAN),
+        ];
+        for s in signals {
+            assert_eq!(signal_value(&s), serde_json::to_value(&s).unwrap());
+        }
+    }
+
+    #[test]
     fn the_audit_body_is_the_canonical_json_of_the_decision_fields() {
         let at = Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap() + Duration::microseconds(5);
-        let restriction = |post: Option<&str>, kind, detail: &str, end| Restriction {
+        let template = Restriction {
             decision_id: "r@e\"1".into(),
             account_id: "a\u{1}1".into(),
-            post_id: post.map(str::to_string),
-            kind,
-            detail: detail.into(),
+            post_id: None,
+            kind: RestrictionKind::Label,
+            detail: String::new(),
             start: at,
-            end,
+            end: None,
         };
         let actions = vec![
             Action::Label { label: "ai-generated".into() },
@@ -298,11 +320,17 @@ mod tests {
             Action::QueueReview { queue: "campaigns".into() },
             Action::DeductCredit { points: 2 },
         ];
+        let on_post = Some("p1".to_string());
         let restrictions = vec![
-            restriction(Some("p1"), RestrictionKind::Label, "标题党 \"x\"", None),
-            restriction(Some("p1"), RestrictionKind::LimitReach, "", None),
-            restriction(None, RestrictionKind::Monetization, "ads,tips", Some(at + Duration::days(30))),
-            restriction(None, RestrictionKind::Posting, "", Some(at + Duration::nanoseconds(1))),
+            Restriction { post_id: on_post.clone(), detail: "标题党 \"x\"".into(), ..template.clone() },
+            Restriction { post_id: on_post, kind: RestrictionKind::LimitReach, ..template.clone() },
+            Restriction {
+                kind: RestrictionKind::Monetization,
+                detail: "ads,tips".into(),
+                end: Some(at + Duration::days(30)),
+                ..template.clone()
+            },
+            Restriction { kind: RestrictionKind::Posting, end: Some(at + Duration::nanoseconds(1)), ..template },
         ];
         for (account, post) in [(true, true), (true, false), (false, false)] {
             for d in [

@@ -108,6 +108,16 @@ impl<'a> CanonicalObject<'a> {
         serde_json::to_writer(self.key(key), value)
     }
 
+    /// Writes a key and a string.
+    pub fn str_field(&mut self, key: &'static str, value: &str) {
+        crate::json_text::write_str(self.key(key), value);
+    }
+
+    /// Writes a key and a time, as it serializes.
+    pub fn time_field(&mut self, key: &'static str, value: DateTime<Utc>) {
+        crate::json_text::write_time(self.key(key), value);
+    }
+
     pub fn end(self) {
         self.out.push(b'}');
     }

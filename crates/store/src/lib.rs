@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use steward_model::{CreditEntry, Decision, GroupChange, GroupMember, Restriction, Role};
 
 pub mod audit;
+pub mod json_text;
 mod migrations;
 mod postgres_store;
 mod rows;

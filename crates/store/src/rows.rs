@@ -53,7 +53,8 @@ pub(crate) fn role(s: &str) -> Result<Role> {
 }
 
 pub(crate) fn decision_json(d: &Decision) -> Result<String> {
-    serde_json::to_string(d).map_err(|e| StoreError::Corrupt(format!("decision {} cannot be serialized: {e}", d.id)))
+    crate::json_text::decision_json(d)
+        .map_err(|e| StoreError::Corrupt(format!("decision {} cannot be serialized: {e}", d.id)))
 }
 
 pub(crate) fn decision_from_json(text: &str) -> Result<Decision> {
