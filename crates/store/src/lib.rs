@@ -74,7 +74,7 @@ pub struct EntityRow {
     /// `account`, `post`, `report`, `factcheck`, `identity`, `credential`, `snapshot`.
     pub kind: &'static str,
     pub id: String,
-    /// The account the entity belongs to, for lookups by account.
+    /// The account the entity belongs to (stored, not indexed).
     pub account_id: Option<String>,
     pub body: String,
     /// Set by `post.deleted`; a deleted entity keeps its body.
