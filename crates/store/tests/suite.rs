@@ -1032,6 +1032,28 @@ fn open_picks_the_backend_and_creates_the_data_dir() {
     assert!(matches!(steward_store::open(&data, Some("mysql://x")), Err(StoreError::BadUrl(_))));
 }
 
+#[test]
+fn a_new_sqlite_store_has_large_pages_and_an_old_one_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let page_size = |path: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(path.join("steward.db"))
+            .unwrap()
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(page_size(dir.path()), SqliteStore::PAGE_SIZE);
+    // A store made with 4 KiB pages opens, keeps them and works.
+    let old = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(old.path().join("steward.db")).unwrap();
+    conn.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);").unwrap();
+    drop(conn);
+    let store = SqliteStore::open(old.path()).unwrap();
+    store.commit(&Batch { events: vec![event("e1", "a1", "p1", t0())], ..Batch::default() }).unwrap();
+    assert_eq!(store.event_count().unwrap(), 1);
+    assert_eq!(page_size(old.path()), 4096);
+}
+
 /// Commit throughput into SQLite: 100 batches of 1,000 events (about 400 bytes each) with
 /// one entity row each. Run with
 /// `cargo test --release -p steward-store --test suite -- --ignored --nocapture throughput`.
