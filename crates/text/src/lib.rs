@@ -79,12 +79,14 @@
 
 pub mod index;
 pub mod lsh;
+pub mod mentions;
 pub mod minhash;
 pub mod normalize;
 pub mod shingle;
 
 pub use index::{Candidate, DEFAULT_MAX_POSTINGS, DEFAULT_WINDOW_SECS, IndexError, MAX_WINDOW_SECS, WindowIndex};
 pub use lsh::{DEFAULT_BANDS, DEFAULT_ROWS, ParamsError, SketchParams, Sketcher};
+pub use mentions::strip_mentions;
 pub use minhash::{DEFAULT_NUM_HASHES, OnePermutationHasher, Signature, estimate_jaccard};
 pub use normalize::{normalize, normalize_chars_into, normalize_into, steps, warm_up};
 pub use shingle::{DEFAULT_NGRAM, exact_jaccard, shingles};

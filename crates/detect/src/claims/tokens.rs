@@ -9,6 +9,8 @@
 //! - for claims, the text in order ([`Unit`]s), which tells runs of shared bigrams (a phrase
 //!   the post repeats) from bigrams scattered over the post;
 //! - the length in positions, which sets how much a post could share with a claim by chance.
+//!
+//! @mentions are cut first: an account's name is not a claim the post makes.
 
 use steward_text::steps::is_unspaced_script;
 
@@ -41,6 +43,7 @@ pub struct Analysis {
 /// Turns texts into [`Analysis`]es, reusing its buffers.
 #[derive(Debug, Default)]
 pub struct Tokenizer {
+    unmentioned: String,
     normalized: String,
     word: String,
 }
@@ -61,6 +64,7 @@ impl Tokenizer {
         out.chars.clear();
         out.units.clear();
         out.length = 0;
+        let text = steward_text::strip_mentions(text, &mut self.unmentioned);
         steward_text::normalize_into(text, &mut self.normalized);
         self.word.clear();
         let mut prev: Option<char> = None;
