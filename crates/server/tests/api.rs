@@ -345,3 +345,47 @@ fn policy_versions_modes_spot_tests_and_shadow_decisions() {
     let (status, _) = s.send(Role::Admin, "/v1/policy/rules/nope/rearm", "application/json", "");
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn a_breaker_trips_over_http_and_an_admin_rearms_it() {
+    let s = start(1 << 20);
+    // A tighter quota on the AI rule and a lower disclosure line, in force without a restart.
+    let tight = steward_engine::DEFAULT_POLICY
+        .replace("version = \"default-2026.11\"", "version = \"tight\"")
+        .replace("quota = { max_per_hour = 20000 }", "quota = { max_per_hour = 2 }")
+        .replace("[disclosure]\nfollowers = 1000000", "[disclosure]\nfollowers = 5000");
+    assert!(tight.contains("max_per_hour = 2 }") && tight.contains("followers = 5000"));
+    let (status, p) = s.send(Role::Admin, "/v1/policy", "application/toml", tight);
+    assert_eq!(status, StatusCode::OK, "{p}");
+
+    let account = json!({"id": "acc", "type": "account.upserted", "at": now(), "account": {"id": "a9",
+        "handle": "mid", "display_name": "Mid", "followers": 6000}});
+    let posts: Vec<Value> = (0..4).map(|i| ai_post(&format!("t{i}"), "a9")).collect();
+    let mut events = vec![account];
+    events.extend(posts);
+    let (status, out) = s.post(Role::Ingest, "application/json", json!(events).to_string());
+    assert_eq!(status, StatusCode::OK, "{out}");
+    // Two live decisions fit the quota; the third passes it, trips the breaker, and from
+    // then on the rule runs in shadow.
+    let live = out["decisions"].as_array().unwrap().iter().filter(|d| d["rule_id"] == "ai-unlabelled").count();
+    assert_eq!((live, out["shadow_decisions"].as_u64()), (2, Some(2)), "{out}");
+    let (_, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    let ai = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "ai-unlabelled").unwrap().clone();
+    assert_eq!(ai["running"], "shadow", "{ai}");
+    assert!(ai["breaker"]["tripped_at"].is_string(), "{ai}");
+    let metrics = s.client.get(format!("{}/metrics", s.base)).send().unwrap().text().unwrap();
+    assert!(metrics.contains("steward_rule_breaker_trips_total{rule=\"ai-unlabelled\"} 1"), "{metrics}");
+
+    // The new disclosure line applies at once.
+    let (_, standing) = s.get(Some(Role::Auditor), "/v1/accounts/a9/standing");
+    assert_eq!(standing["disclosure"]["threshold"], 5000, "{standing}");
+
+    // Only an admin re-arms; then the rule is live again.
+    let (status, _) = s.send(Role::Moderator, "/v1/policy/rules/ai-unlabelled/rearm", "application/json", "");
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, r) = s.send(Role::Admin, "/v1/policy/rules/ai-unlabelled/rearm", "application/json", "");
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (_, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    let ai = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "ai-unlabelled").unwrap().clone();
+    assert_eq!((ai["running"].as_str(), ai["breaker"].is_null()), (Some("live"), true), "{ai}");
+}
