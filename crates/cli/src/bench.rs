@@ -54,7 +54,9 @@ pub enum BenchCommand {
     /// in-process server on a fresh SQLite store (open loop: latency counts from the
     /// moment each request was due, so a stall is not hidden).
     Http {
-        /// Requests per second.
+        /// Requests per second; 0 sends as fast as the connections are answered (closed
+        /// loop: each connection sends its next request once the last is answered), for
+        /// the throughput.
         #[arg(long, default_value_t = 1000)]
         rate: u32,
         /// Seconds of load (after one second of warm-up).
@@ -235,48 +237,20 @@ fn http(rate: u32, seconds: u32, connections: usize) -> Result<()> {
     let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let app = steward_server::router(steward_server::AppState::new(engine, Default::default()));
-    server.spawn(async move { axum::serve(listener, app).await });
+    let state = steward_server::AppState::new(engine, Default::default());
+    server.spawn(steward_server::serve(listener, state, std::future::pending()));
 
-    // Requests are started by a plain thread at their due times (tokio's timer ticks in
-    // whole milliseconds, which would add up to a millisecond to every measurement) and
-    // run on a client runtime of their own.
     let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).tcp_nodelay(true).build()?;
     let url = format!("http://{addr}/v1/events");
-    let total = (rate as usize) * (seconds as usize + 1);
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let limit = Arc::new(tokio::sync::Semaphore::new(connections));
+    let load = Arc::new(Load { client, url, key });
     let begin = Instant::now();
-    let mut tasks = Vec::with_capacity(total);
-    for i in 0..total {
-        let due = begin + interval * i as u32;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        let (client, url, key, limit) = (client.clone(), url.clone(), key.clone(), limit.clone());
-        let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-        let body = format!("[{}]", synthetic_event(i, &at));
-        tasks.push(client_rt.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let response =
-                client.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body).send().await;
-            let ok = matches!(&response, Ok(r) if r.status().is_success());
-            // From when the request was due: a stall delays every request behind it.
-            (i, due.elapsed(), ok)
-        }));
-    }
-    let latencies = client_rt.block_on(async move {
-        let mut latencies = Vec::with_capacity(total);
-        for t in tasks {
-            let (i, latency, ok) = t.await?;
-            anyhow::ensure!(ok, "request {i} failed");
-            if i >= rate as usize {
-                latencies.push(latency);
-            }
-        }
-        anyhow::Ok(latencies)
-    })?;
+    let latencies = if rate == 0 {
+        closed_loop(&client_rt, &load, seconds, connections)?
+    } else {
+        open_loop(&client_rt, &load, rate, seconds, connections)?
+    };
+    let elapsed = begin.elapsed().as_secs_f64();
     let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
     ms.sort_by(f64::total_cmp);
     let q = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
@@ -286,6 +260,7 @@ fn http(rate: u32, seconds: u32, connections: usize) -> Result<()> {
             "bench": "http",
             "rate": rate,
             "requests": ms.len(),
+            "requests_per_second": if rate == 0 { ms.len() as f64 / elapsed } else { f64::from(rate) },
             "connections": connections,
             "p50_ms": q(0.50),
             "p90_ms": q(0.90),
@@ -295,4 +270,96 @@ fn http(rate: u32, seconds: u32, connections: usize) -> Result<()> {
     );
     server.shutdown_background();
     Ok(())
+}
+
+/// Where and how the load generator sends.
+struct Load {
+    client: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Load {
+    /// Posts the `i`th single-event body; whether it was answered 2xx.
+    async fn send(&self, i: usize) -> bool {
+        let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+        let body = format!("[{}]", synthetic_event(i, &at));
+        let request = self.client.post(&self.url).bearer_auth(&self.key).header("content-type", "application/json");
+        matches!(request.body(body).send().await, Ok(r) if r.status().is_success())
+    }
+}
+
+/// `rate` requests a second for `seconds` (after a second of warm-up, not counted); each
+/// latency counts from when its request was due, so a stall delays every one behind it.
+fn open_loop(
+    rt: &tokio::runtime::Runtime,
+    load: &Arc<Load>,
+    rate: u32,
+    seconds: u32,
+    connections: usize,
+) -> Result<Vec<Duration>> {
+    // Requests are started by a plain thread at their due times (tokio's timer ticks in
+    // whole milliseconds, which would add up to a millisecond to every measurement) and
+    // run on the client runtime.
+    let total = (rate as usize) * (seconds as usize + 1);
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let limit = Arc::new(tokio::sync::Semaphore::new(connections));
+    let begin = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = begin + interval * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let (load, limit) = (load.clone(), limit.clone());
+        tasks.push(rt.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let ok = load.send(i).await;
+            (i, due.elapsed(), ok)
+        }));
+    }
+    rt.block_on(async move {
+        let mut latencies = Vec::with_capacity(total);
+        for t in tasks {
+            let (i, latency, ok) = t.await?;
+            anyhow::ensure!(ok, "request {i} failed");
+            if i >= rate as usize {
+                latencies.push(latency);
+            }
+        }
+        anyhow::Ok(latencies)
+    })
+}
+
+/// Each connection sends its next request once the last is answered, for `seconds`.
+fn closed_loop(
+    rt: &tokio::runtime::Runtime,
+    load: &Arc<Load>,
+    seconds: u32,
+    connections: usize,
+) -> Result<Vec<Duration>> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let until = Instant::now() + Duration::from_secs(u64::from(seconds));
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (load, next) = (load.clone(), next.clone());
+            rt.spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < until {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let sent = Instant::now();
+                    anyhow::ensure!(load.send(i).await, "request {i} failed");
+                    latencies.push(sent.elapsed());
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    rt.block_on(async move {
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await??);
+        }
+        anyhow::Ok(all)
+    })
 }

@@ -55,9 +55,8 @@ enum Command {
         /// else the shipped default.
         #[arg(long)]
         policy: Option<PathBuf>,
-        /// Largest accepted request body, in bytes.
-        #[arg(long, default_value_t = 16 * 1024 * 1024)]
-        max_body_bytes: usize,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Manage API keys.
     Keys {
@@ -228,6 +227,47 @@ enum PolicyCommand {
     Check { file: PathBuf },
 }
 
+/// What `steward serve` lets a client take (the rest of `steward_server::Limits` keeps its
+/// defaults).
+#[derive(clap::Args)]
+struct ServeLimits {
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Seconds allowed for a request's headers, from the connection's opening or the
+    /// previous answer on it (also how long an idle connection is kept).
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    header_timeout: std::time::Duration,
+    /// Seconds allowed to receive a request's body.
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    body_timeout: std::time::Duration,
+    /// Connections held at once; when full, the one idle longest makes room for a new one.
+    /// Default: the file-descriptor limit less an eighth (at least 64) kept for the store.
+    #[arg(long)]
+    max_connections: Option<usize>,
+}
+
+impl From<ServeLimits> for steward_server::Limits {
+    fn from(l: ServeLimits) -> Self {
+        let defaults = steward_server::Limits::default();
+        steward_server::Limits {
+            max_body_bytes: l.max_body_bytes,
+            header_timeout: l.header_timeout,
+            body_timeout: l.body_timeout,
+            max_connections: l.max_connections.unwrap_or(defaults.max_connections),
+            ..defaults
+        }
+    }
+}
+
+/// A positive number of seconds, at most a day.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n > 0.0 && n <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(n)),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain of the audit log; names the first broken entry.
@@ -291,10 +331,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { store, listen, policy, max_body_bytes } => {
+        Command::Serve { store, listen, policy, limits } => {
             let store = store.open()?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
-            serve(store, policy, listen, steward_server::Limits { max_body_bytes }, None)?;
+            serve(store, policy, listen, limits.into(), None)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command: KeysCommand::Create { store, role } } => {
@@ -391,12 +431,11 @@ pub(crate) fn serve(
             Some(b) => println!("{b}"),
             None => eprintln!("steward listening on http://{addr}"),
         }
-        let app = steward_server::router(steward_server::AppState::new(engine, limits));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let state = steward_server::AppState::new(engine, limits);
+        steward_server::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
         Ok(())
     })
 }

@@ -190,6 +190,25 @@ pub struct IngestOutcome {
     pub shadow_decisions: usize,
 }
 
+/// Slices of records, from one request or several, processed one after another into one
+/// batch and committed together by [`Engine::commit_group`]: concurrent requests share a
+/// transaction, and each gets its own outcome.
+#[derive(Default)]
+pub struct Group {
+    batch: Batch,
+    /// Event ids in the batch: a record repeating one in another part is a duplicate.
+    seen: HashSet<String>,
+    /// Each part's outcome and the range of the batch's decisions it made.
+    parts: Vec<(IngestOutcome, std::ops::Range<usize>)>,
+}
+
+impl Group {
+    /// Parts staged so far.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+}
+
 /// Why a batch could not be processed at all. Nothing of it was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -421,11 +440,51 @@ impl Engine {
     /// the valid ones kept; replays of stored events are counted and skipped. Returns once
     /// the batch is committed.
     pub fn ingest(&mut self, records: &[RawRecord]) -> Result<IngestOutcome, EngineError> {
+        let mut group = Group::default();
+        self.stage(&mut group, records)?;
+        Ok(self.commit_group(group)?.pop().unwrap_or_default())
+    }
+
+    /// Validates and processes one slice of records into `group`, to be committed with the
+    /// others there by [`Engine::commit_group`]. Memory moves on at once: should the group
+    /// not be committed, the engine reloads from the store before its next batch.
+    pub fn stage(&mut self, group: &mut Group, records: &[RawRecord]) -> Result<(), EngineError> {
         let parsed = parse_records(records, &self.options.limits, (self.options.clock)());
-        let (batch, mut outcome) = self.prepare(parsed)?;
-        self.commit(&batch)?;
-        outcome.decisions = live_decisions(batch);
-        Ok(outcome)
+        let from = group.batch.decisions.len();
+        match self.prepare_into(parsed, &mut group.batch, &mut group.seen) {
+            Ok(outcome) => {
+                group.parts.push((outcome, from..group.batch.decisions.len()));
+                Ok(())
+            }
+            Err(e) => {
+                self.stale = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits everything staged in `group` in one transaction (group commit). Returns each
+    /// part's outcome, in the order staged, with its live decisions.
+    pub fn commit_group(&mut self, group: Group) -> Result<Vec<IngestOutcome>, EngineError> {
+        let Group { batch, parts, .. } = group;
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !batch.is_empty() {
+            self.commit(&batch)?;
+        }
+        let mut decisions = batch.decisions.into_iter();
+        let mut taken = 0;
+        Ok(parts
+            .into_iter()
+            .map(|(mut outcome, range)| {
+                // Ranges are in order and adjacent: skip nothing, take the part's own.
+                let part = decisions.by_ref().skip(range.start - taken).take(range.len());
+                outcome.decisions = part.filter(|d| !d.shadow).collect();
+                taken = range.end;
+                outcome
+            })
+            .collect())
     }
 
     /// Ingests a stream of parsed batches, committing each while the next is processed:
@@ -496,6 +555,19 @@ impl Engine {
     /// live decisions are the batch's, moved into it once the batch is committed. Memory is
     /// updated at once; a failed commit marks it stale.
     fn prepare(&mut self, parsed: Vec<Parsed>) -> Result<(Batch, IngestOutcome), EngineError> {
+        let mut batch = Batch::default();
+        let outcome = self.prepare_into(parsed, &mut batch, &mut HashSet::new())?;
+        Ok((batch, outcome))
+    }
+
+    /// [`Engine::prepare`] into a batch that may hold other records already; `seen` holds
+    /// the event ids there.
+    fn prepare_into(
+        &mut self,
+        parsed: Vec<Parsed>,
+        batch: &mut Batch,
+        seen: &mut HashSet<String>,
+    ) -> Result<IngestOutcome, EngineError> {
         let now = (self.options.clock)();
         if self.stale {
             self.state = State::load(self.store.as_ref(), now)?;
@@ -521,9 +593,8 @@ impl Engine {
             }
         }
         let ids: Vec<&str> = events.iter().map(|(e, _)| e.id.as_str()).collect();
-        let stored = self.store.existing_event_ids(&ids)?;
-        let mut seen = HashSet::with_capacity(events.len());
-        let mut batch = Batch::default();
+        let stored = if ids.is_empty() { HashSet::new() } else { self.store.existing_event_ids(&ids)? };
+        seen.reserve(events.len());
         let mut findings = std::mem::take(&mut self.findings);
         for (event, raw) in events {
             let in_flight = self.in_flight.iter().any(|f| f.events.contains_key(&event.id));
@@ -538,11 +609,11 @@ impl Engine {
                 at: event.at,
                 body: raw,
             });
-            self.process(&event, now, &mut findings, &mut batch, &mut outcome)?;
+            self.process(&event, now, &mut findings, batch, &mut outcome)?;
             outcome.accepted += 1;
         }
         self.findings = findings;
-        Ok((batch, outcome))
+        Ok(outcome)
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), EngineError> {

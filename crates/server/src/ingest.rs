@@ -1,26 +1,36 @@
 //! The engine's writer thread. The engine owns the write path, so it runs on one thread of
 //! its own; handlers send it work (a request body to ingest, a policy to put in force) and
 //! await the answer. Reads go to the store directly.
+//!
+//! Ingest requests take turns. Each turn reads the next slice of every waiting request
+//! (a few hundred records each), processes them one request after another into one batch
+//! and commits it in one transaction: concurrent requests share a commit (group commit),
+//! and a large body cannot hold the engine while a small one waits. A request is answered
+//! once its last slice is committed. What may wait is bounded: past it, a request is
+//! refused at once with [`IngestFailure::Busy`].
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Bytes;
-use steward_engine::input::{split_json_array, split_ndjson};
-use steward_engine::{Engine, IngestOutcome};
+use steward_engine::input::{BodyFormat, Cursor};
+use steward_engine::{Engine, Group};
 use tokio::sync::{mpsc, oneshot};
 
-/// How a request body holds its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
-    JsonArray,
-    Ndjson,
-}
+use crate::answer::{AnswerBuilder, IngestAnswer};
+use crate::{Limits, Metrics};
 
-/// Why a body could not be ingested at all.
+/// Why a body could not be ingested, or not all of it.
 #[derive(Debug)]
 pub enum IngestFailure {
     /// The body itself is malformed (not a JSON array); nothing in it was looked at.
     BadBody(String),
-    /// Storage failed; nothing of the body was stored.
-    Engine(String),
+    /// Storage failed. The records of the slices committed before it (the first
+    /// `stored` records of the body) are stored; the rest are not.
+    Engine { error: String, stored: usize },
+    /// Too much is waiting for the engine; nothing of the body was looked at.
+    Busy,
     /// The engine thread is gone.
     Stopped,
 }
@@ -31,28 +41,65 @@ pub struct Stopped;
 
 type Job = Box<dyn FnOnce(&mut Engine) + Send>;
 
+enum Work {
+    /// Runs between turns.
+    Job(Job),
+    Ingest(Box<Request>),
+}
+
+/// A request body being ingested a slice at a time.
+struct Request {
+    body: Bytes,
+    cursor: Cursor,
+    answer: AnswerBuilder,
+    reply: oneshot::Sender<Result<IngestAnswer, IngestFailure>>,
+    /// Index in the body of this turn's slice.
+    base: usize,
+    /// Held until the engine is done with the request, answered or not.
+    _place: Place,
+}
+
+/// What waits for the engine, against [`Limits::queued_requests`] and `queued_bytes`.
+#[derive(Debug, Default)]
+struct Queue {
+    requests: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+/// A place in the queue, given back when the request is answered.
+struct Place {
+    queue: Arc<Queue>,
+    bytes: usize,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.queue.requests.fetch_sub(1, Ordering::Relaxed);
+        self.queue.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
 /// A cheap, cloneable handle to the engine thread.
 #[derive(Clone)]
 pub struct EngineHandle {
-    jobs: mpsc::Sender<Job>,
+    work: mpsc::UnboundedSender<Work>,
+    queue: Arc<Queue>,
+    limits: Limits,
 }
 
 impl EngineHandle {
     /// Starts the engine thread. It stops when the last handle is dropped.
-    pub fn spawn(mut engine: Engine) -> EngineHandle {
-        let (tx, mut rx) = mpsc::channel::<Job>(1024);
+    pub fn spawn(engine: Engine, limits: Limits, metrics: Arc<Metrics>) -> EngineHandle {
+        // Unbounded as a channel; what it may hold is bounded by the queue's counts.
+        let (tx, rx) = mpsc::unbounded_channel::<Work>();
         std::thread::Builder::new()
             .name("steward-engine".into())
-            .spawn(move || {
-                while let Some(job) = rx.blocking_recv() {
-                    job(&mut engine);
-                }
-            })
+            .spawn(move || take_turns(engine, rx, limits, &metrics))
             .expect("spawning the engine thread");
-        EngineHandle { jobs: tx }
+        EngineHandle { work: tx, queue: Arc::default(), limits }
     }
 
-    /// Runs `f` on the engine thread, in turn with everything else sent to it.
+    /// Runs `f` on the engine thread, between two turns of ingest.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Engine) -> T + Send + 'static,
@@ -61,20 +108,108 @@ impl EngineHandle {
         let job: Job = Box::new(move |engine| {
             let _ = reply.send(f(engine));
         });
-        self.jobs.send(job).await.map_err(|_| Stopped)?;
+        self.work.send(Work::Job(job)).map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
     }
 
-    /// Ingests one request body; answers once it is committed.
-    pub async fn ingest(&self, body: Bytes, format: BodyFormat) -> Result<IngestOutcome, IngestFailure> {
-        self.run(move |engine| {
-            let records = match format {
-                BodyFormat::Ndjson => split_ndjson(&body, 1),
-                BodyFormat::JsonArray => split_json_array(&body).map_err(IngestFailure::BadBody)?,
-            };
-            engine.ingest(&records).map_err(|e| IngestFailure::Engine(e.to_string()))
-        })
-        .await
-        .map_err(|Stopped| IngestFailure::Stopped)?
+    /// Ingests one request body; answers once all of it is committed.
+    pub async fn ingest(&self, body: Bytes, format: BodyFormat) -> Result<IngestAnswer, IngestFailure> {
+        let place = self.enter(body.len())?;
+        let cursor = Cursor::new(&body, format).map_err(IngestFailure::BadBody)?;
+        let (reply, answer) = oneshot::channel();
+        let request = Request { body, cursor, answer: AnswerBuilder::new(self.limits), reply, base: 0, _place: place };
+        self.work.send(Work::Ingest(Box::new(request))).map_err(|_| IngestFailure::Stopped)?;
+        answer.await.map_err(|_| IngestFailure::Stopped)?
+    }
+
+    /// Takes a place in the queue, or refuses when it is full.
+    fn enter(&self, bytes: usize) -> Result<Place, IngestFailure> {
+        let q = &self.queue;
+        let requests = q.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let queued = q.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let place = Place { queue: q.clone(), bytes };
+        // One request is always let in, however large, so that a body under the body limit
+        // but over the queue's bytes is not refused for ever.
+        if requests > 1 && (requests > self.limits.queued_requests || queued > self.limits.queued_bytes) {
+            return Err(IngestFailure::Busy);
+        }
+        Ok(place)
+    }
+}
+
+/// The engine thread: jobs as they come, ingest requests in turns.
+fn take_turns(mut engine: Engine, mut rx: mpsc::UnboundedReceiver<Work>, limits: Limits, metrics: &Metrics) {
+    let mut waiting: VecDeque<Request> = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match rx.blocking_recv() {
+                Some(work) => arrive(work, &mut engine, &mut waiting),
+                None => return,
+            }
+        }
+        while let Ok(work) = rx.try_recv() {
+            arrive(work, &mut engine, &mut waiting);
+        }
+        if !waiting.is_empty() {
+            turn(&mut engine, &mut waiting, &limits, metrics);
+        }
+    }
+}
+
+fn arrive(work: Work, engine: &mut Engine, waiting: &mut VecDeque<Request>) {
+    match work {
+        Work::Job(job) => job(engine),
+        Work::Ingest(request) => waiting.push_back(*request),
+    }
+}
+
+/// One turn: the next slice of each waiting request, up to `round_records` records in all,
+/// staged into one group and committed together. Finished requests are answered; the
+/// others go to the back of the line.
+fn turn(engine: &mut Engine, waiting: &mut VecDeque<Request>, limits: &Limits, metrics: &Metrics) {
+    let started = std::time::Instant::now();
+    let mut group = Group::default();
+    let mut taking: Vec<Request> = Vec::new();
+    let mut records = 0;
+    while records < limits.round_records {
+        let Some(mut request) = waiting.pop_front() else { break };
+        if request.reply.is_closed() {
+            // The client has gone: what it sent so far is stored; it was never answered,
+            // so it sends the body again, and the stored records count as duplicates.
+            continue;
+        }
+        request.base = request.cursor.index();
+        let room = limits.slice_records.min(limits.round_records - records);
+        let slice = request.cursor.next_slice(&request.body, room, limits.slice_bytes);
+        records += slice.len();
+        let staged = engine.stage(&mut group, &slice);
+        drop(slice);
+        taking.push(request);
+        if let Err(e) = staged {
+            // The group is not committed: its requests fail with what was stored before.
+            return fail(taking, &e.to_string());
+        }
+    }
+    match engine.commit_group(group) {
+        Ok(outcomes) => {
+            metrics.turn(started.elapsed().as_secs_f64());
+            for (mut request, outcome) in taking.into_iter().zip(outcomes) {
+                metrics.record(&outcome);
+                request.answer.add(outcome, request.base);
+                if request.cursor.is_done() {
+                    let _ = request.reply.send(Ok(request.answer.finish()));
+                } else {
+                    waiting.push_back(request);
+                }
+            }
+        }
+        Err(e) => fail(taking, &e.to_string()),
+    }
+}
+
+fn fail(requests: Vec<Request>, error: &str) {
+    tracing::error!("ingest: {error}");
+    for r in requests {
+        let _ = r.reply.send(Err(IngestFailure::Engine { error: error.to_string(), stored: r.base }));
     }
 }

@@ -13,7 +13,7 @@
 //! let engine = steward_engine::Engine::open(store.clone(), policy.clone(), Default::default())?;
 //! let state = steward_server::AppState::new(engine, steward_server::Limits::default());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, steward_server::router(state)).await?;
+//! steward_server::serve(listener, state, std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -29,29 +29,22 @@ use steward_engine::{Engine, RuleStats};
 use steward_policy::Policy;
 use steward_store::{Store, StoreError};
 
+mod answer;
 pub mod auth;
 mod campaigns;
+mod connections;
 mod ingest;
+mod limits;
 mod metrics;
 mod openapi;
 mod policy;
 mod routes;
 
+pub use answer::IngestAnswer;
+pub use connections::serve;
 pub use ingest::EngineHandle;
+pub use limits::Limits;
 pub use metrics::Metrics;
-
-/// Request size limits (record and text limits are the engine's).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest accepted request body, in bytes; larger bodies get 413.
-    pub max_body_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_body_bytes: 16 * 1024 * 1024 }
-    }
-}
 
 /// Shared state of all handlers.
 #[derive(Clone)]
@@ -72,13 +65,14 @@ impl AppState {
         let store = engine.store().clone();
         let policy = Arc::new(RwLock::new(engine.policy().clone()));
         let rule_stats = engine.stats().clone();
+        let metrics = Arc::new(Metrics::default());
         AppState {
-            engine: EngineHandle::spawn(engine),
+            engine: EngineHandle::spawn(engine, limits, metrics.clone()),
             store,
             policy,
             rule_stats,
             keys: auth::KeyCache::default(),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             limits,
         }
     }
@@ -95,7 +89,7 @@ impl AppState {
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
-    let max_body = state.limits.max_body_bytes;
+    let (max_body, body_timeout) = (state.limits.max_body_bytes, state.limits.body_timeout);
     Router::new()
         .route("/v1/events", post(routes::post_events))
         .route("/v1/decisions", get(routes::get_decisions))
@@ -110,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
         .with_state(state)
 }
 
@@ -118,6 +113,8 @@ pub fn router(state: AppState) -> Router {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -127,7 +124,7 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError { status, message: message.into(), retry_after: None }
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, m)
@@ -143,6 +140,14 @@ impl ApiError {
     }
     pub fn unprocessable(m: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+    }
+    /// 503 with `Retry-After`: the server is at a bound and the client should come back.
+    pub fn busy(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, m).retry_after(1)
+    }
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
@@ -163,6 +168,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }

@@ -34,6 +34,9 @@ pub struct Metrics {
     rule_mode: Family<RuleMode, Gauge>,
     breaker_trips: Family<Rule, Counter>,
     ingest_seconds: Histogram,
+    connections: Gauge,
+    displaced: Counter,
+    busy: Counter,
 }
 
 impl Default for Metrics {
@@ -62,19 +65,69 @@ impl Default for Metrics {
             breaker_trips.clone(),
         );
         let ingest_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
-        registry.register("ingest_seconds", "Time to ingest one request body", ingest_seconds.clone());
-        Metrics { registry, events, decisions, rule_decisions, rule_mode, breaker_trips, ingest_seconds }
+        registry.register(
+            "ingest_turn_seconds",
+            "Time of one engine turn: the next slice of every waiting request, processed and committed together",
+            ingest_seconds.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register("connections", "Connections open", connections.clone());
+        let displaced = Counter::default();
+        registry.register(
+            "connections_displaced",
+            "Connections closed to make room for a new one when all places were taken",
+            displaced.clone(),
+        );
+        let busy = Counter::default();
+        registry.register(
+            "ingest_refused",
+            "Ingest requests answered 503 because too much was waiting for the engine",
+            busy.clone(),
+        );
+        Metrics {
+            registry,
+            events,
+            decisions,
+            rule_decisions,
+            rule_mode,
+            breaker_trips,
+            ingest_seconds,
+            connections,
+            displaced,
+            busy,
+        }
     }
 }
 
 impl Metrics {
-    pub fn record(&self, outcome: &IngestOutcome, seconds: f64) {
+    /// Counts what one slice of a request did.
+    pub fn record(&self, outcome: &IngestOutcome) {
         self.events.get_or_create(&Outcome { outcome: "accepted" }).inc_by(outcome.accepted as u64);
         self.events.get_or_create(&Outcome { outcome: "duplicate" }).inc_by(outcome.duplicates as u64);
         self.events.get_or_create(&Outcome { outcome: "rejected" }).inc_by(outcome.rejected.len() as u64);
         for d in &outcome.decisions {
             self.decisions.get_or_create(&Rule { rule: d.rule_id.clone() }).inc();
         }
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.dec();
+    }
+
+    pub fn connection_displaced(&self) {
+        self.displaced.inc();
+    }
+
+    pub fn ingest_refused(&self) {
+        self.busy.inc();
+    }
+
+    /// Times one turn of the engine.
+    pub fn turn(&self, seconds: f64) {
         self.ingest_seconds.observe(seconds);
     }
 

@@ -1,8 +1,6 @@
 //! Request handlers. Each: the caller's role, a validated request, one engine or store call,
 //! a typed response.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -10,23 +8,26 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use steward_engine::IngestOutcome;
+use steward_engine::input::BodyFormat;
 use steward_model::{Decision, Role, Standing};
 
 use crate::auth::Caller;
-use crate::ingest::{BodyFormat, IngestFailure};
-use crate::{ApiError, AppState, ErrorBody};
+use crate::ingest::IngestFailure;
+use crate::{ApiError, AppState, ErrorBody, IngestAnswer};
 
 /// Ingest events: a JSON array, or NDJSON with `Content-Type: application/x-ndjson`.
 /// Answers 200 when anything was accepted or was a replay, 400 when every record was
-/// rejected; either way the body lists each rejection with its index and reason.
+/// rejected. The answer is bounded whatever the body holds: the first rejections in full
+/// and the rest counted by field and reason, the first decisions in full and every
+/// decision's id. A large body is processed a slice at a time, in turn with other requests.
 #[utoipa::path(post, path = "/v1/events", tag = "events",
     request_body(content = Vec<Object>, description = "Events", content_type = "application/json"),
     responses(
-        (status = 200, description = "Stored; valid records kept", body = IngestOutcome),
-        (status = 400, description = "Malformed body, or every record rejected", body = IngestOutcome),
+        (status = 200, description = "Stored; valid records kept", body = IngestAnswer),
+        (status = 400, description = "Malformed body, or every record rejected", body = IngestAnswer),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody)),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 503, description = "Too much waiting (retry after the Retry-After seconds), or storage failed", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_events(
     State(state): State<AppState>,
@@ -51,21 +52,32 @@ pub async fn post_events(
     } else {
         BodyFormat::JsonArray
     };
-    let started = Instant::now();
-    let outcome = state.engine.ingest(body, format).await.map_err(|e| match e {
+    let answer = state.engine.ingest(body, format).await.map_err(|e| match e {
         IngestFailure::BadBody(m) => ApiError::bad_request(format!(
             "{m}; send a JSON array of events, or NDJSON with Content-Type: application/x-ndjson"
         )),
-        IngestFailure::Engine(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+        IngestFailure::Engine { error, stored: 0 } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{error}; nothing of this request was stored"))
+        }
+        IngestFailure::Engine { error, stored } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{error}; the first {stored} records of this request were stored and the rest were not: \
+                 send it again, and the stored ones count as duplicates"
+            ),
+        ),
+        IngestFailure::Busy => {
+            state.metrics.ingest_refused();
+            ApiError::busy("too many requests are waiting for the engine; retry shortly")
+        }
         IngestFailure::Stopped => ApiError::internal("the engine has stopped"),
     })?;
-    state.metrics.record(&outcome, started.elapsed().as_secs_f64());
-    let status = if outcome.accepted + outcome.duplicates == 0 && !outcome.rejected.is_empty() {
+    let status = if answer.accepted + answer.duplicates == 0 && answer.rejected_total > 0 {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(outcome)).into_response())
+    Ok((status, Json(answer)).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

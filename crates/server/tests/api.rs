@@ -1,64 +1,14 @@
 //! End-to-end tests of the HTTP API over a real socket and a real SQLite store.
 
-use std::sync::Arc;
+mod common;
 
+use common::{Server, ai_post, now};
 use reqwest::StatusCode;
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use steward_model::Role;
 
-struct Server {
-    base: String,
-    keys: std::collections::HashMap<Role, String>,
-    /// An admin key revoked before the server started.
-    revoked: String,
-    client: Client,
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
-}
-
 fn start(max_body_bytes: usize) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = steward_store::open(dir.path(), None).unwrap();
-    let keys =
-        Role::ALL.into_iter().map(|r| (r, steward_server::auth::create_key(store.as_ref(), r).unwrap())).collect();
-    let revoked = steward_server::auth::create_key(store.as_ref(), Role::Admin).unwrap();
-    let revoked_id = store.key_by_hash(&steward_server::auth::hash_key(&revoked)).unwrap().unwrap().id;
-    store.revoke_key(&revoked_id, chrono::Utc::now()).unwrap();
-    let policy = Arc::new(steward_engine::default_policy().unwrap());
-    let engine = steward_engine::Engine::open(store, policy, Default::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = steward_server::router(steward_server::AppState::new(engine, steward_server::Limits { max_body_bytes }));
-    runtime.spawn(async move { axum::serve(listener, app).await });
-    Server { base, keys, revoked, client: Client::new(), _dir: dir, _runtime: runtime }
-}
-
-impl Server {
-    fn post(&self, role: Role, content_type: &str, body: impl Into<reqwest::blocking::Body>) -> (StatusCode, Value) {
-        self.send(role, "/v1/events", content_type, body)
-    }
-
-    fn get(&self, role: Option<Role>, path: &str) -> (StatusCode, Value) {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(role) = role {
-            req = req.bearer_auth(&self.keys[&role]);
-        }
-        let r = req.send().unwrap();
-        let status = r.status();
-        (status, r.json().unwrap_or(Value::Null))
-    }
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn ai_post(id: &str, account: &str) -> Value {
-    json!({"id": id, "type": "post.created", "at": now(), "post": {"id": format!("p-{id}"), "account_id": account,
-        "kind": "video", "text": "AI 生成的熊猫视频", "created_at": now(),
-        "ai_generated": {"declared": true, "implicit_label": true}, "explicit_label": false}})
+    common::start(steward_server::Limits { max_body_bytes, ..Default::default() })
 }
 
 #[test]
@@ -266,27 +216,6 @@ fn campaigns_are_listed_with_their_posts_and_their_posts_labelled() {
     assert_eq!(d["rule_id"], "copy-campaign");
     assert!(d["explanation"].as_str().unwrap().contains("accounts have published"), "{d}");
     assert_eq!(d["facts"]["signals"][0]["evidence"]["campaign"], id);
-}
-
-impl Server {
-    fn send(
-        &self,
-        role: Role,
-        path: &str,
-        content_type: &str,
-        body: impl Into<reqwest::blocking::Body>,
-    ) -> (StatusCode, Value) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.keys[&role])
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .unwrap();
-        let status = r.status();
-        (status, r.json().unwrap_or(Value::Null))
-    }
 }
 
 #[test]

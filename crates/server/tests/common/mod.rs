@@ -1,0 +1,87 @@
+//! A server on a real socket over a real SQLite store, with a key of every role.
+#![allow(dead_code)] // Each test binary uses a part.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use steward_model::Role;
+
+pub struct Server {
+    pub base: String,
+    pub keys: std::collections::HashMap<Role, String>,
+    /// An admin key revoked before the server started.
+    pub revoked: String,
+    pub client: Client,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub fn start(limits: steward_server::Limits) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = steward_store::open(dir.path(), None).unwrap();
+    let keys =
+        Role::ALL.into_iter().map(|r| (r, steward_server::auth::create_key(store.as_ref(), r).unwrap())).collect();
+    let revoked = steward_server::auth::create_key(store.as_ref(), Role::Admin).unwrap();
+    let revoked_id = store.key_by_hash(&steward_server::auth::hash_key(&revoked)).unwrap().unwrap().id;
+    store.revoke_key(&revoked_id, chrono::Utc::now()).unwrap();
+    let policy = Arc::new(steward_engine::default_policy().unwrap());
+    let engine = steward_engine::Engine::open(store, policy, Default::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = steward_server::AppState::new(engine, limits);
+    runtime.spawn(steward_server::serve(listener, state, std::future::pending()));
+    Server { base, keys, revoked, client: Client::new(), _dir: dir, _runtime: runtime }
+}
+
+impl Server {
+    pub fn post(
+        &self,
+        role: Role,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (StatusCode, Value) {
+        self.send(role, "/v1/events", content_type, body)
+    }
+
+    pub fn get(&self, role: Option<Role>, path: &str) -> (StatusCode, Value) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(role) = role {
+            req = req.bearer_auth(&self.keys[&role]);
+        }
+        let r = req.send().unwrap();
+        let status = r.status();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    pub fn send(
+        &self,
+        role: Role,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.keys[&role])
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn ai_post(id: &str, account: &str) -> Value {
+    json!({"id": id, "type": "post.created", "at": now(), "post": {"id": format!("p-{id}"), "account_id": account,
+        "kind": "video", "text": "AI 生成的熊猫视频", "created_at": now(),
+        "ai_generated": {"declared": true, "implicit_label": true}, "explicit_label": false}})
+}
