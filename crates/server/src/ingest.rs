@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use steward_engine::input::{BodyFormat, Cursor};
@@ -137,9 +138,33 @@ impl EngineHandle {
     }
 }
 
+/// What a record has lately cost to process, to size slices to [`Limits::turn_time`].
+#[derive(Debug)]
+struct Pace {
+    /// Seconds a record, a moving average over slices.
+    per_record: f64,
+}
+
+impl Pace {
+    /// Records that fit in `time`, within `max` (one at least).
+    fn records_in(&self, time: Duration, max: usize) -> usize {
+        let fit = time.as_secs_f64() / self.per_record.max(1e-7);
+        (fit as usize).clamp(1, max.max(1))
+    }
+
+    fn learn(&mut self, records: usize, took: Duration) {
+        if records > 0 {
+            let sample = took.as_secs_f64() / records as f64;
+            self.per_record = 0.8 * self.per_record + 0.2 * sample;
+        }
+    }
+}
+
 /// The engine thread: jobs as they come, ingest requests in turns.
 fn take_turns(mut engine: Engine, mut rx: mpsc::UnboundedReceiver<Work>, limits: Limits, metrics: &Metrics) {
     let mut waiting: VecDeque<Request> = VecDeque::new();
+    // Until measured, a record is taken to cost 50 µs (a post that ends in a decision).
+    let mut pace = Pace { per_record: 50e-6 };
     loop {
         if waiting.is_empty() {
             match rx.blocking_recv() {
@@ -151,7 +176,7 @@ fn take_turns(mut engine: Engine, mut rx: mpsc::UnboundedReceiver<Work>, limits:
             arrive(work, &mut engine, &mut waiting);
         }
         if !waiting.is_empty() {
-            turn(&mut engine, &mut waiting, &limits, metrics);
+            turn(&mut engine, &mut waiting, &limits, &mut pace, metrics);
         }
     }
 }
@@ -163,15 +188,15 @@ fn arrive(work: Work, engine: &mut Engine, waiting: &mut VecDeque<Request>) {
     }
 }
 
-/// One turn: the next slice of each waiting request, up to `round_records` records in all,
-/// staged into one group and committed together. Finished requests are answered; the
-/// others go to the back of the line.
-fn turn(engine: &mut Engine, waiting: &mut VecDeque<Request>, limits: &Limits, metrics: &Metrics) {
-    let started = std::time::Instant::now();
+/// One turn: the next slice of each waiting request, up to `round_records` records and about
+/// `turn_time` in all, staged into one group and committed together. Finished requests are
+/// answered; the others go to the back of the line.
+fn turn(engine: &mut Engine, waiting: &mut VecDeque<Request>, limits: &Limits, pace: &mut Pace, metrics: &Metrics) {
+    let started = Instant::now();
     let mut group = Group::default();
     let mut taking: Vec<Request> = Vec::new();
     let mut records = 0;
-    while records < limits.round_records {
+    while records < limits.round_records && (taking.is_empty() || started.elapsed() < limits.turn_time) {
         let Some(mut request) = waiting.pop_front() else { break };
         if request.reply.is_closed() {
             // The client has gone: what it sent so far is stored; it was never answered,
@@ -179,10 +204,13 @@ fn turn(engine: &mut Engine, waiting: &mut VecDeque<Request>, limits: &Limits, m
             continue;
         }
         request.base = request.cursor.index();
-        let room = limits.slice_records.min(limits.round_records - records);
+        let left = limits.turn_time.saturating_sub(started.elapsed());
+        let room = pace.records_in(left, limits.slice_records.min(limits.round_records - records));
         let slice = request.cursor.next_slice(&request.body, room, limits.slice_bytes);
         records += slice.len();
+        let staging = Instant::now();
         let staged = engine.stage(&mut group, &slice);
+        pace.learn(slice.len(), staging.elapsed());
         drop(slice);
         taking.push(request);
         if let Err(e) = staged {

@@ -21,6 +21,9 @@ pub struct Limits {
     /// body is read a slice at a time, in turn with other requests.
     pub slice_records: usize,
     pub slice_bytes: usize,
+    /// Time a turn spends processing before it commits: slices shrink when records cost
+    /// more (a slower machine, heavier records), so a small request waits about as long.
+    pub turn_time: Duration,
     /// Records committed in one transaction, across the requests whose slices share it.
     pub round_records: usize,
     /// Ingest requests waiting for the engine, and their bytes; past either, a request is
@@ -45,8 +48,9 @@ impl Default for Limits {
             listed_rejections: 100,
             rejection_reasons: 100,
             inline_decisions: 100,
-            slice_records: 100,
+            slice_records: 1000,
             slice_bytes: 1024 * 1024,
+            turn_time: Duration::from_millis(5),
             round_records: 2000,
             queued_requests: 4096,
             queued_bytes: 256 * 1024 * 1024,
