@@ -31,6 +31,7 @@ use steward_store::{Store, StoreError};
 
 pub mod auth;
 mod campaigns;
+pub mod extract;
 mod ingest;
 mod metrics;
 mod openapi;
@@ -109,8 +110,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
+}
+
+/// 404 for a path no route serves, answered like every other error.
+async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route {}; the routes are listed at /openapi.json", uri.path()))
+}
+
+/// 405 for a method a route does not take.
+async fn no_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method}", uri.path()))
 }
 
 /// An error answered to the client: a status and a message, as `{"error": "..."}`.
