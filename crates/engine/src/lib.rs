@@ -141,7 +141,8 @@ pub struct Rejection {
     /// 1-based line, for NDJSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
-    /// Dotted path of the offending field; empty for the record as a whole.
+    /// Path of the offending field (`post.account_id`, `post.media[0].kind`), or `(record)`
+    /// when the record as a whole is at fault (not UTF-8, too large, not a JSON object).
     pub field: String,
     /// The whole message: field and reason.
     pub error: String,

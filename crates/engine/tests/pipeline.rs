@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
-use steward_engine::input::split_ndjson;
+use steward_engine::input::{split_json_array, split_ndjson};
 use steward_engine::{Engine, EngineOptions, IngestOutcome};
 use steward_model::RestrictionKind;
 use steward_policy::Policy;
@@ -238,8 +238,50 @@ fn a_bad_record_never_costs_the_good_ones() {
         let outcome = ingest(&mut engine, &lines);
         assert_eq!(outcome.accepted, 1);
         let fields: Vec<&str> = outcome.rejected.iter().map(|r| r.field.as_str()).collect();
-        assert_eq!(fields, ["id", "at", ""]);
+        assert_eq!(fields, ["id", "at", "(record)"]);
         assert_eq!(outcome.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [Some(2), Some(3), Some(4)]);
+    });
+}
+
+/// Issue 21: invalid UTF-8, an oversized record, a missing field, a duplicate key and an
+/// array element that is no object were rejected with an empty `field`.
+#[test]
+fn every_rejection_names_its_field() {
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let mut engine = Engine::open(store.clone(), policy(), options).unwrap();
+        let good: serde_json::Value = serde_json::from_str(&ai_post("g1", "a1", clock.now())).unwrap();
+        let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = good.clone();
+            edit(&mut v);
+            v.to_string()
+        };
+        let lines = [
+            with(&|v| v["post"]["text"] = json!("长".repeat(100_000))),
+            with(&|v| drop(v.as_object_mut().unwrap().remove("at"))),
+            with(&|v| drop(v["post"].as_object_mut().unwrap().remove("account_id"))),
+            with(&|v| v["id"] = json!("g2")).replacen(r#""id":"g2""#, r#""id":"g2","id":"g3""#, 1),
+            with(&|v| v["post"]["text"] = json!("\u{fffd}")),
+        ];
+        let mut body = lines.join("\n").into_bytes();
+        // The last line's U+FFFD (EF BF BD) made invalid: a lone continuation byte.
+        let bad = body.windows(3).rposition(|w| w == "\u{fffd}".as_bytes()).unwrap();
+        body[bad] = 0xbf;
+        let outcome = engine.ingest(&split_ndjson(&body, 1)).unwrap();
+        assert_eq!(outcome.accepted, 0);
+        let got: Vec<(&str, &str)> = outcome.rejected.iter().map(|r| (r.field.as_str(), r.error.as_str())).collect();
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert!(got[0].0 == "(record)" && got[0].1.starts_with("record is 300"), "{got:?}");
+        assert!(got[1].0 == "at" && got[1].1.starts_with("field `at`: missing field `at`"), "{got:?}");
+        assert!(got[2].0 == "post.account_id" && got[2].1.contains("missing field `account_id`"), "{got:?}");
+        assert!(got[3].0 == "id" && got[3].1.contains("duplicate field `id`"), "{got:?}");
+        assert!(got[4].0 == "(record)" && got[4].1.starts_with("invalid UTF-8 at byte"), "{got:?}");
+
+        let array = format!("[3, {}, \"e\", null, []]", with(&|v| v["post"]["kind"] = json!("reel")));
+        let outcome = engine.ingest(&split_json_array(array.as_bytes()).unwrap()).unwrap();
+        let got: Vec<(usize, &str)> = outcome.rejected.iter().map(|r| (r.index, r.field.as_str())).collect();
+        assert_eq!(got, [(0, "(record)"), (1, "post.kind"), (2, "(record)"), (3, "(record)"), (4, "(record)")]);
+        assert!(outcome.rejected[0].error.starts_with("invalid type: integer `3`, expected"), "{:?}", outcome.rejected);
     });
 }
 

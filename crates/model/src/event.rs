@@ -120,10 +120,14 @@ impl Payload {
     }
 }
 
-/// Why a record was rejected: the field (a dotted path, empty for the record itself) and
-/// the reason.
+/// The field of a rejection that is about the record as a whole (not UTF-8, too large, not
+/// a JSON object, malformed JSON outside any field).
+pub const RECORD: &str = "(record)";
+
+/// Why a record was rejected: the field (a dotted path such as `post.account_id`, or
+/// [`RECORD`] for the record itself) and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{reason}", if field.is_empty() { String::new() } else { format!("field `{field}`: ") })]
+#[error("{}{reason}", if field == RECORD { String::new() } else { format!("field `{field}`: ") })]
 pub struct RecordError {
     pub field: String,
     pub reason: String,
@@ -132,6 +136,11 @@ pub struct RecordError {
 impl RecordError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         RecordError { field: field.into(), reason: reason.into() }
+    }
+
+    /// A rejection of the record as a whole.
+    pub fn record(reason: impl Into<String>) -> Self {
+        Self::new(RECORD, reason)
     }
 }
 
@@ -175,13 +184,14 @@ impl<'a> Envelope<'a> {
 /// Parses and validates one record. `now` bounds how far in the future times may lie.
 pub fn parse_event(bytes: &[u8], limits: &Limits, now: DateTime<Utc>) -> Result<Event, RecordError> {
     if bytes.len() > limits.max_record_bytes {
-        return Err(RecordError::new(
-            "",
-            format!("record is {} bytes, over the limit of {} bytes", bytes.len(), limits.max_record_bytes),
-        ));
+        return Err(RecordError::record(format!(
+            "record is {} bytes, over the limit of {} bytes",
+            bytes.len(),
+            limits.max_record_bytes
+        )));
     }
     let text = std::str::from_utf8(bytes)
-        .map_err(|e| RecordError::new("", format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+        .map_err(|e| RecordError::record(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let envelope: Envelope = deserialize(text, "")?;
     check_id("id", &envelope.id, limits)?;
     let at = check_time("at", &envelope.at, limits, now)?;
@@ -237,16 +247,58 @@ fn deserialize<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result
     }
     let de = &mut serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = match (prefix.is_empty(), path.as_str()) {
-            (_, ".") => prefix.to_string(),
-            (true, p) => p.to_string(),
-            (false, p) => format!("{prefix}.{p}"),
-        };
-        RecordError::new(field, e.into_inner().to_string())
+        let reason = e.inner().to_string();
+        RecordError::new(field_path(&[prefix, &error_path(e.path(), &reason)]), reason)
     })?;
-    de.end().map_err(|e| RecordError::new(prefix, e.to_string()))?;
+    de.end().map_err(|e| RecordError::new(field_path(&[prefix]), e.to_string()))?;
     Ok(value)
+}
+
+/// The field a deserialization error is about, as `post.media[1].kind`: the path the tracker
+/// reached, and the field serde names in `reason` when it is missing or repeated. Empty when
+/// the error is about the value as a whole.
+pub fn error_path(path: &serde_path_to_error::Path, reason: &str) -> String {
+    use serde_path_to_error::Segment;
+    let mut parts: Vec<String> = path
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => Some(key.clone()),
+            // A key not read yet (a record cut short): the object that holds it.
+            Segment::Unknown => None,
+        })
+        .collect();
+    parts.push(named_field(reason).to_string());
+    join_path(&parts)
+}
+
+/// The path of the non-empty parts (`post`, `media`, `[1]`, `kind`: `post.media[1].kind`),
+/// or [`RECORD`] if there are none.
+fn field_path(parts: &[&str]) -> String {
+    let path = join_path(parts);
+    if path.is_empty() { RECORD.to_string() } else { path }
+}
+
+fn join_path(parts: &[impl AsRef<str>]) -> String {
+    let mut out = String::new();
+    for part in parts.iter().map(AsRef::as_ref).filter(|p| !p.is_empty()) {
+        if !out.is_empty() && !part.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// The field a serde error names but the path tracker does not reach: a missing or repeated
+/// field is found while reading the object that holds it (whose path is tracked), before any
+/// value of its own; serde names it only in its message (``missing field `at` ``). Empty
+/// for any other error (an unknown field is in the path already).
+fn named_field(reason: &str) -> &str {
+    ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|opening| reason.strip_prefix(opening)?.split_once('`').map(|(name, _)| name))
+        .unwrap_or("")
 }
 
 /// Deserializes an owned value from JSON with the same field-precise errors as events.
@@ -254,6 +306,15 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, RecordError> {
     deserialize(text, "")
 }
 
+/// The one validator of identifiers (event, account, post, group, report, fact-check and
+/// identity ids): not empty nor only whitespace, within the length limit, and nothing that
+/// renders as something else or as nothing. Ids are compared byte for byte and shown to
+/// moderators, in statements of reasons and in logs: a control character or line break
+/// forges log lines, a direction override or isolate (U+202A–U+202E, U+2066–U+2069) shows
+/// an id in another order (`a1\u{202E}2b` reads as `a1b2`), and a zero-width or other
+/// invisible character (U+200B, U+FEFF, a Hangul filler, …) makes two different ids look
+/// alike. Format characters have no place in an identifier, so all of them are refused
+/// (see [`is_invisible`](crate::chars::is_invisible)).
 fn check_id(field: &str, id: &str, limits: &Limits) -> Result<(), RecordError> {
     if id.is_empty() {
         return Err(RecordError::new(field, "must not be empty"));
@@ -264,8 +325,17 @@ fn check_id(field: &str, id: &str, limits: &Limits) -> Result<(), RecordError> {
             format!("is {} bytes, over the limit of {} bytes", id.len(), limits.max_id_bytes),
         ));
     }
-    if id.chars().any(|c| c.is_control()) {
-        return Err(RecordError::new(field, "must not contain control characters"));
+    if id.trim().is_empty() {
+        return Err(RecordError::new(field, "must not be whitespace only"));
+    }
+    let invisible = crate::chars::is_invisible;
+    if let Some(c) = id.chars().find(|&c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || invisible(c)) {
+        let what = if invisible(c) {
+            "invisible or direction-changing characters"
+        } else {
+            "control characters or line breaks"
+        };
+        return Err(RecordError::new(field, format!("must not contain {what} (U+{:04X})", c as u32)));
     }
     Ok(())
 }
@@ -328,10 +398,21 @@ fn validate_payload(payload: &Payload, limits: &Limits, now: DateTime<Utc>) -> R
             }
             check_range("post.created_at", p.created_at, limits, now)?;
         }
-        Payload::PostDeleted(p) => check_id("post.id", &p.id, limits)?,
+        Payload::PostDeleted(p) => {
+            check_id("post.id", &p.id, limits)?;
+            if let Some(a) = &p.account_id {
+                check_id("post.account_id", a, limits)?;
+            }
+        }
         Payload::ReportCreated(r) => {
             check_id("report.id", &r.id, limits)?;
             check_id("report.reporter_id", &r.reporter_id, limits)?;
+            if let Some(p) = &r.post_id {
+                check_id("report.post_id", p, limits)?;
+            }
+            if let Some(a) = &r.account_id {
+                check_id("report.account_id", a, limits)?;
+            }
             if r.post_id.is_none() && r.account_id.is_none() {
                 return Err(RecordError::new("report", "needs `post_id` or `account_id`"));
             }
@@ -350,6 +431,9 @@ fn validate_payload(payload: &Payload, limits: &Limits, now: DateTime<Utc>) -> R
         }
         Payload::IdentityUpserted(i) => {
             check_id("identity.id", &i.id, limits)?;
+            for (n, owner) in i.owner_account_ids.iter().enumerate() {
+                check_id(&format!("identity.owner_account_ids[{n}]"), owner, limits)?;
+            }
             if i.name.trim().is_empty() {
                 return Err(RecordError::new("identity.name", "must not be empty"));
             }
@@ -428,8 +512,9 @@ mod tests {
     fn oversized_record_is_rejected_before_parsing() {
         let big = "x".repeat(300_000);
         let err = parse(&POST.replace("你好", &big)).unwrap_err();
-        assert_eq!(err.field, "");
+        assert_eq!(err.field, RECORD);
         assert!(err.reason.contains("record is"), "{err}");
+        assert_eq!(err.to_string(), err.reason, "the record is not named as a field");
     }
 
     #[test]
@@ -439,6 +524,49 @@ mod tests {
         bytes[i] = 0xff;
         let err = parse_event(&bytes, &Limits::default(), now()).unwrap_err();
         assert!(err.reason.contains("invalid UTF-8"), "{err}");
+        assert_eq!(err.field, RECORD);
+    }
+
+    #[test]
+    fn missing_field_is_named_with_its_path() {
+        let err = parse(&POST.replace(r#""at":"2026-11-22T08:00:00Z","#, "")).unwrap_err();
+        assert_eq!((err.field.as_str(), err.to_string().starts_with("field `at`: missing field `at`")), ("at", true));
+        let err = parse(&POST.replace(r#""account_id":"a1","#, "")).unwrap_err();
+        assert_eq!(err.field, "post.account_id", "{err}");
+        let mut event: serde_json::Value = serde_json::from_str(POST).unwrap();
+        event["post"]["media"] = serde_json::json!([{"kind": "image"}, {"hash": "h"}]);
+        let err = parse(&event.to_string()).unwrap_err();
+        assert_eq!(err.field, "post.media[1].kind", "{err}");
+    }
+
+    #[test]
+    fn duplicate_key_is_named_with_its_path() {
+        let err = parse(&POST.replacen(r#""id":"e1","#, r#""id":"e1","id":"e2","#, 1)).unwrap_err();
+        assert_eq!(err.field, "id", "{err}");
+        assert!(err.reason.contains("duplicate field `id`"), "{err}");
+        let err = parse(&POST.replace(r#""text":"你好","#, r#""text":"你好","text":"再见","#)).unwrap_err();
+        assert_eq!(err.field, "post.text", "{err}");
+        let err = parse(&POST.replace(r#","explicit_label":false}}"#, r#"},"post":{}}"#)).unwrap_err();
+        assert_eq!(err.field, "post", "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_its_path() {
+        let err = parse(&POST.replace("explicit_label", "explicit_lable")).unwrap_err();
+        assert_eq!(err.field, "post.explicit_lable", "{err}");
+        let err = parse(&POST.replacen(r#""id":"e1","#, r#""id":"e1","i`d, expected":1,"#, 1)).unwrap_err();
+        assert_eq!(err.field, "i`d, expected", "{err}");
+    }
+
+    #[test]
+    fn a_record_that_is_not_an_object_is_rejected_whole() {
+        for record in ["3", "[]", r#""e1""#, "null", "{", "", &format!("{POST} {{}}")] {
+            let err = parse(record).unwrap_err();
+            assert_eq!(err.field, RECORD, "{record}: {err}");
+            assert!(!err.to_string().starts_with("field"), "{err}");
+        }
+        let err = parse(&POST.replace(r#""post":{"#, r#""post":[{"#).replace("}}", "}]}")).unwrap_err();
+        assert_eq!(err.field, "post[0]", "{err}");
     }
 
     #[test]
@@ -462,6 +590,79 @@ mod tests {
         assert_eq!(err.field, "id");
     }
 
+    /// One record of each type with every id field it has set to `ID` (and the field's path).
+    const WITH_IDS: &[(&str, &[&str])] = &[
+        (r#""type":"account.upserted","account":{"id":ID,"handle":"h","display_name":"d"}"#, &["account.id"]),
+        (
+            r#""type":"post.created","post":{"id":ID,"account_id":ID,"kind":"comment","text":"t","created_at":"2026-11-22T08:00:00Z","group_id":ID,"reposted_from":ID}"#,
+            &["post.id", "post.account_id", "post.group_id", "post.reposted_from"],
+        ),
+        (r#""type":"post.deleted","post":{"id":ID,"account_id":ID}"#, &["post.id", "post.account_id"]),
+        (
+            r#""type":"report.created","report":{"id":ID,"reporter_id":ID,"post_id":ID,"account_id":ID,"reason":"spam"}"#,
+            &["report.id", "report.reporter_id", "report.post_id", "report.account_id"],
+        ),
+        (
+            r#""type":"factcheck.upserted","factcheck":{"id":ID,"claim":"c","verdict":"false","publisher":"p"}"#,
+            &["factcheck.id"],
+        ),
+        (
+            r#""type":"identity.upserted","identity":{"id":ID,"name":"n","kind":"police","owner_account_ids":["a1",ID]}"#,
+            &["identity.id", "identity.owner_account_ids[1]"],
+        ),
+        (
+            r#""type":"credential.verified","credential":{"account_id":ID,"field":"law","title":"lawyer"}"#,
+            &["credential.account_id"],
+        ),
+        (r#""type":"follower.snapshot","snapshot":{"account_id":ID,"followers":3}"#, &["snapshot.account_id"]),
+    ];
+
+    #[test]
+    fn every_id_field_refuses_blank_and_bidi_ids() {
+        let bad = [
+            ("   ", "whitespace only"),
+            ("\u{3000}", "whitespace only"),
+            ("a1\u{202e}2b", "direction-changing"),
+            ("a\u{2067}b\u{2069}", "direction-changing"),
+            ("a1\u{200b}", "invisible"),
+            ("\u{feff}a1", "invisible"),
+            ("a\u{2028}b", "line breaks"),
+            ("a\u{0007}", "control characters"),
+        ];
+        for &(body, fields) in WITH_IDS {
+            let record = |at: usize, id: &str| {
+                let mut n = 0;
+                let body = body
+                    .split("ID")
+                    .enumerate()
+                    .map(|(i, part)| {
+                        if i == 0 {
+                            return part.to_string();
+                        }
+                        n += 1;
+                        let id = if n - 1 == at { serde_json::to_string(id).unwrap() } else { format!("\"ok{n}\"") };
+                        format!("{id}{part}")
+                    })
+                    .collect::<String>();
+                format!(r#"{{"id":"e1","at":"2026-11-22T08:00:00Z",{body}}}"#)
+            };
+            parse(&record(usize::MAX, "")).unwrap_or_else(|e| panic!("{body}: {e}"));
+            for (at, field) in fields.iter().enumerate() {
+                for (id, why) in bad {
+                    let err = parse(&record(at, id)).unwrap_err();
+                    assert_eq!(err.field, *field, "{id:?} in {body}: {err}");
+                    assert!(err.reason.contains(why), "{id:?}: {err}");
+                }
+            }
+        }
+        let err = parse(&POST.replace(r#""id":"e1""#, r#""id":"e\u202e1""#)).unwrap_err();
+        assert_eq!(err.field, "id", "{err}");
+        // Letters of any script, spaces inside and visible punctuation stay valid.
+        for id in ["用户 42", "a-1_b.c:d/e@f", "ユーザー", "𝕏1"] {
+            parse(&POST.replace(r#""id":"e1""#, &format!(r#""id":"{id}""#))).unwrap();
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         let mut seed = 7u64;
@@ -472,7 +673,9 @@ mod tests {
                 let i = (seed >> 33) as usize % bytes.len();
                 bytes[i] = (seed >> 13) as u8;
             }
-            let _ = parse_event(&bytes, &Limits::default(), now());
+            if let Err(e) = parse_event(&bytes, &Limits::default(), now()) {
+                assert!(!e.field.is_empty(), "{e}");
+            }
         }
     }
 }

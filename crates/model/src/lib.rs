@@ -13,6 +13,7 @@
 //! assert!(matches!(event.payload, Payload::AccountUpserted(_)));
 //! ```
 
+pub mod chars;
 pub mod decision;
 pub mod entity;
 pub mod event;

@@ -1,12 +1,13 @@
 //! Copy-paste campaigns: the groups of posts the campaign detector found, with their posts.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use steward_model::{GroupMember, Role};
 
 use crate::auth::Caller;
+use crate::extract::{Path, Query};
 use crate::routes::blocking;
 use crate::{ApiError, AppState, ErrorBody};
 
@@ -41,7 +42,8 @@ fn summary(body: &str) -> Result<Value, ApiError> {
 
 /// Campaigns found, most recently active first. Campaigns merged into others are left out.
 #[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns", params(ListQuery),
-    responses((status = 200, body = CampaignList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = CampaignList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -64,7 +66,7 @@ pub struct PostsQuery {
 
 /// One campaign with its posts.
 #[utoipa::path(get, path = "/v1/campaigns/{id}", tag = "campaigns", params(PostsQuery),
-    responses((status = 200, body = CampaignDetail), (status = 404, body = ErrorBody),
+    responses((status = 200, body = CampaignDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(

@@ -33,6 +33,7 @@ mod answer;
 pub mod auth;
 mod campaigns;
 mod connections;
+pub mod extract;
 mod ingest;
 mod limits;
 mod metrics;
@@ -103,9 +104,21 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
         .with_state(state)
+}
+
+/// 404 for a path no route serves, answered like every other error.
+async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route {}; the routes are listed at /openapi.json", uri.path()))
+}
+
+/// 405 for a method a route does not take.
+async fn no_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{} does not take {method}", uri.path()))
 }
 
 /// An error answered to the client: a status and a message, as `{"error": "..."}`.

@@ -8,7 +8,11 @@ use crate::{campaigns, policy, routes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "steward", description = "Governance engine for self-media platforms and group chats."),
+    info(title = "steward", description = "Governance engine for self-media platforms and group chats. \
+        Every error is answered as `{\"error\": \"...\"}`: a query parameter, path parameter or body \
+        field that cannot be read is 400 naming it (query parameter `limit`: invalid digit found in \
+        string). A rejected event names its field (`post.account_id`), or `(record)` when the \
+        record as a whole is at fault."),
     paths(routes::post_events, routes::get_decisions, routes::get_decision, routes::get_standing,
         campaigns::list, campaigns::get,
         policy::get, policy::post, policy::test, policy::rearm,

@@ -3,9 +3,7 @@
 //! whose circuit breaker tripped.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -17,6 +15,7 @@ use steward_policy::{Mode, Policy, PolicyErrors, Quota};
 use steward_store::{PolicyVersion, RuleHits, TrippedBreaker};
 
 use crate::auth::Caller;
+use crate::extract::{self, Body, Path};
 use crate::routes::blocking;
 use crate::{ApiError, AppState, ErrorBody};
 
@@ -183,7 +182,7 @@ fn check(text: &str, source: &str, what: &str) -> Result<Policy, Box<Response>> 
         (status = 422, description = "The policy does not check", body = PolicyRefused),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn post(State(state): State<AppState>, caller: Caller, body: Bytes) -> Result<Response, ApiError> {
+pub async fn post(State(state): State<AppState>, caller: Caller, Body(body): Body) -> Result<Response, ApiError> {
     caller.require(Role::can_administer, "change the policy")?;
     let text =
         std::str::from_utf8(&body).map_err(|e| ApiError::bad_request(format!("the policy is not UTF-8: {e}")))?;
@@ -225,11 +224,9 @@ pub struct SpotTestRequest {
 pub async fn test(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<Json<SpotTestRequest>, JsonRejection>,
+    extract::Json(request): extract::Json<SpotTestRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::can_read, "test a policy")?;
-    let Json(request) =
-        body.map_err(|e| ApiError::bad_request(format!("cannot read the spot test: {}", e.body_text())))?;
     let policy = match &request.policy {
         Some(text) => match check(text, "draft", "the draft policy") {
             Ok(p) => std::sync::Arc::new(p),

@@ -2,9 +2,7 @@
 //! a typed response.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -12,6 +10,7 @@ use steward_engine::input::BodyFormat;
 use steward_model::{Decision, Role, Standing};
 
 use crate::auth::Caller;
+use crate::extract::{Body, Path, Query};
 use crate::ingest::IngestFailure;
 use crate::{ApiError, AppState, ErrorBody, IngestAnswer};
 
@@ -33,19 +32,9 @@ pub async fn post_events(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     caller.require(Role::can_ingest, "send events")?;
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body is over the limit of {} bytes; split it into smaller batches",
-                state.limits.max_body_bytes
-            ),
-        ),
-        status => ApiError::new(status, format!("cannot read the request body: {e}")),
-    })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let format = if content_type.starts_with("application/x-ndjson") || content_type.starts_with("application/jsonl") {
         BodyFormat::Ndjson

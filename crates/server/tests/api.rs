@@ -318,3 +318,72 @@ fn a_breaker_trips_over_http_and_an_admin_rearms_it() {
     let ai = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "ai-unlabelled").unwrap().clone();
     assert_eq!((ai["running"].as_str(), ai["breaker"].is_null()), (Some("live"), true), "{ai}");
 }
+
+/// Issue 21: a bad `limit` answered 400 in plain text; every request that cannot be read is
+/// answered with a JSON error naming the parameter or field.
+#[test]
+fn every_unreadable_request_answers_a_json_error_naming_its_parameter() {
+    let s = start(4096);
+    let ask = |method: reqwest::Method, path: &str, content_type: &str, body: &str| {
+        let r = s
+            .client
+            .request(method, format!("{}{path}", s.base))
+            .bearer_auth(&s.keys[&Role::Admin])
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        let status = r.status();
+        let json = r.headers()["content-type"].to_str().unwrap().starts_with("application/json");
+        let text = r.text().unwrap();
+        assert!(json, "{path}: {status} {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        (status, body["error"].as_str().unwrap_or_default().to_string())
+    };
+    let get = |path: &str| ask(reqwest::Method::GET, path, "", "");
+    for (path, message) in [
+        ("/v1/decisions?subject=a1&limit=ten", "query parameter `limit`: invalid digit found in string"),
+        ("/v1/decisions?subject=a1&limit=-1", "query parameter `limit`: invalid digit found in string"),
+        ("/v1/decisions?shadow=maybe", "query parameter `shadow`: provided string was not `true` or `false`"),
+        ("/v1/campaigns?limit=1e3", "query parameter `limit`"),
+        ("/v1/campaigns/c1?limit=", "query parameter `limit`: cannot parse integer from empty string"),
+        ("/v1/accounts/%FF/standing", "`id`"),
+    ] {
+        let (status, error) = get(path);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {error}");
+        assert!(error.contains(message), "{path}: {error}");
+    }
+    assert_eq!(get("/v1/decisions?subject=a1&limit=5").0, StatusCode::OK);
+
+    let post = |path: &str, content_type: &str, body: &str| ask(reqwest::Method::POST, path, content_type, body);
+    let (status, error) = post("/v1/policy/test", "application/json", r#"{"event": {}, "signals": [{}]}"#);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error.starts_with("body field `signals[0]."), "{error}");
+    assert!(error.contains("missing field"), "{error}");
+    let (status, error) = post("/v1/policy/test", "application/json", r#"{"signals": []}"#);
+    assert_eq!(
+        (status, error.starts_with("body field `event`: missing field `event`")),
+        (StatusCode::BAD_REQUEST, true)
+    );
+    let (status, error) = post("/v1/policy/test", "application/json", r#"{"event": {}} {}"#);
+    assert_eq!((status, error.starts_with("the body: trailing characters")), (StatusCode::BAD_REQUEST, true));
+    let (status, error) = post("/v1/policy/test", "text/plain", r#"{"event": {}}"#);
+    assert_eq!((status, error.contains("Content-Type: application/json")), (StatusCode::BAD_REQUEST, true));
+    let (status, error) = post("/v1/policy", "application/toml", &"#".repeat(5000));
+    assert_eq!((status, error.contains("over the limit of 4096 bytes")), (StatusCode::PAYLOAD_TOO_LARGE, true));
+
+    let (status, error) = get("/v1/nothing");
+    assert_eq!((status, error.contains("/openapi.json")), (StatusCode::NOT_FOUND, true));
+    let (status, _) = ask(reqwest::Method::DELETE, "/v1/events", "", "");
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Records: an element that is no object, a repeated key and a missing field.
+    let mut twice = ai_post("d1", "a1").to_string();
+    twice = twice.replacen("\"id\":\"d1\"", "\"id\":\"d1\",\"id\":\"d2\"", 1);
+    let mut missing = ai_post("d3", "a1");
+    missing["post"].as_object_mut().unwrap().remove("account_id");
+    let (status, body) = s.post(Role::Ingest, "application/json", format!("[3, {twice}, {missing}]"));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let fields: Vec<&str> = body["rejected"].as_array().unwrap().iter().map(|r| r["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["(record)", "id", "post.account_id"], "{body}");
+}
