@@ -270,7 +270,8 @@ fn seconds(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain of the audit log; names the first broken entry.
+    /// Check the audit log: its hash chain, and every event, decision, restriction and credit
+    /// against the entry covering it; names the first problem.
     Verify {
         #[command(flatten)]
         store: StoreArgs,
@@ -393,8 +394,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Audit { command: AuditCommand::Verify { store } } => {
             match steward_store::audit::verify(store.open()?.as_ref()) {
-                Ok(n) => {
-                    println!("audit log ok: {n} entries, chain intact");
+                Ok(v) => {
+                    println!("audit log ok: {} entries, chain intact; rows covered: {}", v.entries, v.rows);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(b) => {
