@@ -173,6 +173,7 @@ fn audit_verify_names_the_first_tampered_entry() {
     // The policy put in force, a decision for each event, the rows the ingest added.
     assert!(text(&out.stdout).contains("7 entries"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("5 events, 5 decisions"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("warning: the chain is unanchored"), "{}", text(&out.stderr));
 
     let db = rusqlite::Connection::open(dir.path().join("steward.db")).unwrap();
     db.execute("UPDATE audit SET body = replace(body, 'ai-unlabelled', 'nothing') WHERE seq = 3", []).unwrap();
