@@ -75,7 +75,9 @@ fn run(name: &str, dir: &tempfile::TempDir, file: &Path, setup: &Setup, about: s
     drop(engine);
     let stored = store.event_count()? - loaded;
     anyhow::ensure!(stored as usize == totals.accepted, "stored {stored} of {} accepted events", totals.accepted);
+    let verifying = Instant::now();
     let audited = steward_store::audit::verify(store.as_ref())?;
+    let verify_seconds = verifying.elapsed().as_secs_f64();
     let events = totals.accepted + totals.duplicates + totals.rejected;
     println!(
         "{}",
@@ -92,7 +94,10 @@ fn run(name: &str, dir: &tempfile::TempDir, file: &Path, setup: &Setup, about: s
             "events_per_second": events as f64 / seconds,
             "cpu_seconds": cpu,
             "decisions_per_second": totals.decisions as f64 / seconds,
-            "audit_entries_verified": audited,
+            "audit_entries_verified": audited.entries,
+            "audit_rows_verified": audited.rows.events + audited.rows.decisions + audited.rows.restrictions
+                + audited.rows.credits,
+            "audit_verify_seconds": verify_seconds,
         })
     );
     Ok(())

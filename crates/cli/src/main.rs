@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use steward_model::Role;
 
+mod anchor;
 mod backtest;
 mod bench;
 mod bench_impersonation;
@@ -48,6 +49,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        anchor: anchor::AnchorArgs,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -68,6 +71,8 @@ enum Command {
     Ingest {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        anchor: anchor::AnchorArgs,
         /// Policy file (TOML), put in force; when omitted, the version in force in the store,
         /// else the shipped default.
         #[arg(long)]
@@ -186,6 +191,8 @@ enum KbCommand {
     Import {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        anchor: anchor::AnchorArgs,
         /// Policy file (TOML), put in force; when omitted, the version in force in the store,
         /// else the shipped default.
         #[arg(long)]
@@ -211,6 +218,8 @@ enum RegistryCommand {
     Import {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        anchor: anchor::AnchorArgs,
         /// Policy file (TOML), put in force; when omitted, the version in force in the store,
         /// else the shipped default.
         #[arg(long)]
@@ -270,10 +279,29 @@ fn seconds(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain of the audit log; names the first broken entry.
+    /// Check the audit log: its hash chain, every event, decision, restriction and credit
+    /// against the entry covering it, and, with a public key, the signed checkpoints (entries
+    /// cut off its end, or a chain computed again, show there). Names the first problem and
+    /// exits 1; warns when no checkpoint was checked.
     Verify {
         #[command(flatten)]
         store: StoreArgs,
+        /// Signed checkpoints (JSON lines) [default: DATA_DIR/audit-checkpoints.jsonl, if it
+        /// exists].
+        #[arg(long, env = "STEWARD_AUDIT_CHECKPOINTS")]
+        checkpoints: Option<PathBuf>,
+        /// The public key that signs them: 64 hex digits, or a file holding them (the `.pub`
+        /// that `audit keygen` writes).
+        #[arg(long, env = "STEWARD_AUDIT_PUBLIC_KEY")]
+        public_key: Option<String>,
+    },
+    /// Create a key that signs checkpoints of the audit log (`--audit-key` of `serve` and
+    /// `ingest`): the secret key goes to FILE, readable by its owner only, and the public key
+    /// to FILE.pub and, alone, to standard output. Never overwrites a key.
+    Keygen {
+        /// Where to write the secret key; keep it outside the data directory and its backups.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -331,10 +359,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { store, listen, policy, limits } => {
-            let store = store.open()?;
+        Command::Serve { store: args, anchor, listen, policy, limits } => {
+            let store = args.open()?;
+            let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
             serve(store, policy, listen, limits.into(), None)?;
+            anchor::finish(checkpoints)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command: KeysCommand::Create { store, role } } => {
@@ -358,20 +388,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ingest { store, policy, files } => {
-            let store = store.open()?;
+        Command::Ingest { store: args, anchor, policy, files } => {
+            let store = args.open()?;
+            let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
-            ingest::run(store, policy, &files)
+            let code = ingest::run(store, policy, &files);
+            anchor::finish(checkpoints)?;
+            code
         }
-        Command::Kb { command: KbCommand::Import { store, policy, format, utc_offset, files } } => {
-            let store = store.open()?;
+        Command::Kb { command: KbCommand::Import { store: args, anchor, policy, format, utc_offset, files } } => {
+            let store = args.open()?;
+            let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
-            kb::import(store, policy, &files, format, utc_offset)
+            let code = kb::import(store, policy, &files, format, utc_offset);
+            anchor::finish(checkpoints)?;
+            code
         }
-        Command::Registry { command: RegistryCommand::Import { store, policy, file } } => {
-            let store = store.open()?;
+        Command::Registry { command: RegistryCommand::Import { store: args, anchor, policy, file } } => {
+            let store = args.open()?;
+            let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
-            registry::import(store, policy, &file)
+            let code = registry::import(store, policy, &file);
+            anchor::finish(checkpoints)?;
+            code
         }
         Command::Policy { command: PolicyCommand::Check { file } } => {
             match steward_policy::Policy::load(&file, &steward_engine::schema()) {
@@ -391,18 +430,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Audit { command: AuditCommand::Verify { store } } => {
-            match steward_store::audit::verify(store.open()?.as_ref()) {
-                Ok(n) => {
-                    println!("audit log ok: {n} entries, chain intact");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(b) => {
-                    eprintln!("{b}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+        Command::Audit { command: AuditCommand::Verify { store, checkpoints, public_key } } => {
+            anchor::verify(store.open()?.as_ref(), &store.data_dir, checkpoints.as_deref(), public_key.as_deref())
         }
+        Command::Audit { command: AuditCommand::Keygen { out } } => anchor::keygen(&out),
         Command::Demo { data_dir, listen, no_serve } => demo::run(data_dir, listen, no_serve),
         Command::Eval { command } => eval::run(command),
         Command::Train { command: TrainCommand::Clickbait { zh, en, out, folds, seed } } => {
@@ -432,10 +463,27 @@ pub(crate) fn serve(
             None => eprintln!("steward listening on http://{addr}"),
         }
         let state = steward_server::AppState::new(engine, limits);
-        steward_server::serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        steward_server::serve(listener, state, shutdown()).await?;
         Ok(())
     })
+}
+
+/// Ctrl-C (SIGINT), or SIGTERM as service managers send: the server stops taking requests,
+/// finishes those in flight, and returns.
+async fn shutdown() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }

@@ -170,8 +170,10 @@ fn audit_verify_names_the_first_tampered_entry() {
     assert!(steward(&["ingest", "--data-dir", d, file.to_str().unwrap()]).status.success());
     let out = steward(&["audit", "verify", "--data-dir", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // The policy put in force, then a decision for each event.
-    assert!(text(&out.stdout).contains("6 entries"), "{}", text(&out.stdout));
+    // The policy put in force, a decision for each event, the rows the ingest added.
+    assert!(text(&out.stdout).contains("7 entries"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("5 events, 5 decisions"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("warning: the chain is unanchored"), "{}", text(&out.stderr));
 
     let db = rusqlite::Connection::open(dir.path().join("steward.db")).unwrap();
     db.execute("UPDATE audit SET body = replace(body, 'ai-unlabelled', 'nothing') WHERE seq = 3", []).unwrap();
@@ -219,7 +221,7 @@ fn ingest_and_verify_on_postgres_when_configured() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = steward(&["audit", "verify", "--database-url", &scoped]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("4 entries"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("5 entries"), "{}", text(&out.stdout));
     admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
 }
 

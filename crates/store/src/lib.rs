@@ -4,7 +4,10 @@
 //! embedded SQLite in WAL mode (the default, one file in the data directory) and PostgreSQL
 //! (when a `postgres://` URL is configured). Both run the same versioned migrations and pass
 //! the same test suite. Every write goes through [`Store::commit`], which writes a whole
-//! [`Batch`] atomically, including its entries in the hash-chained audit log.
+//! [`Batch`] atomically, including its entries in the hash-chained audit log and one entry
+//! covering every row it adds to the append-only tables ([`coverage`]). The head of the log
+//! can be signed outside the database ([`checkpoint`]), and [`audit::verify`] checks the
+//! chain, the rows and the signed heads together.
 //!
 //! ```no_run
 //! let store = steward_store::open(std::path::Path::new("steward-data"), None).unwrap();
@@ -20,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use steward_model::{CreditEntry, Decision, GroupChange, GroupMember, Restriction, Role};
 
 pub mod audit;
+pub mod checkpoint;
+pub mod coverage;
 pub mod json_text;
 mod migrations;
 mod postgres_store;
@@ -27,6 +32,7 @@ mod rows;
 mod sqlite_store;
 
 pub use audit::{AuditBody, AuditEntry, AuditRecord, ChainBreak};
+pub use coverage::{DecisionRow, Table, TableRow};
 pub use postgres_store::PostgresStore;
 pub use sqlite_store::SqliteStore;
 
@@ -257,6 +263,13 @@ pub trait Store: Send + Sync {
 
     /// Audit entries with `seq > after`, in order, at most `limit`.
     fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// The last entry of the audit log, if any.
+    fn audit_head(&self) -> Result<Option<AuditEntry>>;
+
+    /// Rows of an append-only table with `seq > after`, in order, at most `limit`, as
+    /// stored: for checking them against the audit entries that cover them.
+    fn table_rows(&self, table: Table, after: i64, limit: usize) -> Result<Vec<TableRow>>;
 
     /// Members of a group, oldest post first, at most `limit`.
     fn group_members(&self, kind: &str, group_id: &str, limit: usize) -> Result<Vec<GroupMember>>;

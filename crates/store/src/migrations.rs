@@ -242,7 +242,19 @@ CREATE TABLE rule_breakers (
         sqlite: "DROP INDEX IF EXISTS entities_account;",
         postgres: "DROP INDEX IF EXISTS entities_account;",
     },
+    Migration {
+        version: ROWS_COVERED,
+        description: "rows are covered by the audit log: the rows stored before are adopted by one entry",
+        // No schema change: after the SQL, the rows already stored get their entry (see
+        // `coverage`), in the same transaction.
+        sqlite: "",
+        postgres: "",
+    },
 ];
+
+/// The version from which every row of the covered tables is covered by an audit entry: a
+/// store migrated to it from an older version adopts the rows it holds.
+const ROWS_COVERED: i64 = 6;
 
 /// The newest schema version this build knows.
 pub(crate) fn latest() -> i64 {
@@ -277,6 +289,9 @@ pub(crate) fn apply_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
             rusqlite::params![m.version, m.description, chrono::Utc::now().timestamp_micros()],
         )?;
     }
+    if (1..ROWS_COVERED).contains(&current) {
+        crate::sqlite_store::adopt_rows(&tx)?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -301,6 +316,10 @@ pub(crate) fn apply_postgres(client: &mut postgres::Client) -> Result<()> {
             "INSERT INTO schema_migrations (version, description) VALUES ($1, $2)",
             &[&m.version, &m.description],
         )?;
+    }
+    if (1..ROWS_COVERED).contains(&current) {
+        tx.batch_execute("LOCK TABLE audit IN EXCLUSIVE MODE")?;
+        crate::postgres_store::adopt_rows(&mut tx)?;
     }
     tx.commit()?;
     Ok(())

@@ -11,11 +11,12 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{DateTime, Utc};
-use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
+use chrono::{DateTime, SubsecRound, Utc};
+use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
 use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::{
     ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
@@ -90,8 +91,12 @@ impl PostgresStore {
 
 /// Reads the head of the chain and appends `records`, inside the caller's transaction
 /// (which holds the audit lock).
-fn append_audit(tx: &mut Transaction<'_>, records: &[AuditRecord]) -> Result<()> {
-    if records.is_empty() {
+pub(crate) fn append_audit<'a>(
+    tx: &mut Transaction<'_>,
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+) -> Result<()> {
+    let mut records = records.into_iter().peekable();
+    if records.peek().is_none() {
         return Ok(());
     }
     let head = tx.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?;
@@ -116,6 +121,88 @@ fn append_audit(tx: &mut Transaction<'_>, records: &[AuditRecord]) -> Result<()>
         &[&seqs, &ats, &actions, &subjects, &bodies, &prevs, &hashes],
     )?;
     Ok(())
+}
+
+const AUDIT_COLUMNS: &str = "seq, at, action, subject, body, prev_hash, hash";
+
+fn audit_row(r: &Row) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: u64_from_db(r.get(0), "audit seq")?,
+        at: r.get(1),
+        action: r.get(2),
+        subject: r.get(3),
+        body: r.get(4),
+        prev_hash: r.get(5),
+        hash: r.get(6),
+    })
+}
+
+/// A time as it is stored: to the microsecond, truncated (PostgreSQL would round times
+/// before 2000 towards 2000), so a row hashes the same when it is read back.
+fn stored(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+fn event_row(r: &Row) -> TableRow {
+    TableRow::Event {
+        seq: r.get(0),
+        event: StoredEvent { id: r.get(1), event_type: r.get(2), at: r.get(3), body: r.get(4) },
+    }
+}
+
+/// Rows of a covered table with `seq > after`, in order, at most `n`.
+pub(crate) fn table_rows(c: &mut impl GenericClient, table: Table, after: i64, n: usize) -> Result<Vec<TableRow>> {
+    let params: [&(dyn postgres::types::ToSql + Sync); 2] = [&after, &limit(n)];
+    match table {
+        Table::Events => {
+            let rows =
+                c.query("SELECT seq, id, type, at, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", &params)?;
+            Ok(rows.iter().map(event_row).collect())
+        }
+        Table::Decisions => {
+            let rows = c.query(
+                "SELECT seq, id, event_id, account_id, post_id, rule_id, decided_at, body::text, shadow FROM decisions
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &params,
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    TableRow::Decision(DecisionRow {
+                        seq: r.get(0),
+                        id: r.get(1),
+                        event_id: r.get(2),
+                        account_id: r.get(3),
+                        post_id: r.get(4),
+                        rule_id: r.get(5),
+                        decided_at: r.get(6),
+                        body: r.get(7),
+                        shadow: r.get(8),
+                    })
+                })
+                .collect())
+        }
+        Table::Restrictions => c
+            .query(
+                &format!("SELECT {RESTRICTION_COLUMNS}, seq FROM restrictions WHERE seq > $1 ORDER BY seq LIMIT $2"),
+                &params,
+            )?
+            .iter()
+            .map(|r| Ok(TableRow::Restriction { seq: r.get(7), restriction: restriction_row(r)? }))
+            .collect(),
+        Table::Credits => c
+            .query(&format!("SELECT {CREDIT_COLUMNS}, seq FROM credits WHERE seq > $1 ORDER BY seq LIMIT $2"), &params)?
+            .iter()
+            .map(|r| Ok(TableRow::Credit { seq: r.get(5), credit: credit_row(r)? }))
+            .collect(),
+    }
+}
+
+/// Covers the rows already stored with one `rows.adopted` entry (see [`coverage`]), inside
+/// the migration's transaction (which holds the audit lock).
+pub(crate) fn adopt_rows(tx: &mut Transaction<'_>) -> Result<()> {
+    let record = coverage::adopt(|table, after, n| table_rows(tx, table, after, n))?;
+    append_audit(tx, record.as_ref())
 }
 
 fn entity_row(row: &Row) -> EntityRow {
@@ -185,12 +272,13 @@ fn upsert_entities(tx: &mut Transaction<'_>, last: &[&EntityRow]) -> Result<()> 
     Ok(())
 }
 
-fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
+/// Writes the batch's rows, adding those of the covered tables to `covered`.
+fn write_batch(tx: &mut Transaction<'_>, batch: &Batch, covered: &mut Coverage) -> Result<usize> {
     let mut new_events = 0;
     if !batch.events.is_empty() {
         let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
         let types: Vec<&str> = batch.events.iter().map(|e| e.event_type.as_str()).collect();
-        let ats: Vec<DateTime<Utc>> = batch.events.iter().map(|e| e.at).collect();
+        let ats: Vec<DateTime<Utc>> = batch.events.iter().map(|e| stored(e.at)).collect();
         let bodies: Vec<&str> = batch.events.iter().map(|e| e.body.as_str()).collect();
         let n = tx.execute(
             "INSERT INTO events (id, type, at, body)
@@ -201,6 +289,14 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
             &[&ids, &types, &ats, &bodies],
         )?;
         new_events = usize::try_from(n).unwrap_or(usize::MAX);
+        if new_events == batch.events.len() {
+            batch.events.iter().for_each(|e| covered.event(e));
+        } else {
+            // Some were stored already: cover the rows this commit added, the last ones.
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            let rows = tx.query("SELECT seq, id, type, at, body FROM events ORDER BY seq DESC LIMIT $1", &[&n])?;
+            rows.iter().rev().for_each(|r| covered.row(&event_row(r)));
+        }
     }
     upsert_entities(tx, &rows::last_entities(&batch.entities))?;
     let referenced = rows::referenced_decisions(batch);
@@ -220,7 +316,8 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
         let accounts: Vec<Option<&str>> = new.decisions.iter().map(|d| d.account_id.as_deref()).collect();
         let posts: Vec<Option<&str>> = new.decisions.iter().map(|d| d.post_id.as_deref()).collect();
         let rules: Vec<&str> = new.decisions.iter().map(|d| d.rule_id.as_str()).collect();
-        let ats: Vec<DateTime<Utc>> = new.decisions.iter().map(|d| d.decided_at).collect();
+        let ats: Vec<DateTime<Utc>> = new.decisions.iter().map(|d| stored(d.decided_at)).collect();
+        new.decisions.iter().zip(&bodies).for_each(|(d, body)| covered.decision(d, body));
         let shadows: Vec<bool> = new.decisions.iter().map(|d| d.shadow).collect();
         tx.execute(
             "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow)
@@ -239,8 +336,9 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
         let posts: Vec<Option<&str>> = r.iter().map(|r| r.post_id.as_deref()).collect();
         let kinds: Vec<&str> = r.iter().map(|r| r.kind.as_str()).collect();
         let details: Vec<&str> = r.iter().map(|r| r.detail.as_str()).collect();
-        let starts: Vec<DateTime<Utc>> = r.iter().map(|r| r.start).collect();
-        let ends: Vec<Option<DateTime<Utc>>> = r.iter().map(|r| r.end).collect();
+        let starts: Vec<DateTime<Utc>> = r.iter().map(|r| stored(r.start)).collect();
+        let ends: Vec<Option<DateTime<Utc>>> = r.iter().map(|r| r.end.map(stored)).collect();
+        r.iter().for_each(|r| covered.restriction(r));
         tx.execute(
             "INSERT INTO restrictions (decision_id, account_id, post_id, kind, detail, start_at, end_at)
              SELECT decision_id, account_id, post_id, kind, detail, start_at, end_at
@@ -254,9 +352,10 @@ fn write_batch(tx: &mut Transaction<'_>, batch: &Batch) -> Result<usize> {
         let c = &new.credits;
         let decisions: Vec<&str> = c.iter().map(|c| c.decision_id.as_str()).collect();
         let accounts: Vec<&str> = c.iter().map(|c| c.account_id.as_str()).collect();
-        let ats: Vec<DateTime<Utc>> = c.iter().map(|c| c.at).collect();
+        let ats: Vec<DateTime<Utc>> = c.iter().map(|c| stored(c.at)).collect();
         let points: Vec<i64> = c.iter().map(|c| i64::from(c.points)).collect();
-        let restores: Vec<Option<DateTime<Utc>>> = c.iter().map(|c| c.restores_at).collect();
+        let restores: Vec<Option<DateTime<Utc>>> = c.iter().map(|c| c.restores_at.map(stored)).collect();
+        c.iter().for_each(|c| covered.credit(c));
         tx.execute(
             "INSERT INTO credits (decision_id, account_id, at, points, restores_at)
              SELECT decision_id, account_id, at, points, restores_at
@@ -350,10 +449,11 @@ impl Store for PostgresStore {
             return Ok(0);
         }
         self.write(|tx| {
-            let new_events = write_batch(tx, batch)?;
+            let mut covered = Coverage::default();
+            let new_events = write_batch(tx, batch, &mut covered)?;
             write_groups(tx, batch)?;
             write_policy_changes(tx, batch)?;
-            append_audit(tx, &batch.audit)?;
+            append_audit(tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
             Ok(new_events)
         })
     }
@@ -539,22 +639,20 @@ impl Store for PostgresStore {
     fn audit_entries(&self, after: u64, n: usize) -> Result<Vec<AuditEntry>> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let rows = self.read()?.query(
-            "SELECT seq, at, action, subject, body, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2"),
             &[&after, &limit(n)],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    seq: u64_from_db(r.get(0), "audit seq")?,
-                    at: r.get(1),
-                    action: r.get(2),
-                    subject: r.get(3),
-                    body: r.get(4),
-                    prev_hash: r.get(5),
-                    hash: r.get(6),
-                })
-            })
-            .collect()
+        rows.iter().map(audit_row).collect()
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditEntry>> {
+        let row =
+            self.read()?.query_opt(&format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1"), &[])?;
+        row.as_ref().map(audit_row).transpose()
+    }
+
+    fn table_rows(&self, table: Table, after: i64, n: usize) -> Result<Vec<TableRow>> {
+        table_rows(&mut *self.read()?, table, after, n)
     }
 
     fn group_members(&self, kind: &str, group_id: &str, n: usize) -> Result<Vec<GroupMember>> {

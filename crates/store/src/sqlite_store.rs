@@ -23,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Statement, Transac
 use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
+use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::{
     ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
@@ -199,9 +200,14 @@ fn insert_rows<T>(
     Ok(changed)
 }
 
+fn head(tx: &Connection) -> Result<Option<AuditEntry>> {
+    Ok(collect(tx, &format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1"), [], audit_row)?.pop())
+}
+
 /// Reads the head of the chain and appends `records`, inside the caller's transaction.
-fn append_audit(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()> {
-    if records.is_empty() {
+pub(crate) fn append_audit<'a>(tx: &Transaction<'_>, records: impl IntoIterator<Item = &'a AuditRecord>) -> Result<()> {
+    let mut records = records.into_iter().peekable();
+    if records.peek().is_none() {
         return Ok(());
     }
     let head = tx
@@ -226,6 +232,74 @@ fn append_audit(tx: &Transaction<'_>, records: &[AuditRecord]) -> Result<()> {
         b.bind(&e.hash)
     })?;
     Ok(())
+}
+
+const AUDIT_COLUMNS: &str = "seq, at, action, subject, body, prev_hash, hash";
+
+fn audit_row(r: &Row<'_>) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: u64_from_db(r.get(0)?, "audit seq")?,
+        at: time(r.get(1)?)?,
+        action: r.get(2)?,
+        subject: r.get(3)?,
+        body: r.get(4)?,
+        prev_hash: r.get(5)?,
+        hash: r.get(6)?,
+    })
+}
+
+/// Rows of a covered table with `seq > after`, in order, at most `n`.
+pub(crate) fn table_rows(conn: &Connection, table: Table, after: i64, n: usize) -> Result<Vec<TableRow>> {
+    let params = params![after, limit(n)];
+    match table {
+        Table::Events => collect(
+            conn,
+            "SELECT seq, id, type, at, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            params,
+            |r| {
+                let event = StoredEvent { id: r.get(1)?, event_type: r.get(2)?, at: time(r.get(3)?)?, body: r.get(4)? };
+                Ok(TableRow::Event { seq: r.get(0)?, event })
+            },
+        ),
+        Table::Decisions => collect(
+            conn,
+            "SELECT seq, id, event_id, account_id, post_id, rule_id, decided_at, body, shadow FROM decisions
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            params,
+            |r| {
+                Ok(TableRow::Decision(DecisionRow {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    event_id: r.get(2)?,
+                    account_id: r.get(3)?,
+                    post_id: r.get(4)?,
+                    rule_id: r.get(5)?,
+                    decided_at: time(r.get(6)?)?,
+                    body: r.get(7)?,
+                    shadow: r.get(8)?,
+                }))
+            },
+        ),
+        Table::Restrictions => collect(
+            conn,
+            &format!("SELECT {RESTRICTION_COLUMNS}, seq FROM restrictions WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            params,
+            |r| Ok(TableRow::Restriction { seq: r.get(7)?, restriction: restriction_row(r)? }),
+        ),
+        Table::Credits => collect(
+            conn,
+            &format!("SELECT {CREDIT_COLUMNS}, seq FROM credits WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            params,
+            |r| Ok(TableRow::Credit { seq: r.get(5)?, credit: credit_row(r)? }),
+        ),
+    }
+}
+
+/// Covers the rows already stored with one `rows.adopted` entry (see [`coverage`]), inside
+/// the migration's transaction.
+pub(crate) fn adopt_rows(tx: &Transaction<'_>) -> Result<()> {
+    let record = coverage::adopt(|table, after, n| table_rows(tx, table, after, n))?;
+    append_audit(tx, record.as_ref())
 }
 
 fn entity_row(row: &Row<'_>) -> Result<EntityRow> {
@@ -416,6 +490,19 @@ impl Store for SqliteStore {
                 b.bind(&e.body)
             },
         )?;
+        let mut covered = Coverage::default();
+        if new_events == batch.events.len() {
+            batch.events.iter().for_each(|e| covered.event(e));
+        } else {
+            // Some were stored already: cover the rows this commit added, the last ones.
+            let n = new_events.try_into().unwrap_or(i64::MAX);
+            let after: i64 = tx
+                .prepare_cached(
+                    "SELECT coalesce(min(seq), 0) - 1 FROM (SELECT seq FROM events ORDER BY seq DESC LIMIT ?1)",
+                )?
+                .query_row([n], |r| r.get(0))?;
+            table_rows(&tx, Table::Events, after, new_events)?.iter().for_each(|r| covered.row(r));
+        }
         upsert_entities(&tx, &batch.entities)?;
         let referenced = rows::referenced_decisions(batch);
         if !referenced.is_empty() {
@@ -431,6 +518,9 @@ impl Store for SqliteStore {
             let new = rows::new_rows(batch, &existing);
             let bodies = new.decisions.iter().map(|d| rows::decision_json(d)).collect::<Result<Vec<_>>>()?;
             let decisions: Vec<_> = new.decisions.iter().zip(&bodies).collect();
+            decisions.iter().for_each(|(d, body)| covered.decision(d, body));
+            new.restrictions.iter().for_each(|r| covered.restriction(r));
+            new.credits.iter().for_each(|c| covered.credit(c));
             insert_rows(
                 &tx,
                 "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow)",
@@ -481,7 +571,7 @@ impl Store for SqliteStore {
         }
         write_groups(&tx, batch)?;
         write_policy_changes(&tx, batch)?;
-        append_audit(&tx, &batch.audit)?;
+        append_audit(&tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
         tx.commit()?;
         Ok(new_events)
     }
@@ -719,21 +809,19 @@ impl Store for SqliteStore {
         self.read(|conn| {
             collect(
                 conn,
-                "SELECT seq, at, action, subject, body, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                &format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
                 params![after, limit(n)],
-                |r| {
-                    Ok(AuditEntry {
-                        seq: u64_from_db(r.get(0)?, "audit seq")?,
-                        at: time(r.get(1)?)?,
-                        action: r.get(2)?,
-                        subject: r.get(3)?,
-                        body: r.get(4)?,
-                        prev_hash: r.get(5)?,
-                        hash: r.get(6)?,
-                    })
-                },
+                audit_row,
             )
         })
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditEntry>> {
+        self.read(|conn| head(conn))
+    }
+
+    fn table_rows(&self, table: Table, after: i64, n: usize) -> Result<Vec<TableRow>> {
+        self.read(|conn| table_rows(conn, table, after, n))
     }
 
     fn group_members(&self, kind: &str, group_id: &str, n: usize) -> Result<Vec<GroupMember>> {

@@ -404,7 +404,7 @@ fn round_trip(db: &dyn Db) {
     assert!(store.credits_for("a2").unwrap().is_empty());
 
     let entries = store.audit_entries(0, 100).unwrap();
-    assert_eq!(entries.len(), 2);
+    assert_eq!(entries.len(), 3, "the batch's two, and the store's covering its rows");
     assert_eq!(entries[0].seq, 1);
     assert_eq!(entries[0].action, "decision.made");
     assert_eq!(entries[0].subject, d1.id);
@@ -412,9 +412,17 @@ fn round_trip(db: &dyn Db) {
     assert_eq!(entries[0].at, at);
     assert_eq!(entries[1].body, r#"{"a":[1,2.5],"events":2,"z":null}"#);
     assert_eq!(entries[1].prev_hash, entries[0].hash);
+    assert_eq!(entries[2].action, "rows.committed");
+    assert_eq!(entries[2].subject, "1 credits, 1 decisions, 2 events, 2 restrictions");
     assert_eq!(store.audit_entries(1, 100).unwrap(), entries[1..].to_vec());
     assert_eq!(store.audit_entries(0, 1).unwrap(), entries[..1].to_vec());
-    assert_eq!(audit::verify(&*store).unwrap(), 2);
+    assert_eq!(store.audit_head().unwrap().as_ref(), entries.last());
+    let verified = audit::verify(&*store).unwrap();
+    assert_eq!(verified.entries, 3);
+    assert_eq!(
+        (verified.rows.events, verified.rows.decisions, verified.rows.restrictions, verified.rows.credits),
+        (2, 1, 2, 1)
+    );
 
     // Everything is there for a new handle too.
     drop(store);
@@ -460,7 +468,7 @@ fn duplicates_are_no_ops(db: &dyn Db) {
     expected.extend(d2.restrictions.clone());
     assert_eq!(store.restrictions_for("a1").unwrap(), expected);
     assert_eq!(store.credits_for("a1").unwrap(), vec![c1, c2]);
-    assert_eq!(audit::verify(&*store).unwrap() as usize, audit_count(&*store));
+    assert_eq!(audit::verify(&*store).unwrap().entries as usize, audit_count(&*store));
 }
 
 /// Batches of many rows (written many rows to a statement by SQLite): every row once, in
@@ -502,8 +510,11 @@ fn large_batches_keep_order_and_repeats(db: &dyn Db) {
     let restrictions: Vec<_> = items.iter().flat_map(|(d, _)| d.restrictions.clone()).collect();
     assert_eq!(store.restrictions_for("a1").unwrap(), restrictions);
     assert_eq!(store.credits_for("a1").unwrap(), items.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>());
-    // Audit records are appended by every commit, the repeated one's too.
-    assert_eq!(audit::verify(&*store).unwrap(), 140);
+    // Audit records are appended by every commit, the repeated one's too; the rows are covered
+    // once, by the first.
+    let verified = audit::verify(&*store).unwrap();
+    assert_eq!(verified.entries, 141);
+    assert_eq!((verified.rows.events, verified.rows.decisions), (150, 70));
 }
 
 fn failed_batch_leaves_nothing(db: &dyn Db) {
@@ -539,7 +550,7 @@ fn failed_batch_leaves_nothing(db: &dyn Db) {
     db.exec(if db.backend() == "sqlite" { "DROP TRIGGER boom" } else { "DROP TRIGGER boom ON credits" });
     assert_eq!(store.commit(&batch).unwrap(), 1);
     assert_eq!(store.decision(&d.id).unwrap(), Some(d));
-    assert_eq!(audit::verify(&*store).unwrap(), 1);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 2);
 }
 
 fn decisions_newest_first(db: &dyn Db) {
@@ -706,7 +717,7 @@ fn keys(db: &dyn Db) {
     assert!(store.insert_key(&ApiKey { id: "k_other".into(), ..admin.clone() }).is_err());
     assert_eq!(audit_count(&*store), 2);
     assert_eq!(store.key_by_hash(&"1".repeat(64)).unwrap(), None);
-    assert_eq!(audit::verify(&*store).unwrap(), 2);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 2);
 
     // Revocation: stored, audited once, the first time kept; other keys untouched.
     let at = t0() + chrono::Duration::hours(1);
@@ -719,7 +730,7 @@ fn keys(db: &dyn Db) {
     let entries = store.audit_entries(2, 10).unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!((entries[0].action.as_str(), entries[0].subject.as_str()), ("key.revoked", "k_ingest"));
-    assert_eq!(audit::verify(&*store).unwrap(), 3);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 3);
 }
 
 fn member(post: &str, account: &str, at: DateTime<Utc>) -> GroupMember {
@@ -802,13 +813,13 @@ fn audit_chain_verifies_after_many_commits(db: &dyn Db) {
             ..Batch::default()
         };
         store.commit(&batch).unwrap();
-        expected += 3;
+        expected += 4; // and the entry covering the event
         if i % 8 == 0 {
             store.insert_key(&key(&format!("k{i}"), Role::Moderator)).unwrap();
             expected += 1;
         }
     }
-    assert_eq!(audit::verify(&*store).unwrap(), expected);
+    assert_eq!(audit::verify(&*store).unwrap().entries, expected);
     // Past one page of `verify`.
     let big = Batch {
         audit: (0..audit::VERIFY_PAGE + 50).map(|i| record("bulk", &format!("s{i}"), json!({ "i": i }))).collect(),
@@ -816,8 +827,8 @@ fn audit_chain_verifies_after_many_commits(db: &dyn Db) {
     };
     store.commit(&big).unwrap();
     expected += big.audit.len() as u64;
-    assert_eq!(audit::verify(&*store).unwrap(), expected);
-    assert_eq!(audit::verify_paged(&*store, 997).unwrap(), expected);
+    assert_eq!(audit::verify(&*store).unwrap().entries, expected);
+    assert_eq!(audit::verify_with(&*store, &[], 997).unwrap().entries, expected);
     let tail = store.audit_entries(expected - 2, 10).unwrap();
     assert_eq!(tail.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![expected - 1, expected]);
 }
@@ -833,7 +844,7 @@ fn tampering_names_the_entry(db: &dyn Db) {
             .commit(&Batch { audit: vec![record("a", &format!("s{i}"), json!({ "i": i }))], ..Batch::default() })
             .unwrap();
     }
-    assert_eq!(audit::verify(&*store).unwrap(), 30);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 30);
     let entries = store.audit_entries(0, 100).unwrap();
     let broken_at = |store: &dyn Store| match audit::verify(store) {
         Err(ChainBreak::Broken { seq, .. }) => seq,
@@ -843,7 +854,7 @@ fn tampering_names_the_entry(db: &dyn Db) {
     db.exec("UPDATE audit SET body = '{\"i\":1000}' WHERE seq = 17");
     assert_eq!(broken_at(&*store), 17);
     db.exec(&format!("UPDATE audit SET body = {} WHERE seq = 17", sql_text(&entries[16].body)));
-    assert_eq!(audit::verify(&*store).unwrap(), 30);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 30);
 
     db.exec(&format!("UPDATE audit SET prev_hash = {} WHERE seq = 5", sql_text(&"a".repeat(64))));
     assert_eq!(broken_at(&*store), 5);
@@ -859,7 +870,7 @@ fn tampering_names_the_entry(db: &dyn Db) {
         sql_text(&e.subject),
         sql_text(&e.hash)
     ));
-    assert_eq!(audit::verify(&*store).unwrap(), 30);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 30);
 
     db.exec("DELETE FROM audit WHERE seq = 9");
     let err = audit::verify(&*store).unwrap_err();
@@ -883,7 +894,7 @@ fn two_handles_keep_one_chain(db: &dyn Db) {
             b.insert_key(&key(&format!("k{i}"), Role::Auditor)).unwrap();
         }
     }
-    assert_eq!(audit::verify(&*a).unwrap(), 24);
+    assert_eq!(audit::verify(&*a).unwrap().entries, 44);
     assert_eq!(b.event_count().unwrap(), 20);
 
     // And concurrently, from threads.
@@ -901,7 +912,8 @@ fn two_handles_keep_one_chain(db: &dyn Db) {
             });
         }
     });
-    assert_eq!(audit::verify(&*b).unwrap(), 74);
+    let verified = audit::verify(&*b).unwrap();
+    assert_eq!((verified.entries, verified.rows.events), (144, 70));
     assert_eq!(a.event_count().unwrap(), 70);
 }
 
@@ -917,7 +929,7 @@ fn reads_do_not_wait_for_writes(db: &dyn Db) {
     assert_eq!(store.event_count().unwrap(), 1, "the uncommitted event is not visible");
     assert_eq!(store.event("held").unwrap(), None);
     assert_eq!(store.decisions_for("a1", false, 10).unwrap(), vec![d]);
-    assert_eq!(audit::verify(&*store).unwrap(), 1);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 2);
     assert!(start.elapsed() < std::time::Duration::from_secs(5), "reads waited {:?}", start.elapsed());
 
     // A commit waits for the lock and goes through once it is released.
@@ -936,7 +948,7 @@ fn reads_do_not_wait_for_writes(db: &dyn Db) {
         assert_eq!(writer.join().unwrap(), 1);
     });
     assert_eq!(store.event_count().unwrap(), 2);
-    assert_eq!(audit::verify(&*store).unwrap(), 2);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 4);
 }
 
 fn unusual_text_round_trips(db: &dyn Db) {
@@ -959,7 +971,7 @@ fn unusual_text_round_trips(db: &dyn Db) {
     assert_eq!(store.entity("post", "p\"1").unwrap(), Some(row));
     assert_eq!(store.decision(&d.id).unwrap(), Some(d.clone()));
     assert_eq!(store.decisions_for("a'1", false, 1).unwrap(), vec![d]);
-    assert_eq!(audit::verify(&*store).unwrap(), 2);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 3);
 }
 
 fn migrations_are_idempotent(db: &dyn Db) {
@@ -1084,3 +1096,6 @@ fn sqlite_commit_throughput() {
     let secs = start.elapsed().as_secs_f64();
     println!("{} events ({size} bytes each) in {secs:.2}s: {:.0} events/s", 100_000, 100_000.0 / secs);
 }
+
+#[path = "suite/tamper.rs"]
+mod tamper;
