@@ -206,7 +206,13 @@ fn turn(engine: &mut Engine, waiting: &mut VecDeque<Request>, limits: &Limits, p
         request.base = request.cursor.index();
         let left = limits.turn_time.saturating_sub(started.elapsed());
         let room = pace.records_in(left, limits.slice_records.min(limits.round_records - records));
-        let slice = request.cursor.next_slice(&request.body, room, limits.slice_bytes);
+        // The first records whole whatever they cost, then as many more as fit.
+        let mut slice = request.cursor.next_slice(&request.body, limits.whole_records, usize::MAX);
+        let bytes: usize = slice.iter().map(|r| r.bytes.len()).sum();
+        if room > slice.len() && bytes < limits.slice_bytes && !request.cursor.is_done() {
+            let more = request.cursor.next_slice(&request.body, room - slice.len(), limits.slice_bytes - bytes);
+            slice.extend(more);
+        }
         records += slice.len();
         let staging = Instant::now();
         let staged = engine.stage(&mut group, &slice);

@@ -17,8 +17,11 @@ pub struct Limits {
     pub rejection_reasons: usize,
     /// Decisions an ingest answer carries in full; every decision's id is listed.
     pub inline_decisions: usize,
-    /// Records of one request the engine takes in one turn, and their bytes: a large
-    /// body is read a slice at a time, in turn with other requests.
+    /// Requests of up to this many records are committed whole, in one turn: stored all
+    /// or none, whatever happens to the server.
+    pub whole_records: usize,
+    /// Records of one request the engine takes in one turn at most, and their bytes: a
+    /// larger body is read a slice at a time, in turn with other requests.
     pub slice_records: usize,
     pub slice_bytes: usize,
     /// Time a turn spends processing before it commits: slices shrink when records cost
@@ -48,6 +51,7 @@ impl Default for Limits {
             listed_rejections: 100,
             rejection_reasons: 100,
             inline_decisions: 100,
+            whole_records: 100,
             slice_records: 1000,
             slice_bytes: 1024 * 1024,
             turn_time: Duration::from_millis(5),

@@ -14,6 +14,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Dropped with the store, which stops the checkpointing thread.
+    _checkpoints: std::sync::mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -66,6 +69,9 @@ fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+/// How often the WAL is checkpointed (see [`SqliteStore::checkpoint_in_background`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 impl SqliteStore {
     /// Bytes per database page of a new store. Each commit writes every page it touched to the
@@ -94,11 +100,46 @@ impl SqliteStore {
         writer.pragma_update(None, "cache_size", -65536)?; // 64 MiB
         writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrations::apply_sqlite(&mut writer)?;
-        let store = SqliteStore { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) };
+        let checkpoints = Self::checkpoint_in_background(&path, &writer)?;
+        let store = SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            _checkpoints: checkpoints,
+        };
         // Open one reader now, so a problem shows at start rather than on the first read.
         let reader = store.open_reader()?;
         store.idle_readers().push(reader);
         Ok(store)
+    }
+
+    /// Copies the WAL into the database on a thread of its own, every [`CHECKPOINT_EVERY`],
+    /// instead of inside whichever commit crosses SQLite's threshold: that commit would take
+    /// tens of milliseconds longer, and every request waiting on it too. A passive
+    /// checkpoint runs beside the writer and readers without waiting for them. The thread
+    /// stops, after a last checkpoint, when the returned sender is dropped.
+    fn checkpoint_in_background(path: &Path, writer: &Connection) -> Result<std::sync::mpsc::Sender<()>> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new().name("steward-checkpoint".into()).spawn(move || {
+            loop {
+                let last = matches!(stopped.recv_timeout(CHECKPOINT_EVERY), Err(RecvTimeoutError::Disconnected));
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!("checkpointing the WAL: {e}");
+                }
+                if last {
+                    return;
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            // Without the thread, SQLite checkpoints inside commits as it would by default.
+            tracing::warn!("cannot start the checkpointing thread ({e}); commits checkpoint instead");
+            writer.pragma_update(None, "wal_autocheckpoint", 1000)?;
+        }
+        Ok(stop)
     }
 
     /// The database file.
