@@ -51,7 +51,8 @@ use state::State;
 /// The policy steward ships, compiled into the binary.
 pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.toml");
 
-/// The schema policies are checked against: every signal the registered detectors raise.
+/// The schema policies are checked against: every signal the registered detectors raise,
+/// the limits events are validated against, and the default budget of a rule.
 pub fn schema() -> Schema {
     let specs = Detectors::default().signal_specs();
     Schema {
@@ -62,6 +63,7 @@ pub fn schema() -> Schema {
                 evidence: s.evidence.iter().map(|e| e.to_string()).collect(),
             })
             .collect(),
+        ..Schema::default()
     }
 }
 
