@@ -18,6 +18,10 @@ struct Server {
 }
 
 fn start(max_body_bytes: usize) -> Server {
+    start_with(max_body_bytes, Arc::new(steward_engine::default_policy().unwrap()))
+}
+
+fn start_with(max_body_bytes: usize, policy: Arc<steward_policy::Policy>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = steward_store::open(dir.path(), None).unwrap();
     let keys =
@@ -25,7 +29,6 @@ fn start(max_body_bytes: usize) -> Server {
     let revoked = steward_server::auth::create_key(store.as_ref(), Role::Admin).unwrap();
     let revoked_id = store.key_by_hash(&steward_server::auth::hash_key(&revoked)).unwrap().unwrap().id;
     store.revoke_key(&revoked_id, chrono::Utc::now()).unwrap();
-    let policy = Arc::new(steward_engine::default_policy().unwrap());
     let engine = steward_engine::Engine::open(store, policy, Default::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -344,4 +347,53 @@ fn policy_versions_modes_spot_tests_and_shadow_decisions() {
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, _) = s.send(Role::Admin, "/v1/policy/rules/nope/rearm", "application/json", "");
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Issue 21: a rule that can hang the engine is refused when posted; forced in (by a check
+/// that allowed it), it is stopped at its budget, tripped, counted and shown not running.
+#[test]
+fn a_rule_over_its_budget_is_refused_and_forced_in_is_tripped() {
+    let nested = steward_engine::DEFAULT_POLICY.replace("version = \"default-2026.11\"", "version = \"nested\"")
+        + r#"
+[[rules]]
+id = "nested"
+ground = "Test ground"
+category = "test"
+when = "lists.range(100).all(a, lists.range(100).all(b, lists.range(100).all(c, a + b + c >= 0)))"
+actions = [{ type = "label", label = "nested" }]
+reason = "Post {{post.id}}."
+"#;
+    let s = start(1 << 20);
+    let (status, refused) = s.send(Role::Admin, "/v1/policy", "application/toml", nested.clone());
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let problems = refused["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{refused}");
+    assert!(problems[0]["message"].as_str().unwrap().contains("over the budget of 50,000 steps a rule"), "{refused}");
+
+    let anything = steward_engine::schema()
+        .with_budget(steward_policy::Budget { rule_cost: u64::MAX, ..steward_policy::Budget::default() });
+    let forced = steward_policy::Policy::parse(&nested, "nested.toml", &anything).unwrap();
+    let s = start_with(1 << 20, Arc::new(forced));
+    let (status, out) = s.post(Role::Ingest, "application/json", json!([ai_post("e1", "a1")]).to_string());
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(out["decisions"][0]["rule_id"], "ai-unlabelled", "{out}");
+    let (_, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    let rule = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "nested").unwrap().clone();
+    assert_eq!(rule["running"], "draft", "{rule}");
+    assert_eq!(rule["breaker"]["detail"]["cause"], "evaluation_budget", "{rule}");
+    let metrics = s.client.get(format!("{}/metrics", s.base)).send().unwrap().text().unwrap();
+    for line in [
+        "steward_rule_eval_errors_total{rule=\"nested\",kind=\"over_budget\"} 1",
+        "steward_rule_eval_errors_total{rule=\"nested\",kind=\"failed\"} 0",
+        "steward_rule_breaker_trips_total{rule=\"nested\"} 1",
+        "steward_rule_mode{rule=\"nested\",mode=\"draft\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    // Re-armed, it runs again.
+    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/nested/rearm", "application/json", "");
+    assert_eq!(status, StatusCode::OK);
+    let (_, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    let rule = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "nested").unwrap().clone();
+    assert_eq!(rule["running"], "live", "{rule}");
 }
