@@ -232,7 +232,8 @@ enum RegistryCommand {
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Validate a policy file: syntax, rules, actions, signals and fields, CEL conditions
-    /// and reason templates. Prints every error with its line.
+    /// and reason templates, and what each condition may cost against the budget of a rule.
+    /// Prints every error with its line, or each rule's estimated cost.
     Check { file: PathBuf },
 }
 
@@ -422,6 +423,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         p.rules.len(),
                         p.ladder.len()
                     );
+                    // Each rule's worst case, so operators see their headroom.
+                    let budget = p.budget().rule_cost;
+                    println!(
+                        "estimated cost of each rule, in steps an event (budget {budget}; a step is about 0.1 µs):"
+                    );
+                    let width = p.rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
+                    for r in &p.rules {
+                        let share = 100.0 * r.cost() as f64 / budget.max(1) as f64;
+                        println!(
+                            "  {:<width$}  line {:>4}  {:>6} steps  {share:6.2}% of the budget",
+                            r.id,
+                            r.line(),
+                            r.cost()
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(errors) => {

@@ -139,6 +139,10 @@ fn policy_check_accepts_the_default_and_names_lines_of_errors() {
     let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/default.toml");
     let out = steward(&["policy", "check", default]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // Each rule with its estimated cost, against the budget.
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("budget 50000"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.trim_start().starts_with("ai-unlabelled") && l.contains(" steps ")), "{stdout}");
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
@@ -158,6 +162,23 @@ fn policy_check_accepts_the_default_and_names_lines_of_errors() {
     let out = steward(&["serve", "--data-dir", dir.path().to_str().unwrap(), "--policy", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("no_such_signal"));
+}
+
+/// Issue 21: a rule that passed the check and then blocked ingest for minutes.
+#[test]
+fn policy_check_refuses_a_rule_over_its_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("nested.toml");
+    std::fs::write(
+        &nested,
+        "version = \"t\"\n\n[[rules]]\nid = \"r1\"\nground = \"g\"\ncategory = \"c\"\nwhen = \"lists.range(100).all(a, lists.range(100).all(b, lists.range(100).all(c, a + b + c >= 0)))\"\nactions = [{ type = \"remove\" }]\nreason = \"x\"\n",
+    )
+    .unwrap();
+    let out = steward(&["policy", "check", nested.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("nested.toml:7:"), "{stderr}");
+    assert!(stderr.contains("over the budget of 50,000 steps a rule"), "{stderr}");
 }
 
 #[test]

@@ -1,12 +1,17 @@
-//! Action quotas: a circuit breaker per rule. A rule with a `quota` counts its live
-//! decisions, and all posts, over a sliding hour of traffic; when it passes its ceiling it
-//! trips, and the rule runs in shadow until an admin re-arms it.
+//! A circuit breaker per rule, tripped by either of two causes and re-armed by an admin:
+//!
+//! - its quota: a rule with a `quota` counts its live decisions, and all posts, over a
+//!   sliding hour of traffic; when it passes its ceiling it trips, and the rule runs in
+//!   shadow;
+//! - its budget: an evaluation that goes over the rule's budget of steps trips it, and the
+//!   rule is not evaluated at all (it runs as a draft would): in shadow it would keep
+//!   stalling every event it is evaluated on.
 //!
 //! Traffic time is the latest event time seen, so a replay trips a breaker where live traffic
 //! would have, however fast it runs. The hour is 60 one-minute buckets: memory per rule is
 //! fixed whatever the volume.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -50,6 +55,17 @@ impl Hour {
     }
 }
 
+/// `cause` in the detail of a breaker tripped by its quota.
+pub const QUOTA: &str = "quota";
+/// `cause` in the detail of a breaker tripped by an evaluation over its budget.
+pub const EVALUATION_BUDGET: &str = "evaluation_budget";
+
+/// Whether a tripped breaker stops its rule from being evaluated: tripped by an evaluation
+/// over its budget (a breaker tripped by its quota leaves the rule running in shadow).
+pub fn halts(b: &TrippedBreaker) -> bool {
+    b.detail_json().get("cause").and_then(|c| c.as_str()) == Some(EVALUATION_BUDGET)
+}
+
 /// Why a breaker tripped.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trip {
@@ -68,8 +84,11 @@ pub struct Trip {
 /// The breakers of a policy's rules.
 #[derive(Debug, Default)]
 pub(crate) struct Breakers {
-    /// Rules whose breaker has tripped: they run in shadow until re-armed.
+    /// Rules whose breaker has tripped: they run in shadow until re-armed, or not at all
+    /// when they are also in `halted`.
     pub tripped: HashMap<String, TrippedBreaker>,
+    /// Rules tripped by an evaluation over their budget.
+    halted: HashSet<String>,
     posts: Hour,
     rules: HashMap<String, Hour>,
     /// Traffic time, in minutes since the epoch.
@@ -91,8 +110,31 @@ fn wilson_lower(k: u32, n: u32) -> f64 {
 impl Breakers {
     /// Breakers with the trips stored.
     pub fn with_tripped(tripped: Vec<TrippedBreaker>) -> Breakers {
-        Breakers { tripped: tripped.into_iter().map(|b| (b.rule_id.clone(), b)).collect(), ..Default::default() }
+        let mut breakers = Breakers::default();
+        for b in tripped {
+            breakers.insert(b);
+        }
+        breakers
     }
+
+    /// Records a trip.
+    pub fn insert(&mut self, b: TrippedBreaker) {
+        if halts(&b) {
+            self.halted.insert(b.rule_id.clone());
+        }
+        self.tripped.insert(b.rule_id.clone(), b);
+    }
+
+    /// Whether the rule is not to be evaluated: tripped by an evaluation over its budget.
+    pub fn halted(&self, rule_id: &str) -> bool {
+        !self.halted.is_empty() && self.halted.contains(rule_id)
+    }
+
+    /// Traffic time: the latest event time seen.
+    pub fn now(&self) -> Option<DateTime<Utc>> {
+        self.now
+    }
+
     /// Moves traffic time to the event's, when later.
     pub fn tick(&mut self, at: DateTime<Utc>) {
         if self.now.is_none_or(|now| at > now) {
@@ -144,6 +186,7 @@ impl Breakers {
     /// Re-arms a rule: no longer tripped, and its count starts afresh.
     pub fn rearm(&mut self, rule_id: &str) -> Option<TrippedBreaker> {
         self.rules.remove(rule_id);
+        self.halted.remove(rule_id);
         self.tripped.remove(rule_id)
     }
 }

@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::json;
 use steward_detect::{Context, Detectors, EarlierSignal, Findings, Settings};
 use steward_model::{Account, Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
-use steward_policy::{Input, Match, Mode, Policy, PolicyErrors, Schema, SignalSpec};
+use steward_policy::{EvalError, EvalErrorKind, Input, Match, Mode, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{
     AuditRecord, Batch, BreakerChange, EntityRow, PolicyVersion, Store, StoreError, StoredEvent, TrippedBreaker,
 };
@@ -51,7 +51,8 @@ use state::State;
 /// The policy steward ships, compiled into the binary.
 pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.toml");
 
-/// The schema policies are checked against: every signal the registered detectors raise.
+/// The schema policies are checked against: every signal the registered detectors raise,
+/// the limits events are validated against, and the default budget of a rule.
 pub fn schema() -> Schema {
     let specs = Detectors::default().signal_specs();
     Schema {
@@ -62,6 +63,7 @@ pub fn schema() -> Schema {
                 evidence: s.evidence.iter().map(|e| e.to_string()).collect(),
             })
             .collect(),
+        ..Schema::default()
     }
 }
 
@@ -383,11 +385,13 @@ impl Engine {
     }
 
     /// How a rule runs now: its declared mode, shadow while its breaker is tripped, and
-    /// `None` for a draft outside backtests.
+    /// `None` when it does not run: a draft outside backtests, or a rule tripped by an
+    /// evaluation over its budget.
     fn mode_of(&self, rule: &steward_policy::Rule) -> Option<Mode> {
         match rule.mode {
-            Mode::Draft if self.options.drafts => Some(Mode::Live),
-            Mode::Draft => None,
+            Mode::Draft if !self.options.drafts => None,
+            _ if self.breakers.halted(&rule.id) => None,
+            Mode::Draft => Some(Mode::Live),
             Mode::Live if self.breakers.tripped.contains_key(&rule.id) => Some(Mode::Shadow),
             mode => Some(mode),
         }
@@ -716,10 +720,17 @@ impl Engine {
         };
         let account = account_id.and_then(|id| self.state.accounts.get(id));
         let input = Input { event, account, post, signals, standing: standing.as_ref() };
-        // A rule that fails at run time counts as not matching; the others still decide.
-        let evaluation = policy.evaluate_all(&input);
+        // Only the rules that run are evaluated. A rule that fails at run time counts as not
+        // matching; the others still decide.
+        let evaluation = policy.evaluate_where(&input, |rule| self.mode_of(rule).is_some());
         for e in &evaluation.errors {
-            tracing::warn!(event = %event.id, "policy rule failed: {e}");
+            self.stats.error(&e.rule_id, e.kind);
+            match e.kind {
+                EvalErrorKind::OverBudget => {
+                    over_budget(&mut self.breakers, &self.stats, &policy, e, &event.id, now, batch)
+                }
+                _ => tracing::warn!(event = %event.id, "policy rule failed: {e}"),
+            }
         }
         if evaluation.matches.is_empty() {
             return Ok(());
@@ -908,23 +919,67 @@ fn within_quota(
         trip.reason
     );
     let detail = json!({
+        "cause": breaker::QUOTA,
         "reason": trip.reason,
         "decisions": trip.decisions,
         "posts": trip.posts,
         "quota": trip.quota,
         "policy_version": policy.version,
     });
-    let tripped = TrippedBreaker { rule_id: rule.id.clone(), tripped_at: trip.at, detail: detail.to_string() };
+    trip_breaker(breakers, &rule.id, trip.at, detail, now, batch);
+    stats.trip(&rule.id, Mode::Shadow);
+    false
+}
+
+/// A rule stopped at its budget: its breaker trips (recorded, audited, logged), and it is not
+/// evaluated again until an admin re-arms it, so it stalls no more than one event.
+fn over_budget(
+    breakers: &mut Breakers,
+    stats: &RuleStats,
+    policy: &Policy,
+    e: &EvalError,
+    event_id: &str,
+    now: DateTime<Utc>,
+    batch: &mut Batch,
+) {
+    tracing::error!(
+        rule = %e.rule_id,
+        event = %event_id,
+        "circuit breaker tripped: the rule's evaluation {}; the rule is not evaluated until an admin re-arms it",
+        e.message
+    );
+    let detail = json!({
+        "cause": breaker::EVALUATION_BUDGET,
+        "reason": format!("evaluation {}", e.message),
+        "event_id": event_id,
+        "eval_steps": policy.budget().eval_steps,
+        "estimate": policy.rule(&e.rule_id).map(|r| r.cost()),
+        "policy_version": policy.version,
+    });
+    let at = breakers.now().unwrap_or(now);
+    trip_breaker(breakers, &e.rule_id, at, detail, now, batch);
+    stats.trip(&e.rule_id, Mode::Draft);
+}
+
+/// Trips a rule's breaker at traffic time `at`: the trip goes into the batch with its
+/// `rule.breaker_tripped` audit entry, and into force.
+fn trip_breaker(
+    breakers: &mut Breakers,
+    rule_id: &str,
+    at: DateTime<Utc>,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+    batch: &mut Batch,
+) {
+    let tripped = TrippedBreaker { rule_id: rule_id.to_string(), tripped_at: at, detail: detail.to_string() };
     batch.audit.push(AuditRecord {
         at: now,
         action: "rule.breaker_tripped".into(),
-        subject: rule.id.clone(),
+        subject: rule_id.to_string(),
         body: detail.into(),
     });
     batch.breakers.push(BreakerChange::Tripped(tripped.clone()));
-    breakers.tripped.insert(rule.id.clone(), tripped);
-    stats.trip(&rule.id);
-    false
+    breakers.insert(tripped);
 }
 
 /// The decisions of the rules that matched, and with `ladder` the credit ladder's steps that

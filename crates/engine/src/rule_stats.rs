@@ -1,11 +1,12 @@
 //! What each rule of the policy in force has done since start, for `/metrics`: decisions
-//! live and in shadow, breaker trips, and the mode each rule runs in. The engine writes it;
+//! live and in shadow, evaluations that failed or went over the budget, breaker trips, and
+//! the mode each rule runs in. The engine writes it;
 //! readers on other threads take a snapshot.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use steward_policy::Mode;
+use steward_policy::{EvalErrorKind, Mode};
 
 /// One rule's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,10 @@ pub struct RuleCount {
     pub declared: Mode,
     pub live: u64,
     pub shadow: u64,
+    /// Evaluations that failed at run time (they count as not matching).
+    pub failed: u64,
+    /// Evaluations stopped at the rule's budget.
+    pub over_budget: u64,
     /// Times its breaker tripped.
     pub trips: u64,
 }
@@ -34,7 +39,15 @@ impl RuleStats {
 
     fn entry<'a>(rules: &'a mut BTreeMap<String, RuleCount>, rule_id: &str) -> &'a mut RuleCount {
         if !rules.contains_key(rule_id) {
-            let count = RuleCount { mode: Mode::Live, declared: Mode::Live, live: 0, shadow: 0, trips: 0 };
+            let count = RuleCount {
+                mode: Mode::Live,
+                declared: Mode::Live,
+                live: 0,
+                shadow: 0,
+                failed: 0,
+                over_budget: 0,
+                trips: 0,
+            };
             rules.insert(rule_id.to_string(), count);
         }
         rules.get_mut(rule_id).expect("inserted above")
@@ -58,11 +71,23 @@ impl RuleStats {
         })
     }
 
-    pub(crate) fn trip(&self, rule_id: &str) {
+    pub(crate) fn error(&self, rule_id: &str, kind: EvalErrorKind) {
+        self.with(|map| {
+            let c = Self::entry(map, rule_id);
+            match kind {
+                EvalErrorKind::OverBudget => c.over_budget += 1,
+                _ => c.failed += 1,
+            }
+        })
+    }
+
+    /// Counts a trip, after which the rule runs in `mode` (shadow, or draft when it is not
+    /// evaluated at all).
+    pub(crate) fn trip(&self, rule_id: &str, mode: Mode) {
         self.with(|map| {
             let c = Self::entry(map, rule_id);
             c.trips += 1;
-            c.mode = Mode::Shadow;
+            c.mode = mode;
         })
     }
 

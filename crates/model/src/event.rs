@@ -20,6 +20,10 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Largest accepted identifier, in bytes.
     pub max_id_bytes: usize,
+    /// Most items in any list of a record (an account's monetization features, a post's
+    /// media, an identity's aliases, ...). Policies iterate such lists, so their cost is
+    /// bounded by it.
+    pub max_list_items: usize,
     /// How far in the future an event or post time may lie (clock skew).
     pub max_future_skew: Duration,
 }
@@ -30,6 +34,7 @@ impl Default for Limits {
             max_record_bytes: 256 * 1024,
             max_text_bytes: 64 * 1024,
             max_id_bytes: 256,
+            max_list_items: 100,
             max_future_skew: Duration::hours(24),
         }
     }
@@ -350,6 +355,13 @@ fn check_text(field: &str, text: &str, limits: &Limits) -> Result<(), RecordErro
     Ok(())
 }
 
+fn check_list(field: &str, items: usize, limits: &Limits) -> Result<(), RecordError> {
+    if items > limits.max_list_items {
+        return Err(RecordError::new(field, format!("has {items} items, over the limit of {}", limits.max_list_items)));
+    }
+    Ok(())
+}
+
 fn check_time(field: &str, text: &str, limits: &Limits, now: DateTime<Utc>) -> Result<DateTime<Utc>, RecordError> {
     let t = DateTime::parse_from_rfc3339(text)
         .map_err(|e| RecordError::new(field, format!("{text:?} is not an RFC 3339 time ({e})")))?
@@ -382,6 +394,10 @@ fn validate_payload(payload: &Payload, limits: &Limits, now: DateTime<Utc>) -> R
             check_text("account.handle", &a.handle, limits)?;
             check_text("account.display_name", &a.display_name, limits)?;
             check_text("account.bio", &a.bio, limits)?;
+            check_list("account.monetization", a.monetization.len(), limits)?;
+            for (i, feature) in a.monetization.iter().enumerate() {
+                check_id(&format!("account.monetization[{i}]"), feature, limits)?;
+            }
         }
         Payload::PostCreated(p) => {
             check_id("post.id", &p.id, limits)?;
@@ -397,6 +413,7 @@ fn validate_payload(payload: &Payload, limits: &Limits, now: DateTime<Utc>) -> R
                 check_id("post.reposted_from", r, limits)?;
             }
             check_range("post.created_at", p.created_at, limits, now)?;
+            check_list("post.media", p.media.len(), limits)?;
         }
         Payload::PostDeleted(p) => {
             check_id("post.id", &p.id, limits)?;
@@ -438,6 +455,9 @@ fn validate_payload(payload: &Payload, limits: &Limits, now: DateTime<Utc>) -> R
                 return Err(RecordError::new("identity.name", "must not be empty"));
             }
             check_text("identity.name", &i.name, limits)?;
+            check_list("identity.aliases", i.aliases.len(), limits)?;
+            check_list("identity.owner_account_ids", i.owner_account_ids.len(), limits)?;
+            check_list("identity.avatar_hashes", i.avatar_hashes.len(), limits)?;
         }
         Payload::CredentialVerified(c) => check_id("credential.account_id", &c.account_id, limits)?,
         Payload::FollowerSnapshot(s) => check_id("snapshot.account_id", &s.account_id, limits)?,
@@ -506,6 +526,24 @@ mod tests {
         let err = parse(&POST.replace("你好", &big)).unwrap_err();
         assert_eq!(err.field, "post.text");
         assert!(err.reason.contains("over the limit"), "{err}");
+    }
+
+    #[test]
+    fn long_lists_are_rejected() {
+        let account = |features: usize| {
+            let list: Vec<String> = (0..features).map(|i| format!("\"f{i}\"")).collect();
+            format!(
+                r#"{{"id":"e1","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{{"id":"a1","handle":"h","display_name":"d","bio":"","monetization":[{}]}}}}"#,
+                list.join(",")
+            )
+        };
+        assert!(parse(&account(100)).is_ok());
+        let err = parse(&account(101)).unwrap_err();
+        assert_eq!(err.field, "account.monetization");
+        assert!(err.reason.contains("101 items, over the limit of 100"), "{err}");
+        // A feature is a name, held to the limit of ids.
+        let long = account(1).replace("\"f0\"", &format!("\"{}\"", "f".repeat(300)));
+        assert_eq!(parse(&long).unwrap_err().field, "account.monetization[0]");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use cel::common::types::CelString;
 use cel::{Context, Env, ExecutionError, IdedExpr, Program};
 
 use crate::Schema;
+use crate::cost::REGEX_SIZE_LIMIT;
 use crate::vars::{ROOTS, SIGNAL_FIELDS, Ty, fields_of};
 
 /// The closest of `known` to `name`, if close enough to be a likely typo.
@@ -322,6 +323,22 @@ impl<'a> Checker<'a> {
                 segs.push(Seg { name: key.inner(), offset: self.offset(&c.args[0]) });
                 self.check_segs(&segs);
             }
+        }
+        // A pattern written out is compiled now: a bad one, or one too large to compile
+        // cheaply on every evaluation, is a problem of the policy.
+        if c.func_name == "matches"
+            && let Some(arg) = c.args.last()
+            && let Expr::Literal(LiteralValue::String(pattern)) = &arg.expr
+            && let Err(e) = regex::RegexBuilder::new(pattern.inner()).size_limit(REGEX_SIZE_LIMIT).build()
+        {
+            let msg = match e {
+                regex::Error::CompiledTooBig(_) => format!(
+                    "the pattern of `matches` compiles to more than {} KiB: `matches` compiles it on every evaluation, so keep it small",
+                    REGEX_SIZE_LIMIT / 1024
+                ),
+                e => format!("invalid pattern for `matches`: {e}"),
+            };
+            self.problems.push((self.offset(arg), msg));
         }
         let is_operator = c.func_name.starts_with('_')
             || c.func_name.starts_with('@')

@@ -74,8 +74,8 @@ impl<'a> IntoIterator for &'a PolicyErrors {
 }
 
 /// A rule whose `when` failed at run time, e.g. `signals.x.score > 0.5` for an event
-/// without signal `x` (guard it with `has(signals.x)`), or a condition that is not a bool.
-/// The rule counts as not matching.
+/// without signal `x` (guard it with `has(signals.x)`), or a condition that is not a bool;
+/// or one stopped for going over its evaluation budget. The rule counts as not matching.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rule `{rule_id}` (line {line}): {message}")]
 pub struct EvalError {
@@ -83,6 +83,28 @@ pub struct EvalError {
     pub rule_id: String,
     /// Line of the rule's `when` in the policy file.
     pub line: usize,
-    /// What went wrong, as CEL reports it.
+    /// What went wrong, as CEL reports it, or how far over its budget it went.
     pub message: String,
+    /// Which kind of failure it is.
+    pub kind: EvalErrorKind,
+}
+
+/// What made a rule fail at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EvalErrorKind {
+    /// The condition failed (a missing field, a type error, ...).
+    Failed,
+    /// The evaluation was stopped at its budget of steps ([`crate::Budget::eval_steps`]).
+    OverBudget,
+}
+
+impl EvalErrorKind {
+    /// `failed` or `over_budget`, as in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvalErrorKind::Failed => "failed",
+            EvalErrorKind::OverBudget => "over_budget",
+        }
+    }
 }

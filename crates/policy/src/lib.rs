@@ -56,7 +56,7 @@
 //! | `account` | `id`, `handle`, `display_name`, `bio`, `followers` (int), `verified` (bool), `ip_region` (string or null), `monetization` (list of strings); `null` when the event concerns no known account |
 //! | `post` | `id`, `account_id`, `kind` (`short_post`, `article`, `video`, ...), `title` (string or null), `text`, `created_at` (RFC 3339), `group_id` and `reposted_from` (string or null), `explicit_label`, `ai_declared`, `ai_implicit_label`, `has_media`, `media_ai_marker` (bools); `null` when the event concerns no post |
 //! | `signals` | signal name → `{score: double, detector: string, version: int, evidence: map}`, holding **only** the signals raised for this event (the strongest one when a name was raised twice): guard with `has(signals.x)` or `"x" in signals` |
-//! | `standing` | `credit`, `credit_initial`, `recent_violations` (ints), `restrictions` (list of kinds in force: `posting`, `new_followers`, `monetization`, `suspended`, `closed`, `disclosure`), `disclosure` (bool: the account must show its verified identity and IP region); `null` when unknown |
+//! | `standing` | `credit`, `credit_initial`, `recent_violations` (ints), `restrictions` (list of kinds in force, each once: `posting`, `new_followers`, `monetization`, `suspended`, `closed`, `disclosure`), `disclosure` (bool: the account must show its verified identity and IP region); `null` when unknown |
 //!
 //! The checker rejects, with line and column: unknown variables, unknown fields of
 //! `event`, `account`, `post`, `standing` and of a signal, signals the [`Schema`] does not
@@ -68,6 +68,22 @@
 //! as false. [`Policy::evaluate`] then leaves the rule out; [`Policy::evaluate_all`] also
 //! returns the [`EvalError`]s so they can be logged, and [`Policy::runtime_errors`] counts
 //! them all.
+//!
+//! # Cost
+//!
+//! A rule may do only so much work per event ([`Budget`], by default [`RULE_STEPS`] steps
+//! of about 0.1 µs each). When the policy loads, each condition's worst case is estimated
+//! from the [`Limits`] of the input (texts of at most `max_text_bytes`, lists of at most
+//! `max_list_items` items, names of at most `max_id_bytes`): a loop (`all`, `exists`,
+//! `exists_one`, `map`, `filter`) costs its body once per item its range can have, so
+//! nested loops multiply; string functions cost by the bytes they go through, `distinct` by
+//! pairs of items, `lists.range(n)` by `n`, and `matches` by its text, with a pattern that
+//! must be a string literal (it is compiled at load, and refused when invalid or larger
+//! than 64 KiB compiled). A rule over the budget is refused with the part that puts it
+//! over, and [`Rule::cost`] gives every rule's estimate. While a rule runs, its loops
+//! count the steps it spends; one that reaches [`Budget::eval_steps`] is stopped and
+//! reported as an error of kind [`EvalErrorKind::OverBudget`] (it cannot happen to a rule
+//! within its estimate).
 //!
 //! In templates a placeholder must name a value (not a whole map); values that are missing
 //! at render time (no post, a signal not raised, an absent evidence key, null) render as
@@ -113,7 +129,9 @@
 
 #![deny(missing_docs)]
 
+mod budget;
 mod check;
+mod cost;
 mod error;
 mod load;
 mod template;
@@ -126,9 +144,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cel::common::types::CelBool;
 use cel::{Context, Env, IdedExpr, Value};
-use steward_model::{Account, Action, Event, Post, Signal, Standing};
+use steward_model::{Account, Action, Event, Limits, Post, Signal, Standing};
 
-pub use error::{EvalError, PolicyError, PolicyErrors};
+pub use budget::{Budget, RULE_STEPS};
+pub use error::{EvalError, EvalErrorKind, PolicyError, PolicyErrors};
 
 use template::Template;
 use vars::Vars;
@@ -229,10 +248,15 @@ pub struct Quota {
 #[derive(Debug)]
 struct Condition {
     source: String,
-    /// The checked expression, rewritten for speed (see `check::optimize`).
+    /// The checked expression, rewritten for speed (see `check::optimize`) and with its
+    /// loops metered (see `budget`).
     expr: IdedExpr,
     /// Line of `when` in the file.
     line: usize,
+    /// Steps one evaluation may cost at most, as estimated at load.
+    cost: u64,
+    /// Of which outside every loop: charged when an evaluation starts.
+    local: u64,
 }
 
 /// One rule: when its condition holds for an event, the engine takes its actions.
@@ -277,6 +301,12 @@ impl Rule {
     pub fn render(&self, input: &Input<'_>) -> String {
         self.reason.render(input)
     }
+
+    /// The most steps its condition may cost on one event, as estimated at load: at most
+    /// [`Budget::rule_cost`].
+    pub fn cost(&self) -> u64 {
+        self.when.cost
+    }
 }
 
 /// A step of the credit ladder: fires when an account's credit drops from `>= below` to
@@ -314,18 +344,30 @@ impl LadderStep {
     }
 }
 
-/// The signals that exist, as detectors register them: what conditions and templates may
-/// name.
+/// What policies are checked against: the signals detectors register (what conditions and
+/// templates may name), the limits on the input (how large the values they read can be) and
+/// the budget a rule must keep to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
     /// Every known signal.
     pub signals: Vec<SignalSpec>,
+    /// The limits events are validated against. Lists of signal evidence are taken to keep
+    /// to `max_list_items` too.
+    pub limits: Limits,
+    /// The budget of every rule.
+    pub budget: Budget,
 }
 
 impl Schema {
-    /// A schema without signals.
+    /// A schema without signals, with the default limits and budget.
     pub fn new() -> Self {
         Schema::default()
+    }
+
+    /// Sets the budget.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Adds a signal with its evidence keys.
@@ -407,8 +449,10 @@ pub struct Match<'a> {
 pub struct Evaluation<'a> {
     /// Rules whose condition held, in file order.
     pub matches: Vec<Match<'a>>,
-    /// Rules whose condition failed at run time.
+    /// Rules whose condition failed at run time, or went over their budget.
     pub errors: Vec<EvalError>,
+    /// Steps the rules spent, by the count that enforces the budget.
+    pub steps: u64,
 }
 
 /// A loaded, checked and compiled policy. Immutable and `Send + Sync`: share it with an
@@ -427,6 +471,7 @@ pub struct Policy {
     /// The rules, in file order.
     pub rules: Vec<Rule>,
     env: Arc<Env>,
+    budget: Budget,
     source: String,
     text: String,
     runtime_errors: AtomicU64,
@@ -477,6 +522,11 @@ impl Policy {
         &self.text
     }
 
+    /// The budget its rules were checked against and are held to.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
     /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
@@ -484,10 +534,10 @@ impl Policy {
 
     /// The rules whose condition holds for `input`, in file order, with their reasons.
     ///
-    /// A rule whose condition fails at run time counts as not matching: it is left out
-    /// here and counted in [`Policy::runtime_errors`]; use [`Policy::evaluate_all`] to get
-    /// the errors themselves. Evaluating a checked policy does not fail as a whole, so this
-    /// returns `Ok` today; the `Result` leaves room for limits (e.g. on time) later.
+    /// A rule whose condition fails at run time, or goes over its budget, counts as not
+    /// matching: it is left out here and counted in [`Policy::runtime_errors`]; use
+    /// [`Policy::evaluate_all`] to get the errors themselves. Evaluating a checked policy
+    /// does not fail as a whole, so this returns `Ok` today.
     pub fn evaluate<'a>(&'a self, input: &Input<'_>) -> Result<Vec<Match<'a>>, EvalError> {
         Ok(self.evaluate_all(input).matches)
     }
@@ -496,30 +546,55 @@ impl Policy {
     /// time. The variables read the input in place when a rule looks at a field: nothing is
     /// copied or serialized per event or per rule.
     pub fn evaluate_all<'a>(&'a self, input: &Input<'_>) -> Evaluation<'a> {
+        self.evaluate_where(input, |_| true)
+    }
+
+    /// Evaluates the rules `run` picks, as [`Policy::evaluate_all`] does.
+    ///
+    /// Each evaluation is held to [`Budget::eval_steps`]: its loops are stopped once it has
+    /// spent them, and it is reported as an error of kind [`EvalErrorKind::OverBudget`]. A
+    /// rule within its estimate never gets there.
+    pub fn evaluate_where<'a>(&'a self, input: &Input<'_>, run: impl Fn(&Rule) -> bool) -> Evaluation<'a> {
         let vars = Vars::new(*input);
         let mut ctx = Context::with_env(Arc::clone(&self.env));
         ctx.set_variable_resolver(&vars);
         let mut matches = Vec::new();
         let mut errors = Vec::new();
-        for rule in &self.rules {
-            let failed = match Value::resolve_val(&rule.when.expr, &ctx) {
-                Ok(v) => match v.downcast_ref::<CelBool>() {
-                    Some(b) => {
-                        if *b.inner() {
-                            matches.push(Match { rule, explanation: rule.reason.render(input) });
+        let mut steps = 0u64;
+        for rule in self.rules.iter().filter(|r| run(r)) {
+            budget::start(rule.when.local, self.budget.eval_steps);
+            let result = Value::resolve_val(&rule.when.expr, &ctx);
+            let (spent, over) = budget::finish();
+            steps = steps.saturating_add(spent);
+            let (kind, message) = if over {
+                let message = format!(
+                    "stopped after {} steps, over its budget of {} steps an evaluation (its estimate at load was {})",
+                    cost::steps(spent as f64),
+                    cost::steps(self.budget.eval_steps as f64),
+                    cost::steps(rule.when.cost as f64),
+                );
+                (EvalErrorKind::OverBudget, message)
+            } else {
+                let failed = match result {
+                    Ok(v) => match v.downcast_ref::<CelBool>() {
+                        Some(b) => {
+                            if *b.inner() {
+                                matches.push(Match { rule, explanation: rule.reason.render(input) });
+                            }
+                            continue;
                         }
-                        continue;
-                    }
-                    None => format!("`when` is {}, not a bool", v.get_type().name()),
-                },
-                Err(e) => e.to_string(),
+                        None => format!("`when` is {}, not a bool", v.get_type().name()),
+                    },
+                    Err(e) => e.to_string(),
+                };
+                (EvalErrorKind::Failed, failed)
             };
-            errors.push(EvalError { rule_id: rule.id.clone(), line: rule.when.line, message: failed });
+            errors.push(EvalError { rule_id: rule.id.clone(), line: rule.when.line, message, kind });
         }
         if !errors.is_empty() {
             self.runtime_errors.fetch_add(errors.len() as u64, Ordering::Relaxed);
         }
-        Evaluation { matches, errors }
+        Evaluation { matches, errors, steps }
     }
 
     /// How many rule evaluations have failed at run time since the policy was loaded.

@@ -5,13 +5,16 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
+use cel::common::types::{DYN_TYPE, INT_TYPE};
 use cel::{Env, IdedExpr};
 use serde::de::DeserializeOwned;
 use steward_model::{ACTION_TYPES, Action};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+use crate::budget::{METER, meter, meter_loops};
 use crate::check::{Checker, optimize, suggest};
+use crate::cost::{self, steps};
 use crate::template::Template;
 use crate::{
     AppealConfig, Condition, CreditConfig, DisclosureConfig, LadderStep, Mode, Policy, PolicyError, PolicyErrors,
@@ -37,13 +40,15 @@ const QUOTA_KEYS: &[&str] = &["max_share", "max_per_hour"];
 const LADDER_KEYS: &[&str] = &["id", "below", "ground", "category", "actions", "reason"];
 
 /// The cel environment every condition is compiled and evaluated in: the standard library
-/// with the strings, math and lists extensions.
+/// with the strings, math and lists extensions, and the meter of loops (see `budget`).
 pub(crate) fn cel_env() -> Arc<Env> {
     let mut env = Env::stdlib();
     // The extensions only fail on a name clash, which these standard ones do not have.
     let _ = env.add_extension(cel::extensions::strings);
     let _ = env.add_extension(cel::extensions::math);
     let _ = env.add_extension(cel::extensions::lists);
+    // Nor does this name, which CEL source cannot spell.
+    let _ = env.add_overload(METER, "@steward_meter_dyn_int", vec![DYN_TYPE, INT_TYPE], meter);
     Arc::new(env)
 }
 
@@ -153,6 +158,7 @@ impl<'t> Loader<'t> {
             ladder,
             rules,
             env: self.env,
+            budget: self.schema.budget,
             source: self.source.to_string(),
             text: self.text.to_string(),
             runtime_errors: Default::default(),
@@ -481,9 +487,36 @@ impl<'t> Loader<'t> {
             }
             return None;
         }
+        let budget = self.schema.budget.rule_cost;
+        let estimate = cost::estimate(program.expression(), self.schema, budget as f64);
+        if estimate.total > budget as f64 {
+            let (at, why) = match &estimate.culprit {
+                Some(c) => {
+                    let at = program.source_info().offset_for(c.id).map_or(0, |(start, _)| start as usize);
+                    let what = match word_before(&source, at) {
+                        Some(name) => format!("this `{name}`"),
+                        None => "this part".to_string(),
+                    };
+                    (at, c.why.describe(&what, c.total))
+                }
+                None => (0, String::new()),
+            };
+            let at = self.offset_in(&span, &source, char_to_byte(at));
+            self.error(
+                at,
+                format!(
+                    "in `when`: may cost up to {} steps an evaluation, over the budget of {} steps a rule (a step is about 0.1 µs): {why}",
+                    steps(estimate.total),
+                    steps(budget as f64),
+                ),
+            );
+            return None;
+        }
         let mut expr: IdedExpr = program.expression().clone();
         optimize(&mut expr, &mut Vec::new());
-        Some(Condition { source, expr, line })
+        meter_loops(&mut expr, &estimate.weights);
+        let cost = |x: f64| x.ceil() as u64;
+        Some(Condition { source, expr, line, cost: cost(estimate.total), local: cost(estimate.local) })
     }
 
     fn template(&mut self, v: &Value<'_>) -> Option<Template> {
@@ -640,6 +673,16 @@ impl<'t> Loader<'t> {
             line,
         })
     }
+}
+
+/// The name written just before character `at` of `source` (a macro or function before its
+/// `(`), if any.
+fn word_before(source: &str, at: usize) -> Option<&str> {
+    let byte = source.char_indices().nth(at).map_or(source.len(), |(b, _)| b);
+    let head = source.get(..byte)?.trim_end();
+    let start = head.rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    let name = &head[start..];
+    (!name.is_empty() && source[byte..].starts_with('(')).then_some(name)
 }
 
 fn article(type_name: &str) -> String {

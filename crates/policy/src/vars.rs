@@ -164,14 +164,23 @@ pub(crate) const POST_FIELDS: &[Field<Post>] = &[
 pub(crate) const STANDING_FIELDS: &[Field<Standing>] = &[
     Field { name: "credit", ty: Ty::Int, get: |s| Scalar::Int(s.credit) },
     Field { name: "credit_initial", ty: Ty::Int, get: |s| Scalar::Int(s.credit_initial) },
-    Field {
-        name: "restrictions",
-        ty: Ty::StrList,
-        get: |s| Scalar::List(s.restrictions.iter().map(|r| r.kind.as_str()).collect()),
-    },
+    Field { name: "restrictions", ty: Ty::StrList, get: |s| Scalar::List(restriction_kinds(s)) },
     Field { name: "recent_violations", ty: Ty::Int, get: |s| Scalar::Int(i64::from(s.recent_violations)) },
     Field { name: "disclosure", ty: Ty::Bool, get: |s| Scalar::Bool(s.disclosure.is_some()) },
 ];
+
+/// The kinds of restriction in force, each once, in the order they first appear: an account
+/// under many restrictions of one kind still has a short list.
+fn restriction_kinds(s: &Standing) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for r in &s.restrictions {
+        let kind = r.kind.as_str();
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds
+}
 
 /// Names and types of a fixed variable's fields; `None` for `signals` and unknown names.
 pub(crate) fn fields_of(root: &str) -> Option<Vec<(&'static str, Ty)>> {

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use common::*;
-use steward_model::Signal;
+use steward_model::{Event, Signal};
 use steward_policy::{Input, Policy, Schema};
 
 /// Ten rules of the kinds a platform runs, over several signals.
@@ -147,4 +147,91 @@ fn evaluation_speed() {
     report("10 rules, unlabelled_ai: 1 match + reason", time_per_call(|| ten.evaluate(&one).unwrap().len()));
     report("10 rules, 2 signals: 1 match + reason", time_per_call(|| ten.evaluate(&two).unwrap().len()));
     assert_eq!(ten.runtime_errors(), 0);
+}
+
+/// A post and an account as large as the limits allow, and a signal with long evidence: the
+/// worst input the cost estimate has to bound.
+fn largest_input() -> (Event, Event, Vec<Signal>) {
+    let limits = steward_model::Limits::default();
+    // Chinese characters (3 bytes each) with a space every tenth.
+    let mut text = String::new();
+    for i in 0u32.. {
+        let c = if i % 10 == 9 { ' ' } else { char::from_u32(0x4e00 + (i * 7919) % 20000).unwrap() };
+        if text.len() + c.len_utf8() > limits.max_text_bytes {
+            break;
+        }
+        text.push(c);
+    }
+    let post = serde_json::json!({"id": "e1", "type": "post.created", "at": "2026-11-22T08:00:00Z", "post": {
+        "id": "p1", "account_id": "a1", "kind": "article", "title": text, "text": text,
+        "created_at": "2026-11-22T08:00:00Z"}});
+    let features: Vec<String> = (0..limits.max_list_items).map(|i| format!("{i:0>200}")).collect();
+    let account = serde_json::json!({"id": "e0", "type": "account.upserted", "at": "2026-11-22T07:00:00Z",
+        "account": {"id": "a1", "handle": "h", "display_name": text, "bio": text, "monetization": features}});
+    let cues: Vec<String> = (0..limits.max_list_items).map(|i| format!("cue {i}")).collect();
+    let signals = vec![Signal::new("clickbait", "clickbait", 1, 0.9).with("cues", cues).with("language", text)];
+    (event(&post.to_string()), event(&account.to_string()), signals)
+}
+
+/// How long a step of the cost estimate takes on the largest input, for conditions of every
+/// kind of work: the estimate's constants are set so that none takes much more than 0.1 µs
+/// a step.
+#[test]
+#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
+fn cost_calibration() {
+    let conditions = [
+        "lists.range(100).all(a, lists.range(100).all(b, a + b >= 0))",
+        "lists.range(3000).exists(a, a < 0)",
+        "lists.range(1000).map(x, x * 2).filter(x, x % 3 == 0).size() < 0",
+        "account.monetization.exists(m, m.startsWith('ads') || m.endsWith('x'))",
+        "account.monetization.exists(m, m.contains('tips'))",
+        "'ads' in account.monetization",
+        "signals.clickbait.evidence.cues.exists(c, c == 'x')",
+        "post.text.contains('不存在的词')",
+        "post.text.size() < 10 || post.title.size() < 10",
+        "post.text.indexOf('不存在的词') > 0",
+        "post.text.lowerAscii().size() < 10",
+        "post.text.replace('一', '二二').size() < 10",
+        "post.text.split(' ').size() < 10",
+        "post.text.split(' ').exists(w, w == '一')",
+        "post.title + post.text == post.text + post.title",
+        "[post.text, post.title, account.bio].join('-').size() < 10",
+        "'%s %s'.format([post.text, post.title]).size() < 10",
+        "post.text.matches('^(点击|领取)')",
+        "post.text.matches('点击.*领取')",
+        "post.text.matches('\\\\b(点击|领取)\\\\w+')",
+        "post.text.matches('(?i)click here|free gift')",
+        "lists.range(200).distinct().size() < 0",
+        "lists.range(2000).sort().size() < 0",
+        "lists.range(30).map(i, lists.range(30)).flatten().size() < 0",
+    ];
+    let (post, account_event, signals) = largest_input();
+    let input = Input::new(&post, &signals).with_account(account(&account_event));
+    println!();
+    println!("{:<75} {:>9} {:>9} {:>10} {:>8}", "condition", "estimate", "counted", "µs", "ns/step");
+    for when in conditions {
+        let text = format!(
+            "version = \"c\"\n[[rules]]\nid = \"r\"\nground = \"g\"\ncategory = \"c\"\nwhen = {when:?}\nactions = [{{ type = \"remove\" }}]\nreason = \"r\"\n"
+        );
+        let huge = steward_policy::Budget { rule_cost: u64::MAX / 2, eval_steps: u64::MAX / 2 };
+        let policy =
+            Policy::parse(&text, "c.toml", &bench_schema().with_budget(huge)).unwrap_or_else(|e| panic!("{e}"));
+        let evaluation = policy.evaluate_all(&input);
+        assert!(evaluation.errors.is_empty(), "{when}: {:?}", evaluation.errors);
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let start = Instant::now();
+            black_box(policy.evaluate_all(&input).matches.len());
+            best = best.min(start.elapsed());
+        }
+        let estimate = policy.rules[0].cost();
+        let ns = best.as_secs_f64() * 1e9 / estimate as f64;
+        println!(
+            "{:<75} {estimate:>9} {:>9} {:>10.1} {ns:>8.1}",
+            when.chars().take(75).collect::<String>(),
+            evaluation.steps,
+            best.as_secs_f64() * 1e6
+        );
+        assert!(evaluation.steps <= estimate, "{when}: counted {} over the estimate {estimate}", evaluation.steps);
+    }
 }

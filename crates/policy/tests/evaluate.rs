@@ -275,3 +275,12 @@ fn template_text_around_placeholders_is_kept_verbatim() {
     assert_eq!(p.rules[0].reason(), "{{post.id}}{{post.id}} } { }} 100% 「{{post.kind}}」");
     assert_eq!(p.rules[0].when(), "true");
 }
+
+#[test]
+fn restriction_kinds_are_listed_once() {
+    let p = policy(&[("once", "standing.restrictions == ['posting'] && standing.restrictions.size() == 1")]);
+    let event = post_event();
+    let mut standing = standing(70);
+    standing.restrictions.push(standing.restrictions[0].clone());
+    assert_eq!(matched(&p, &Input::new(&event, &[]).with_standing(&standing)), ["once"]);
+}

@@ -7,7 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use steward_engine::{IngestOutcome, RuleStats};
-use steward_policy::Mode;
+use steward_policy::{EvalErrorKind, Mode};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -25,6 +25,12 @@ struct RuleMode {
     mode: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleError {
+    rule: String,
+    kind: &'static str,
+}
+
 /// The counters steward exports.
 pub struct Metrics {
     registry: Registry,
@@ -33,6 +39,7 @@ pub struct Metrics {
     rule_decisions: Family<RuleMode, Counter>,
     rule_mode: Family<RuleMode, Gauge>,
     breaker_trips: Family<Rule, Counter>,
+    rule_errors: Family<RuleError, Counter>,
     ingest_seconds: Histogram,
     connections: Gauge,
     displaced: Counter,
@@ -61,8 +68,14 @@ impl Default for Metrics {
         let breaker_trips = Family::<Rule, Counter>::default();
         registry.register(
             "rule_breaker_trips",
-            "Times a rule's circuit breaker tripped since start (the rule then runs in shadow until re-armed)",
+            "Times a rule's circuit breaker tripped since start (the rule then runs in shadow until re-armed, or not at all when it went over its budget)",
             breaker_trips.clone(),
+        );
+        let rule_errors = Family::<RuleError, Counter>::default();
+        registry.register(
+            "rule_eval_errors",
+            "Evaluations of a rule since start that failed (kind failed: they count as not matching) or were stopped at its budget of steps (kind over_budget: its breaker trips)",
+            rule_errors.clone(),
         );
         let ingest_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         registry.register(
@@ -91,6 +104,7 @@ impl Default for Metrics {
             rule_decisions,
             rule_mode,
             breaker_trips,
+            rule_errors,
             ingest_seconds,
             connections,
             displaced,
@@ -144,6 +158,9 @@ impl Metrics {
             for mode in [Mode::Live, Mode::Shadow, Mode::Draft] {
                 let running = i64::from(count.mode == mode);
                 self.rule_mode.get_or_create(&RuleMode { rule: rule.clone(), mode: mode.as_str() }).set(running);
+            }
+            for (kind, n) in [(EvalErrorKind::Failed, count.failed), (EvalErrorKind::OverBudget, count.over_budget)] {
+                catch_up(&self.rule_errors.get_or_create(&RuleError { rule: rule.clone(), kind: kind.as_str() }), n);
             }
             catch_up(&self.breaker_trips.get_or_create(&Rule { rule }), count.trips);
         }

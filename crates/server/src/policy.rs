@@ -26,7 +26,8 @@ pub struct RuleView {
     pub category: String,
     /// The mode the policy gives it: live, shadow or draft.
     pub mode: String,
-    /// The mode it runs in now: shadow while its circuit breaker is tripped.
+    /// The mode it runs in now: shadow while its circuit breaker is tripped by its quota,
+    /// draft (not evaluated) while tripped by an evaluation over its budget.
     pub running: String,
     pub automated: bool,
     #[schema(value_type = Option<Object>)]
@@ -34,7 +35,8 @@ pub struct RuleView {
     /// Decisions the rule has made, live and in shadow (all versions of the policy).
     pub live_decisions: u64,
     pub shadow_decisions: u64,
-    /// Set while the rule's breaker is tripped: when, and what passed the ceiling.
+    /// Set while the rule's breaker is tripped: when, and why (`cause`: `quota` or
+    /// `evaluation_budget`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub breaker: Option<Value>,
@@ -94,11 +96,14 @@ fn view(
         .iter()
         .map(|r| {
             let hit = hits.iter().find(|h| h.rule_id == r.id).cloned().unwrap_or_default();
-            let breaker = tripped.iter().find(|b| b.rule_id == r.id).map(trip_view);
-            let running = match r.mode {
-                Mode::Live if breaker.is_some() => Mode::Shadow,
-                mode => mode,
+            let trip = tripped.iter().find(|b| b.rule_id == r.id);
+            let running = match (r.mode, trip) {
+                // Over its budget, a rule is not evaluated at all, as a draft.
+                (_, Some(b)) if steward_engine::breaker::halts(b) => Mode::Draft,
+                (Mode::Live, Some(_)) => Mode::Shadow,
+                (mode, _) => mode,
             };
+            let breaker = trip.map(trip_view);
             RuleView {
                 id: r.id.clone(),
                 category: r.category.clone(),

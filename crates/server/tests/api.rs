@@ -2,13 +2,19 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{Server, ai_post, now};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use steward_model::Role;
 
 fn start(max_body_bytes: usize) -> Server {
-    common::start(steward_server::Limits { max_body_bytes, ..Default::default() })
+    start_with(max_body_bytes, Arc::new(steward_engine::default_policy().unwrap()))
+}
+
+fn start_with(max_body_bytes: usize, policy: Arc<steward_policy::Policy>) -> Server {
+    common::start_with(steward_server::Limits { max_body_bytes, ..Default::default() }, policy)
 }
 
 #[test]
@@ -386,4 +392,53 @@ fn every_unreadable_request_answers_a_json_error_naming_its_parameter() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let fields: Vec<&str> = body["rejected"].as_array().unwrap().iter().map(|r| r["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["(record)", "id", "post.account_id"], "{body}");
+}
+
+/// Issue 21: a rule that can hang the engine is refused when posted; forced in (by a check
+/// that allowed it), it is stopped at its budget, tripped, counted and shown not running.
+#[test]
+fn a_rule_over_its_budget_is_refused_and_forced_in_is_tripped() {
+    let nested = steward_engine::DEFAULT_POLICY.replace("version = \"default-2026.11\"", "version = \"nested\"")
+        + r#"
+[[rules]]
+id = "nested"
+ground = "Test ground"
+category = "test"
+when = "lists.range(100).all(a, lists.range(100).all(b, lists.range(100).all(c, a + b + c >= 0)))"
+actions = [{ type = "label", label = "nested" }]
+reason = "Post {{post.id}}."
+"#;
+    let s = start(1 << 20);
+    let (status, refused) = s.send(Role::Admin, "/v1/policy", "application/toml", nested.clone());
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let problems = refused["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{refused}");
+    assert!(problems[0]["message"].as_str().unwrap().contains("over the budget of 50,000 steps a rule"), "{refused}");
+
+    let anything = steward_engine::schema()
+        .with_budget(steward_policy::Budget { rule_cost: u64::MAX, ..steward_policy::Budget::default() });
+    let forced = steward_policy::Policy::parse(&nested, "nested.toml", &anything).unwrap();
+    let s = start_with(1 << 20, Arc::new(forced));
+    let (status, out) = s.post(Role::Ingest, "application/json", json!([ai_post("e1", "a1")]).to_string());
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(out["decisions"][0]["rule_id"], "ai-unlabelled", "{out}");
+    let (_, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    let rule = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "nested").unwrap().clone();
+    assert_eq!(rule["running"], "draft", "{rule}");
+    assert_eq!(rule["breaker"]["detail"]["cause"], "evaluation_budget", "{rule}");
+    let metrics = s.client.get(format!("{}/metrics", s.base)).send().unwrap().text().unwrap();
+    for line in [
+        "steward_rule_eval_errors_total{rule=\"nested\",kind=\"over_budget\"} 1",
+        "steward_rule_eval_errors_total{rule=\"nested\",kind=\"failed\"} 0",
+        "steward_rule_breaker_trips_total{rule=\"nested\"} 1",
+        "steward_rule_mode{rule=\"nested\",mode=\"draft\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    // Re-armed, it runs again.
+    let (status, _) = s.send(Role::Admin, "/v1/policy/rules/nested/rearm", "application/json", "");
+    assert_eq!(status, StatusCode::OK);
+    let (_, p) = s.get(Some(Role::Auditor), "/v1/policy");
+    let rule = p["rules"].as_array().unwrap().iter().find(|r| r["id"] == "nested").unwrap().clone();
+    assert_eq!(rule["running"], "live", "{rule}");
 }

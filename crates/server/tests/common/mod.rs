@@ -19,6 +19,10 @@ pub struct Server {
 }
 
 pub fn start(limits: steward_server::Limits) -> Server {
+    start_with(limits, Arc::new(steward_engine::default_policy().unwrap()))
+}
+
+pub fn start_with(limits: steward_server::Limits, policy: Arc<steward_policy::Policy>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = steward_store::open(dir.path(), None).unwrap();
     let keys =
@@ -26,7 +30,6 @@ pub fn start(limits: steward_server::Limits) -> Server {
     let revoked = steward_server::auth::create_key(store.as_ref(), Role::Admin).unwrap();
     let revoked_id = store.key_by_hash(&steward_server::auth::hash_key(&revoked)).unwrap().unwrap().id;
     store.revoke_key(&revoked_id, chrono::Utc::now()).unwrap();
-    let policy = Arc::new(steward_engine::default_policy().unwrap());
     let engine = steward_engine::Engine::open(store, policy, Default::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
