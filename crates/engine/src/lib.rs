@@ -205,13 +205,6 @@ pub struct Group {
     parts: Vec<(IngestOutcome, std::ops::Range<usize>)>,
 }
 
-impl Group {
-    /// Parts staged so far.
-    pub fn parts(&self) -> usize {
-        self.parts.len()
-    }
-}
-
 /// Why a batch could not be processed at all. Nothing of it was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
