@@ -257,6 +257,8 @@ struct Condition {
     cost: u64,
     /// Of which outside every loop: charged when an evaluation starts.
     local: u64,
+    /// Whether it has loops to meter; without, an evaluation costs `local` and no more.
+    loops: bool,
 }
 
 /// One rule: when its condition holds for an event, the engine takes its actions.
@@ -562,9 +564,12 @@ impl Policy {
         let mut errors = Vec::new();
         let mut steps = 0u64;
         for rule in self.rules.iter().filter(|r| run(r)) {
-            budget::start(rule.when.local, self.budget.eval_steps);
-            let result = Value::resolve_val(&rule.when.expr, &ctx);
-            let (spent, over) = budget::finish();
+            let (result, (spent, over)) = if rule.when.loops {
+                budget::start(rule.when.local, self.budget.eval_steps);
+                (Value::resolve_val(&rule.when.expr, &ctx), budget::finish())
+            } else {
+                (Value::resolve_val(&rule.when.expr, &ctx), (rule.when.local, false))
+            };
             steps = steps.saturating_add(spent);
             let (kind, message) = if over {
                 let message = format!(

@@ -516,7 +516,14 @@ impl<'t> Loader<'t> {
         optimize(&mut expr, &mut Vec::new());
         meter_loops(&mut expr, &estimate.weights);
         let cost = |x: f64| x.ceil() as u64;
-        Some(Condition { source, expr, line, cost: cost(estimate.total), local: cost(estimate.local) })
+        Some(Condition {
+            source,
+            expr,
+            line,
+            cost: cost(estimate.total),
+            local: cost(estimate.local),
+            loops: !estimate.weights.is_empty(),
+        })
     }
 
     fn template(&mut self, v: &Value<'_>) -> Option<Template> {
