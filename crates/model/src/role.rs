@@ -42,6 +42,11 @@ impl Role {
         matches!(self, Role::Moderator | Role::Admin | Role::Auditor)
     }
 
+    /// May work review queues: claim cases and act on them.
+    pub fn can_moderate(self) -> bool {
+        matches!(self, Role::Moderator | Role::Admin)
+    }
+
     /// May change the policy, re-arm rules and manage keys.
     pub fn can_administer(self) -> bool {
         matches!(self, Role::Admin)

@@ -20,7 +20,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use steward_model::{CreditEntry, Decision, GroupChange, GroupMember, Restriction, Role};
+use steward_model::{
+    AppealFiled, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupChange, GroupMember, QueueCount,
+    ReporterStanding, Restriction, Reversal, Role, Subject,
+};
 
 pub mod audit;
 pub mod checkpoint;
@@ -28,12 +31,14 @@ pub mod coverage;
 pub mod json_text;
 mod migrations;
 mod postgres_store;
+pub mod review;
 mod rows;
 mod sqlite_store;
 
 pub use audit::{AuditBody, AuditEntry, AuditRecord, ChainBreak};
 pub use coverage::{DecisionRow, Table, TableRow};
 pub use postgres_store::PostgresStore;
+pub use review::ReviewWrite;
 pub use sqlite_store::SqliteStore;
 
 /// A storage failure.
@@ -168,6 +173,8 @@ pub struct Batch {
     pub policies: Vec<PolicyVersion>,
     /// Circuit breakers tripped or re-armed, in order.
     pub breakers: Vec<BreakerChange>,
+    /// Cases, reports, appeals and reversals of the human loop, in order.
+    pub review: Vec<ReviewWrite>,
 }
 
 impl Batch {
@@ -181,6 +188,7 @@ impl Batch {
             && self.groups.is_empty()
             && self.policies.is_empty()
             && self.breakers.is_empty()
+            && self.review.is_empty()
     }
 }
 
@@ -273,6 +281,48 @@ pub trait Store: Send + Sync {
 
     /// Members of a group, oldest post first, at most `limit`.
     fn group_members(&self, kind: &str, group_id: &str, limit: usize) -> Result<Vec<GroupMember>>;
+
+    /// A case by id.
+    fn case(&self, id: &str) -> Result<Option<Case>>;
+
+    /// The subject's case not resolved, if it has one.
+    fn open_case(&self, subject: &Subject) -> Result<Option<Case>>;
+
+    /// Cases of `queue` a moderator may take at `at` (open, escalated, or under a claim
+    /// that has run out), highest rank first, at most `limit`.
+    fn claimable_cases(&self, queue: &str, at: DateTime<Utc>, limit: usize) -> Result<Vec<Case>>;
+
+    /// Cases of a queue and state (or any), highest rank first, at most `limit`.
+    fn cases(&self, queue: Option<&str>, state: Option<CaseState>, limit: usize) -> Result<Vec<Case>>;
+
+    /// Every case of a subject, resolved or not, oldest first, at most `limit`.
+    fn subject_cases(&self, subject: &Subject, limit: usize) -> Result<Vec<Case>>;
+
+    /// Per queue, its cases not resolved by state, and the oldest.
+    fn queue_counts(&self) -> Result<Vec<QueueCount>>;
+
+    /// A case's log, in order.
+    fn case_entries(&self, case_id: &str) -> Result<Vec<CaseEntry>>;
+
+    /// The reports that joined a case.
+    fn case_reports(&self, case_id: &str) -> Result<Vec<CaseReport>>;
+
+    /// A report as the human loop keeps it.
+    fn case_report(&self, id: &str) -> Result<Option<CaseReport>>;
+
+    /// A reporter's record of resolved reports and mute.
+    fn reporter_standing(&self, reporter_id: &str) -> Result<ReporterStanding>;
+
+    fn appeal(&self, id: &str) -> Result<Option<AppealFiled>>;
+
+    /// The appeals against a decision, oldest first.
+    fn appeals_for(&self, decision_id: &str) -> Result<Vec<AppealFiled>>;
+
+    /// The reversal of a decision, if a person overturned it.
+    fn reversal(&self, decision_id: &str) -> Result<Option<Reversal>>;
+
+    /// The reversals of an account's decisions, or of all, in the order made.
+    fn reversals(&self, account_id: Option<&str>) -> Result<Vec<Reversal>>;
 
     /// The latest event time stored.
     fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>>;

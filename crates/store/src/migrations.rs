@@ -250,6 +250,127 @@ CREATE TABLE rule_breakers (
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 7,
+        description: "the human loop: cases and their log, reports, appeals, reversals, reporter mutes",
+        // Cases, reports and appeals are their latest state (a JSON body beside the columns
+        // looked up); the case log and the reversals are append-only. One case not resolved
+        // per subject, and one pending appeal per decision, are held by the indexes.
+        sqlite: r#"
+CREATE TABLE cases (
+    id           TEXT    PRIMARY KEY,
+    subject_kind TEXT    NOT NULL,
+    subject_id   TEXT    NOT NULL,
+    queue        TEXT    NOT NULL,
+    state        TEXT    NOT NULL,
+    rank         INTEGER NOT NULL,          -- priority with age, in thousandths (Case::rank)
+    claim_until  INTEGER,
+    opened_at    INTEGER NOT NULL,
+    body         TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX cases_open_subject ON cases (subject_kind, subject_id) WHERE state <> 'resolved';
+CREATE INDEX cases_subject ON cases (subject_kind, subject_id, opened_at);
+CREATE INDEX cases_free ON cases (queue, rank DESC) WHERE state IN ('open', 'escalated');
+CREATE INDEX cases_claimed ON cases (queue, claim_until) WHERE state = 'assigned';
+CREATE TABLE case_log (
+    seq          INTEGER PRIMARY KEY,
+    case_id      TEXT    NOT NULL,
+    at           INTEGER NOT NULL,
+    actor        TEXT    NOT NULL,
+    body         TEXT    NOT NULL
+);
+CREATE INDEX case_log_case ON case_log (case_id, seq);
+CREATE TABLE case_reports (
+    id           TEXT    PRIMARY KEY,
+    reporter_id  TEXT    NOT NULL,
+    case_id      TEXT,
+    state        TEXT    NOT NULL,
+    at           INTEGER NOT NULL,
+    body         TEXT    NOT NULL
+);
+CREATE INDEX case_reports_reporter ON case_reports (reporter_id, state);
+CREATE INDEX case_reports_case ON case_reports (case_id);
+CREATE TABLE appeals (
+    id           TEXT    PRIMARY KEY,
+    decision_id  TEXT    NOT NULL,
+    state        TEXT    NOT NULL,
+    filed_at     INTEGER NOT NULL,
+    body         TEXT    NOT NULL
+);
+CREATE INDEX appeals_decision ON appeals (decision_id);
+CREATE UNIQUE INDEX appeals_pending ON appeals (decision_id) WHERE state = 'pending';
+CREATE TABLE reversals (
+    seq          INTEGER PRIMARY KEY,
+    decision_id  TEXT    NOT NULL UNIQUE,
+    account_id   TEXT,
+    at           INTEGER NOT NULL,
+    body         TEXT    NOT NULL
+);
+CREATE INDEX reversals_account ON reversals (account_id);
+CREATE TABLE reporter_mutes (
+    reporter_id  TEXT    PRIMARY KEY,
+    until        INTEGER NOT NULL,
+    body         TEXT    NOT NULL
+);
+"#,
+        postgres: r#"
+CREATE TABLE cases (
+    id           TEXT        PRIMARY KEY,
+    subject_kind TEXT        NOT NULL,
+    subject_id   TEXT        NOT NULL,
+    queue        TEXT        NOT NULL,
+    state        TEXT        NOT NULL,
+    rank         BIGINT      NOT NULL,
+    claim_until  TIMESTAMPTZ,
+    opened_at    TIMESTAMPTZ NOT NULL,
+    body         TEXT        NOT NULL
+);
+CREATE UNIQUE INDEX cases_open_subject ON cases (subject_kind, subject_id) WHERE state <> 'resolved';
+CREATE INDEX cases_subject ON cases (subject_kind, subject_id, opened_at);
+CREATE INDEX cases_free ON cases (queue, rank DESC) WHERE state IN ('open', 'escalated');
+CREATE INDEX cases_claimed ON cases (queue, claim_until) WHERE state = 'assigned';
+CREATE TABLE case_log (
+    seq          BIGSERIAL   PRIMARY KEY,
+    case_id      TEXT        NOT NULL,
+    at           TIMESTAMPTZ NOT NULL,
+    actor        TEXT        NOT NULL,
+    body         TEXT        NOT NULL
+);
+CREATE INDEX case_log_case ON case_log (case_id, seq);
+CREATE TABLE case_reports (
+    id           TEXT        PRIMARY KEY,
+    reporter_id  TEXT        NOT NULL,
+    case_id      TEXT,
+    state        TEXT        NOT NULL,
+    at           TIMESTAMPTZ NOT NULL,
+    body         TEXT        NOT NULL
+);
+CREATE INDEX case_reports_reporter ON case_reports (reporter_id, state);
+CREATE INDEX case_reports_case ON case_reports (case_id);
+CREATE TABLE appeals (
+    id           TEXT        PRIMARY KEY,
+    decision_id  TEXT        NOT NULL,
+    state        TEXT        NOT NULL,
+    filed_at     TIMESTAMPTZ NOT NULL,
+    body         TEXT        NOT NULL
+);
+CREATE INDEX appeals_decision ON appeals (decision_id);
+CREATE UNIQUE INDEX appeals_pending ON appeals (decision_id) WHERE state = 'pending';
+CREATE TABLE reversals (
+    seq          BIGSERIAL   PRIMARY KEY,
+    decision_id  TEXT        NOT NULL UNIQUE,
+    account_id   TEXT,
+    at           TIMESTAMPTZ NOT NULL,
+    body         TEXT        NOT NULL
+);
+CREATE INDEX reversals_account ON reversals (account_id);
+CREATE TABLE reporter_mutes (
+    reporter_id  TEXT        PRIMARY KEY,
+    until        TIMESTAMPTZ NOT NULL,
+    body         TEXT        NOT NULL
+);
+"#,
+    },
 ];
 
 /// The version from which every row of the covered tables is covered by an audit entry: a

@@ -13,10 +13,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
-use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
+use steward_model::{
+    AppealFiled, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupMember, QueueCount,
+    ReporterStanding, Restriction, Reversal, Subject,
+};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
+use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::{
     ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
@@ -453,6 +457,7 @@ impl Store for PostgresStore {
             let new_events = write_batch(tx, batch, &mut covered)?;
             write_groups(tx, batch)?;
             write_policy_changes(tx, batch)?;
+            review::postgres::write(tx, &batch.review)?;
             append_audit(tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
             Ok(new_events)
         })
@@ -662,6 +667,63 @@ impl Store for PostgresStore {
             &[&kind, &group_id, &limit(n)],
         )?;
         Ok(rows.iter().map(|r| GroupMember { post_id: r.get(0), account_id: r.get(1), at: r.get(2) }).collect())
+    }
+
+    fn case(&self, id: &str) -> Result<Option<Case>> {
+        review::postgres::case(&mut *self.read()?, id)
+    }
+
+    fn open_case(&self, subject: &Subject) -> Result<Option<Case>> {
+        review::postgres::open_case(&mut *self.read()?, subject.kind.as_str(), &subject.id)
+    }
+
+    fn claimable_cases(&self, queue: &str, at: DateTime<Utc>, n: usize) -> Result<Vec<Case>> {
+        review::postgres::claimable(&mut *self.read()?, queue, at, n)
+    }
+
+    fn cases(&self, queue: Option<&str>, state: Option<CaseState>, n: usize) -> Result<Vec<Case>> {
+        review::postgres::cases(&mut *self.read()?, queue, state, n)
+    }
+
+    fn subject_cases(&self, subject: &Subject, n: usize) -> Result<Vec<Case>> {
+        review::postgres::subject_cases(&mut *self.read()?, subject.kind.as_str(), &subject.id, n)
+    }
+
+    fn queue_counts(&self) -> Result<Vec<QueueCount>> {
+        review::postgres::queue_counts(&mut *self.read()?)
+    }
+
+    fn case_entries(&self, case_id: &str) -> Result<Vec<CaseEntry>> {
+        review::postgres::entries(&mut *self.read()?, case_id)
+    }
+
+    fn case_reports(&self, case_id: &str) -> Result<Vec<CaseReport>> {
+        review::postgres::reports(&mut *self.read()?, case_id)
+    }
+
+    fn case_report(&self, id: &str) -> Result<Option<CaseReport>> {
+        review::postgres::report(&mut *self.read()?, id)
+    }
+
+    fn reporter_standing(&self, reporter_id: &str) -> Result<ReporterStanding> {
+        let (upheld, dismissed, mute) = review::postgres::reporter(&mut *self.read()?, reporter_id)?;
+        Ok(ReporterStanding::new(reporter_id, upheld, dismissed, mute.map(|m| m.until)))
+    }
+
+    fn appeal(&self, id: &str) -> Result<Option<AppealFiled>> {
+        review::postgres::appeal(&mut *self.read()?, id)
+    }
+
+    fn appeals_for(&self, decision_id: &str) -> Result<Vec<AppealFiled>> {
+        review::postgres::appeals_for(&mut *self.read()?, decision_id)
+    }
+
+    fn reversal(&self, decision_id: &str) -> Result<Option<Reversal>> {
+        review::postgres::reversal(&mut *self.read()?, decision_id)
+    }
+
+    fn reversals(&self, account_id: Option<&str>) -> Result<Vec<Reversal>> {
+        review::postgres::reversals(&mut *self.read()?, account_id)
     }
 
     fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>> {

@@ -21,10 +21,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Statement, Transaction, TransactionBehavior, params};
-use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
+use steward_model::{
+    AppealFiled, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupMember, QueueCount,
+    ReporterStanding, Restriction, Reversal, Subject,
+};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
+use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::{
     ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
@@ -612,6 +616,7 @@ impl Store for SqliteStore {
         }
         write_groups(&tx, batch)?;
         write_policy_changes(&tx, batch)?;
+        review::sqlite::write(&tx, &batch.review)?;
         append_audit(&tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
         tx.commit()?;
         Ok(new_events)
@@ -875,6 +880,63 @@ impl Store for SqliteStore {
                 |r| Ok(GroupMember { post_id: r.get(0)?, account_id: r.get(1)?, at: time(r.get(2)?)? }),
             )
         })
+    }
+
+    fn case(&self, id: &str) -> Result<Option<Case>> {
+        self.read(|c| review::sqlite::case(c, id))
+    }
+
+    fn open_case(&self, subject: &Subject) -> Result<Option<Case>> {
+        self.read(|c| review::sqlite::open_case(c, subject.kind.as_str(), &subject.id))
+    }
+
+    fn claimable_cases(&self, queue: &str, at: DateTime<Utc>, n: usize) -> Result<Vec<Case>> {
+        self.read(|c| review::sqlite::claimable(c, queue, at, n))
+    }
+
+    fn cases(&self, queue: Option<&str>, state: Option<CaseState>, n: usize) -> Result<Vec<Case>> {
+        self.read(|c| review::sqlite::cases(c, queue, state, n))
+    }
+
+    fn subject_cases(&self, subject: &Subject, n: usize) -> Result<Vec<Case>> {
+        self.read(|c| review::sqlite::subject_cases(c, subject.kind.as_str(), &subject.id, n))
+    }
+
+    fn queue_counts(&self) -> Result<Vec<QueueCount>> {
+        self.read(|c| review::sqlite::queue_counts(c))
+    }
+
+    fn case_entries(&self, case_id: &str) -> Result<Vec<CaseEntry>> {
+        self.read(|c| review::sqlite::entries(c, case_id))
+    }
+
+    fn case_reports(&self, case_id: &str) -> Result<Vec<CaseReport>> {
+        self.read(|c| review::sqlite::reports(c, case_id))
+    }
+
+    fn case_report(&self, id: &str) -> Result<Option<CaseReport>> {
+        self.read(|c| review::sqlite::report(c, id))
+    }
+
+    fn reporter_standing(&self, reporter_id: &str) -> Result<ReporterStanding> {
+        let (upheld, dismissed, mute) = self.read(|c| review::sqlite::reporter(c, reporter_id))?;
+        Ok(ReporterStanding::new(reporter_id, upheld, dismissed, mute.map(|m| m.until)))
+    }
+
+    fn appeal(&self, id: &str) -> Result<Option<AppealFiled>> {
+        self.read(|c| review::sqlite::appeal(c, id))
+    }
+
+    fn appeals_for(&self, decision_id: &str) -> Result<Vec<AppealFiled>> {
+        self.read(|c| review::sqlite::appeals_for(c, decision_id))
+    }
+
+    fn reversal(&self, decision_id: &str) -> Result<Option<Reversal>> {
+        self.read(|c| review::sqlite::reversal(c, decision_id))
+    }
+
+    fn reversals(&self, account_id: Option<&str>) -> Result<Vec<Reversal>> {
+        self.read(|c| review::sqlite::reversals(c, account_id))
     }
 
     fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>> {

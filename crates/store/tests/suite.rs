@@ -1097,5 +1097,7 @@ fn sqlite_commit_throughput() {
     println!("{} events ({size} bytes each) in {secs:.2}s: {:.0} events/s", 100_000, 100_000.0 / secs);
 }
 
+#[path = "suite/review.rs"]
+mod review;
 #[path = "suite/tamper.rs"]
 mod tamper;
