@@ -13,6 +13,25 @@ use steward_engine::input::split_ndjson;
 use steward_engine::{Engine, IngestOutcome};
 use steward_model::Role;
 
+/// The human loop: the cases the decisions and the report opened, and an appeal by
+/// acct-farm against its first decision, waiting for a moderator.
+fn review(engine: &mut Engine, store: &dyn steward_store::Store) -> Result<()> {
+    let queues = store.queue_counts()?;
+    let waiting: Vec<String> = queues.iter().map(|q| format!("{} {}", q.queue, q.open + q.escalated)).collect();
+    println!("\nCases waiting for a person: {}", if waiting.is_empty() { "none".into() } else { waiting.join(", ") });
+    let Some(first) = store.decisions_for("acct-farm", false, 100)?.pop() else { return Ok(()) };
+    let text = "这些视频是我们自己拍的，不是AI生成的。 These videos were filmed by us, not generated.";
+    match engine.file_appeal(&first.id, "acct-farm", text) {
+        Ok(a) => println!(
+            "acct-farm appealed decision {} ({}): appeal {} waits in the appeals queue for a moderator who took no \
+             part in the decision",
+            first.id, first.rule_id, a.id
+        ),
+        Err(e) => println!("acct-farm could not appeal decision {}: {e}", first.id),
+    }
+    Ok(())
+}
+
 pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Result<ExitCode> {
     let data_dir = match data_dir {
         Some(d) => d,
@@ -54,6 +73,7 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
             d.missing.join(", ")
         );
     }
+    review(&mut engine, store.as_ref())?;
     match steward_store::audit::verify(store.as_ref()) {
         Ok(v) => println!(
             "\nAudit log: {} entries, hash chain intact; every row covered ({}). Not anchored: `steward audit \
@@ -73,6 +93,8 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/accounts/acct-farm/standing\n  \
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/campaigns\n  \
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/policy\n  \
+         curl -H 'Authorization: Bearer {key}' http://{listen}/v1/queues\n  \
+         curl -H 'Authorization: Bearer {key}' -X POST http://{listen}/v1/queues/appeals/next\n  \
          curl -H 'Authorization: Bearer {key}' 'http://{listen}/v1/decisions?shadow=true'\n  \
          curl http://{listen}/openapi.json"
     );

@@ -30,7 +30,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use steward_detect::{Context, Detectors, EarlierSignal, Findings, Settings};
-use steward_model::{Account, Decision, Event, Limits, Payload, RecordError, Signal, Standing, parse_event};
+use steward_model::{
+    Account, Action, Decision, Event, Limits, Payload, RecordError, Reversal, Signal, Standing, parse_event,
+};
 use steward_policy::{EvalError, EvalErrorKind, Input, Match, Mode, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{
     AuditRecord, Batch, BreakerChange, EntityRow, PolicyVersion, Store, StoreError, StoredEvent, TrippedBreaker,
@@ -39,6 +41,7 @@ use steward_store::{
 pub mod breaker;
 mod decide;
 pub mod input;
+pub mod review;
 mod rule_stats;
 mod state;
 
@@ -581,7 +584,7 @@ impl Engine {
         let mut events = Vec::with_capacity(parsed.len());
         for p in parsed {
             match p.result {
-                Ok((event, raw)) => events.push((event, raw)),
+                Ok((event, raw)) => events.push((p.index, p.line, event, raw)),
                 Err(e) => outcome.rejected.push(Rejection {
                     index: p.index,
                     line: p.line,
@@ -590,14 +593,21 @@ impl Engine {
                 }),
             }
         }
-        let ids: Vec<&str> = events.iter().map(|(e, _)| e.id.as_str()).collect();
+        let ids: Vec<&str> = events.iter().map(|(_, _, e, _)| e.id.as_str()).collect();
         let stored = if ids.is_empty() { HashSet::new() } else { self.store.existing_event_ids(&ids)? };
         seen.reserve(events.len());
         let mut findings = std::mem::take(&mut self.findings);
-        for (event, raw) in events {
+        for (index, line, event, raw) in events {
             let in_flight = self.in_flight.iter().any(|f| f.events.contains_key(&event.id));
             if stored.contains(&event.id) || in_flight || !seen.insert(event.id.clone()) {
                 outcome.duplicates += 1;
+                continue;
+            }
+            if let Payload::ReportCreated(r) = &event.payload
+                && let Some((field, error)) = self.unknown_report_subject(r, batch)?
+            {
+                let error = format!("{field}: {error}");
+                outcome.rejected.push(Rejection { index, line, field, error });
                 continue;
             }
             // The event goes into the batch first: a detector may signal it again at once.
@@ -645,6 +655,9 @@ impl Engine {
         self.judge(event, &findings.signals, now, batch, outcome, false)?;
         for earlier in findings.earlier.drain(..) {
             self.judge_earlier(earlier, now, batch, outcome)?;
+        }
+        if let Payload::ReportCreated(r) = &event.payload {
+            self.file_report(r, now, batch)?;
         }
         batch.groups.append(&mut findings.groups);
         Ok(())
@@ -765,6 +778,11 @@ impl Engine {
             });
             batch.restrictions.extend(o.decision.restrictions.iter().cloned());
             batch.credits.extend(o.credits);
+            for action in &o.decision.actions {
+                if let Action::QueueReview { queue } = action {
+                    self.queue_decision(&o.decision, queue, now, batch)?;
+                }
+            }
             batch.decisions.push(o.decision);
         }
         Ok(())
@@ -1075,8 +1093,9 @@ pub fn standing(
     account_id: &str,
     at: DateTime<Utc>,
 ) -> Result<Standing, StoreError> {
-    let restrictions = store.restrictions_for(account_id)?;
-    let credits = store.credits_for(account_id)?;
+    let mut restrictions = store.restrictions_for(account_id)?;
+    let mut credits = store.credits_for(account_id)?;
+    Reversal::apply(&store.reversals(Some(account_id))?, &mut restrictions, &mut credits);
     let account = store.entity("account", account_id)?.map(|row| state::account_of(&row)).transpose()?;
     let standing = Standing::compute(account_id, &restrictions, &credits, policy.credit.initial, at);
     Ok(standing.with_disclosure(account.as_ref(), policy.disclosure.followers))

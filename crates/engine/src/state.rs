@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use steward_model::{Account, CreditEntry, Restriction, Standing};
+use steward_model::{Account, CreditEntry, Restriction, Reversal, Standing};
 use steward_policy::Policy;
 use steward_store::{EntityRow, Store, StoreError};
 
@@ -40,7 +40,18 @@ impl State {
         for c in credits {
             state.enforcement.entry(c.account_id.clone()).or_default().credits.push(c);
         }
+        for r in store.reversals(None)? {
+            state.reverse(&r);
+        }
         Ok(state)
+    }
+
+    /// Ends the enforcement of a decision a person overturned, from the reversal on.
+    pub fn reverse(&mut self, reversal: &Reversal) {
+        let Some(account_id) = &reversal.account_id else { return };
+        if let Some(e) = self.enforcement.get_mut(account_id) {
+            Reversal::apply(std::slice::from_ref(reversal), &mut e.restrictions, &mut e.credits);
+        }
     }
 
     pub fn standing(&self, account_id: &str, policy: &Policy, at: DateTime<Utc>) -> Standing {

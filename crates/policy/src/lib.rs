@@ -184,20 +184,21 @@ impl Default for DisclosureConfig {
 /// How decisions can be appealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppealConfig {
-    /// Appeal window in days. Default 30.
+    /// Appeal window in days. Default 180 (the DSA's six months at least).
     pub days: u32,
     /// Plain-language instructions shown with every decision.
     pub how: String,
 }
 
 /// The appeal instructions used when a policy gives none.
-pub const DEFAULT_APPEAL_HOW: &str = "If you think this decision is wrong, contact the platform through its \
-     support or complaint channel within the appeal window and quote the decision id; a person will review it. \
-     Appeals through the API (POST /v1/appeals) are coming.";
+pub const DEFAULT_APPEAL_HOW: &str = "If you think this decision is wrong, appeal within the appeal window \
+     through the platform's support or complaint channel, quoting the decision id; the platform files it with \
+     steward (POST /v1/appeals). A moderator who took no part in the decision reviews it, and you are told the \
+     outcome and why.";
 
 impl Default for AppealConfig {
     fn default() -> Self {
-        AppealConfig { days: 30, how: DEFAULT_APPEAL_HOW.to_string() }
+        AppealConfig { days: 180, how: DEFAULT_APPEAL_HOW.to_string() }
     }
 }
 

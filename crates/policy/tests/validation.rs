@@ -57,7 +57,7 @@ fn shipped_default_policy_parses() {
     assert_eq!(policy.version, "default-2026.11");
     assert_eq!(policy.credit.initial, 100);
     assert_eq!(policy.credit.restore_days, 180);
-    assert_eq!(policy.appeal.days, 30);
+    assert_eq!(policy.appeal.days, 180);
     assert!(policy.appeal.how.contains("POST /v1/appeals"), "{}", policy.appeal.how);
     let below: Vec<i64> = policy.ladder.iter().map(|s| s.below).collect();
     assert_eq!(below, [80, 60, 40]);
@@ -120,7 +120,7 @@ fn empty_rule_set_is_allowed_and_config_defaults_apply() {
     assert!(policy.ladder.is_empty());
     assert_eq!(policy.credit.initial, 100);
     assert_eq!(policy.credit.restore_days, 180);
-    assert_eq!(policy.appeal.days, 30);
+    assert_eq!(policy.appeal.days, 180);
     assert!(policy.appeal.how.contains("POST /v1/appeals"));
 }
 

@@ -39,6 +39,7 @@ mod limits;
 mod metrics;
 mod openapi;
 mod policy;
+mod review;
 mod routes;
 
 pub use answer::IngestAnswer;
@@ -101,6 +102,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/policy", get(policy::get).post(policy::post))
         .route("/v1/policy/test", post(policy::test))
         .route("/v1/policy/rules/{id}/rearm", post(policy::rearm))
+        .route("/v1/reports", post(review::post_report))
+        .route("/v1/reports/{id}", get(review::get_report))
+        .route("/v1/reporters/{id}", get(review::get_reporter))
+        .route("/v1/reporters/{id}/mute", post(review::mute_reporter))
+        .route("/v1/queues", get(review::get_queues))
+        .route("/v1/queues/{queue}/next", post(review::next_case))
+        .route("/v1/cases", get(review::list_cases))
+        .route("/v1/cases/{id}", get(review::get_case))
+        .route("/v1/cases/{id}/actions", post(review::act))
+        .route("/v1/appeals", post(review::post_appeal))
+        .route("/v1/appeals/{id}", get(review::get_appeal))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{campaigns, policy, routes};
+use crate::{campaigns, policy, review, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,9 @@ use crate::{campaigns, policy, routes};
     paths(routes::post_events, routes::get_decisions, routes::get_decision, routes::get_standing,
         campaigns::list, campaigns::get,
         policy::get, policy::post, policy::test, policy::rearm,
+        review::post_report, review::get_report, review::get_reporter, review::mute_reporter,
+        review::get_queues, review::next_case, review::list_cases, review::get_case, review::act,
+        review::post_appeal, review::get_appeal,
         routes::healthz, routes::metrics),
     modifiers(&BearerAuth),
 )]

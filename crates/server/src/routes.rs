@@ -12,6 +12,7 @@ use steward_model::{Decision, Role, Standing};
 use crate::auth::Caller;
 use crate::extract::{Body, Path, Query};
 use crate::ingest::IngestFailure;
+use crate::review::{DecisionView, decision_view};
 use crate::{ApiError, AppState, ErrorBody, IngestAnswer};
 
 /// Ingest events: a JSON array, or NDJSON with `Content-Type: application/x-ndjson`.
@@ -41,7 +42,18 @@ pub async fn post_events(
     } else {
         BodyFormat::JsonArray
     };
-    let answer = state.engine.ingest(body, format).await.map_err(|e| match e {
+    let answer = state.engine.ingest(body, format).await.map_err(|e| ingest_error(&state, e))?;
+    let status = if answer.accepted + answer.duplicates == 0 && answer.rejected_total > 0 {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+/// What an ingest failure is answered with.
+pub(crate) fn ingest_error(state: &AppState, e: IngestFailure) -> ApiError {
+    match e {
         IngestFailure::BadBody(m) => ApiError::bad_request(format!(
             "{m}; send a JSON array of events, or NDJSON with Content-Type: application/x-ndjson"
         )),
@@ -60,13 +72,7 @@ pub async fn post_events(
             ApiError::busy("too many requests are waiting for the engine; retry shortly")
         }
         IngestFailure::Stopped => ApiError::internal("the engine has stopped"),
-    })?;
-    let status = if answer.accepted + answer.duplicates == 0 && answer.rejected_total > 0 {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(answer)).into_response())
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -122,21 +128,23 @@ pub async fn get_decisions(
     Ok(Json(DecisionList { subject, shadow: q.shadow, decisions }))
 }
 
-/// One decision by id.
+/// One decision by id, with its appeals and their outcomes, and its reversal when a
+/// person overturned it.
 #[utoipa::path(get, path = "/v1/decisions/{id}", tag = "decisions",
-    responses((status = 200, body = Decision), (status = 404, body = ErrorBody),
+    responses((status = 200, body = DecisionView), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_decision(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Decision>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     caller.require(Role::can_read, "read decisions")?;
     let store = state.store.clone();
     let lookup = id.clone();
-    let decision = blocking(move || store.decision(&lookup)).await??;
-    decision.map(Json).ok_or_else(|| ApiError::not_found(format!("no decision {id:?}")))
+    let view =
+        blocking(move || store.decision(&lookup)?.map(|d| decision_view(store.as_ref(), d)).transpose()).await??;
+    view.map(Json).ok_or_else(|| ApiError::not_found(format!("no decision {id:?}")))
 }
 
 /// An account's standing now: credit and the restrictions in force. Restrictions lapse by

@@ -13,6 +13,8 @@ pub struct Server {
     pub keys: std::collections::HashMap<Role, String>,
     /// An admin key revoked before the server started.
     pub revoked: String,
+    /// A second moderator's key.
+    pub moderator2: String,
     pub client: Client,
     _dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
@@ -30,13 +32,14 @@ pub fn start_with(limits: steward_server::Limits, policy: Arc<steward_policy::Po
     let revoked = steward_server::auth::create_key(store.as_ref(), Role::Admin).unwrap();
     let revoked_id = store.key_by_hash(&steward_server::auth::hash_key(&revoked)).unwrap().unwrap().id;
     store.revoke_key(&revoked_id, chrono::Utc::now()).unwrap();
+    let moderator2 = steward_server::auth::create_key(store.as_ref(), Role::Moderator).unwrap();
     let engine = steward_engine::Engine::open(store, policy, Default::default()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = steward_server::AppState::new(engine, limits);
     runtime.spawn(steward_server::serve(listener, state, std::future::pending()));
-    Server { base, keys, revoked, client: Client::new(), _dir: dir, _runtime: runtime }
+    Server { base, keys, revoked, moderator2, client: Client::new(), _dir: dir, _runtime: runtime }
 }
 
 impl Server {
@@ -66,10 +69,21 @@ impl Server {
         content_type: &str,
         body: impl Into<reqwest::blocking::Body>,
     ) -> (StatusCode, Value) {
+        self.send_with(&self.keys[&role], path, content_type, body)
+    }
+
+    /// POSTs `body` with the key `key`.
+    pub fn send_with(
+        &self,
+        key: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (StatusCode, Value) {
         let r = self
             .client
             .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.keys[&role])
+            .bearer_auth(key)
             .header("content-type", content_type)
             .body(body)
             .send()

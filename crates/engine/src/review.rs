@@ -1,0 +1,766 @@
+//! The human loop on the write path: cases opened by decisions that ask for review and by
+//! user reports, moderators' claims and actions, appeals, and the reversal of what a person
+//! overturned. The engine owns the write path, so every change here is worked out against
+//! what is stored (and what the batch being prepared holds) and written in one commit with
+//! its case log entries and audit records; an overturn also updates the enforcement the
+//! engine keeps in memory, so standing shows it at once.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use steward_model::{
+    AppealFiled, AppealState, Case, CaseAction, CaseEntry, CaseReport, CaseState, Claim, Decision, Event, Report,
+    ReportState, ReporterMute, Reversal, Subject, SubjectKind, parse_event,
+};
+use steward_store::{AuditRecord, Batch, ReviewWrite};
+
+use crate::decide::{Circumstances, Verdict, decide};
+use crate::{Engine, EngineError};
+
+/// The queue of cases opened by user reports alone.
+pub const REPORTS_QUEUE: &str = "reports";
+/// The queue appeals wait in.
+pub const APPEALS_QUEUE: &str = "appeals";
+/// Where an escalated case goes when the moderator names no queue.
+pub const ESCALATED_QUEUE: &str = "escalated";
+/// The actor of what the engine does.
+pub const ENGINE_ACTOR: &str = "steward";
+/// How long a claim holds unless renewed.
+pub const CLAIM_MINUTES: i64 = 10;
+
+/// Why a review request was refused; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("{0}")]
+    NotFound(String),
+    /// The case moved on, is held by someone else, or something is pending already.
+    #[error("{message}")]
+    Conflict { message: String, case: Option<Box<Case>> },
+    /// The caller may not do this (not the decision's account; took part in the decision).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request cannot be carried out as it stands (the appeal window has closed).
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<steward_store::StoreError> for ReviewError {
+    fn from(e: steward_store::StoreError) -> ReviewError {
+        ReviewError::Engine(e.into())
+    }
+}
+
+fn conflict(message: impl Into<String>, case: &Case) -> ReviewError {
+    ReviewError::Conflict { message: message.into(), case: Some(Box::new(case.clone())) }
+}
+
+/// A short stable id from what caused the record: the same cause gives the same id.
+fn id_from(prefix: &str, cause: &str) -> String {
+    let digest = Sha256::digest(cause.as_bytes());
+    format!("{prefix}_{}", hex::encode(&digest[..10]))
+}
+
+/// Priority from what the case holds: a decision that asked for review, the weight of its
+/// reporters, and the reach of the account. Appeals are taken in the order they came.
+fn priority(case: &Case) -> f64 {
+    if case.queue == APPEALS_QUEUE {
+        return 0.0;
+    }
+    let queued = if case.decisions.is_empty() { 0.0 } else { 10.0 };
+    queued + 10.0 * case.reporter_weight.ln_1p() + 5.0 * (case.reach as f64).ln_1p() / std::f64::consts::LN_10
+}
+
+/// The reports of a subject's open case that a moderator's outcome settles.
+fn settle(reports: Vec<CaseReport>, to: ReportState, only: &[String]) -> Vec<CaseReport> {
+    reports
+        .into_iter()
+        .filter(|r| r.state == ReportState::Open && (only.is_empty() || only.contains(&r.id)))
+        .map(|r| CaseReport { state: to, ..r })
+        .collect()
+}
+
+impl Engine {
+    /// The subject's case not resolved, as the batch being prepared leaves it.
+    fn open_case_in(&self, subject: &Subject, batch: &Batch) -> Result<Option<Case>, EngineError> {
+        let pending = batch.review.iter().rev().find_map(|w| match w {
+            ReviewWrite::Case(c) if c.subject == *subject => Some(c.clone()),
+            _ => None,
+        });
+        match pending {
+            Some(c) if c.state == CaseState::Resolved => Ok(None),
+            Some(c) => Ok(Some(c)),
+            None => Ok(self.store.open_case(subject)?),
+        }
+    }
+
+    /// The reports of a case, as the batch being prepared leaves them.
+    fn reports_in(&self, case_id: &str, batch: &Batch) -> Result<Vec<CaseReport>, EngineError> {
+        let mut reports = self.store.case_reports(case_id)?;
+        for w in &batch.review {
+            if let ReviewWrite::Report(r) = w
+                && r.case_id.as_deref() == Some(case_id)
+            {
+                match reports.iter_mut().find(|s| s.id == r.id) {
+                    Some(s) => *s = r.clone(),
+                    None => reports.push(r.clone()),
+                }
+            }
+        }
+        Ok(reports)
+    }
+
+    /// A new case on `subject`, opened by `cause` (the id of a decision, report or appeal).
+    fn new_case(
+        &self,
+        subject: Subject,
+        cause: &str,
+        queue: &str,
+        account_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Case {
+        Case {
+            id: id_from("case", cause),
+            subject,
+            queue: queue.to_string(),
+            state: CaseState::Open,
+            version: 0,
+            priority: 0.0,
+            category: String::new(),
+            account_id: account_id.map(str::to_string),
+            decisions: Vec::new(),
+            reports: Vec::new(),
+            appeals: Vec::new(),
+            reporters: 0,
+            reporter_weight: 0.0,
+            reach: account_id.and_then(|a| self.state.accounts.get(a)).map_or(0, |a| a.followers),
+            claim: None,
+            opened_at: now,
+            updated_at: now,
+            resolved_at: None,
+            outcome: None,
+        }
+    }
+
+    /// Writes the case as `entry` leaves it: a new version, its log entry and audit record.
+    fn log(
+        case: &mut Case,
+        batch: &mut Batch,
+        actor: &str,
+        action: &str,
+        reason: &str,
+        detail: Value,
+        at: DateTime<Utc>,
+    ) {
+        case.version += 1;
+        case.updated_at = at;
+        case.priority = priority(case);
+        let entry = CaseEntry {
+            case_id: case.id.clone(),
+            at,
+            actor: actor.to_string(),
+            action: action.to_string(),
+            reason: reason.to_string(),
+            version: case.version,
+            detail,
+        };
+        batch.audit.push(AuditRecord {
+            at,
+            action: format!("case.{action}"),
+            subject: case.id.clone(),
+            body: json!({
+                "actor": actor,
+                "reason": reason,
+                "version": case.version,
+                "state": case.state.as_str(),
+                "queue": case.queue,
+                "detail": entry.detail,
+            })
+            .into(),
+        });
+        batch.review.push(ReviewWrite::Case(case.clone()));
+        batch.review.push(ReviewWrite::Entry(entry));
+    }
+
+    /// A live decision whose actions ask for review opens a case on its subject, or joins
+    /// the one open. A queue named by a decision takes the case out of the generic reports
+    /// queue.
+    pub(crate) fn queue_decision(
+        &self,
+        d: &Decision,
+        queue: &str,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<(), EngineError> {
+        let subject = match (&d.post_id, &d.account_id) {
+            (Some(post), _) => Subject::new(SubjectKind::Post, post),
+            (None, Some(account)) => Subject::new(SubjectKind::Account, account),
+            (None, None) => return Ok(()),
+        };
+        let mut case = match self.open_case_in(&subject, batch)? {
+            Some(c) => c,
+            None => self.new_case(subject, &d.id, queue, d.account_id.as_deref(), now),
+        };
+        if case.decisions.contains(&d.id) {
+            return Ok(());
+        }
+        if case.queue == REPORTS_QUEUE {
+            case.queue = queue.to_string();
+        }
+        if case.category.is_empty() {
+            case.category = d.category.clone();
+        }
+        case.decisions.push(d.id.clone());
+        let detail = json!({ "decision_id": d.id, "rule_id": d.rule_id });
+        Self::log(&mut case, batch, ENGINE_ACTOR, "decision", "", detail, now);
+        Ok(())
+    }
+
+    /// Why a report's subject is not one steward knows, if it is not.
+    pub(crate) fn unknown_report_subject(
+        &self,
+        r: &Report,
+        batch: &Batch,
+    ) -> Result<Option<(String, String)>, EngineError> {
+        let known = |kind: &str, id: &str| -> Result<bool, EngineError> {
+            let in_batch = batch.entities.iter().any(|e| e.kind == kind && e.id == id);
+            Ok(in_batch || self.store.entity(kind, id)?.is_some())
+        };
+        if let Some(post) = &r.post_id {
+            if !known("post", post)? {
+                return Ok(Some((
+                    "report.post_id".into(),
+                    format!("no post {post:?} is known: report a post steward has seen"),
+                )));
+            }
+        } else if let Some(account) = &r.account_id
+            && !self.state.accounts.contains_key(account)
+            && !known("account", account)?
+        {
+            return Ok(Some((
+                "report.account_id".into(),
+                format!("no account {account:?} is known: report an account steward has seen"),
+            )));
+        }
+        Ok(None)
+    }
+
+    /// A user report joins the subject's open case or opens one in the reports queue. A
+    /// reporter's second report of a subject under review is a duplicate; a muted
+    /// reporter's report is recorded and not queued.
+    pub(crate) fn file_report(&self, r: &Report, now: DateTime<Utc>, batch: &mut Batch) -> Result<(), EngineError> {
+        let subject = match (&r.post_id, &r.account_id) {
+            (Some(post), _) => Subject::new(SubjectKind::Post, post),
+            (None, Some(account)) => Subject::new(SubjectKind::Account, account),
+            (None, None) => return Ok(()),
+        };
+        let reporter = self.store.reporter_standing(&r.reporter_id)?;
+        let mut report = CaseReport {
+            id: r.id.clone(),
+            reporter_id: r.reporter_id.clone(),
+            subject: subject.clone(),
+            reason: r.reason.clone(),
+            text: r.text.clone(),
+            at: now,
+            case_id: None,
+            state: ReportState::Open,
+            weight: reporter.weight,
+        };
+        if reporter.muted_at(now) {
+            report.state = ReportState::Muted;
+            batch.review.push(ReviewWrite::Report(report));
+            return Ok(());
+        }
+        let account_id = match &subject.kind {
+            SubjectKind::Account => Some(subject.id.clone()),
+            _ => r.account_id.clone().or_else(|| self.post_account(&subject.id, batch)),
+        };
+        let mut case = match self.open_case_in(&subject, batch)? {
+            Some(c) => c,
+            None => self.new_case(subject, &r.id, REPORTS_QUEUE, account_id.as_deref(), now),
+        };
+        report.case_id = Some(case.id.clone());
+        let earlier = self.reports_in(&case.id, batch)?;
+        if earlier.iter().any(|e| e.reporter_id == r.reporter_id && e.id != r.id) {
+            report.state = ReportState::Duplicate;
+            batch.review.push(ReviewWrite::Report(report));
+            return Ok(());
+        }
+        if case.category.is_empty() {
+            case.category = r.reason.clone();
+        }
+        case.reports.push(r.id.clone());
+        case.reporters += 1;
+        case.reporter_weight += reporter.weight;
+        let detail = json!({ "report_id": r.id, "reporter_id": r.reporter_id, "weight": reporter.weight });
+        batch.review.push(ReviewWrite::Report(report));
+        Self::log(&mut case, batch, ENGINE_ACTOR, "report", &r.reason, detail, now);
+        Ok(())
+    }
+
+    /// The account that wrote a post, from the batch or the store.
+    fn post_account(&self, post_id: &str, batch: &Batch) -> Option<String> {
+        let row = batch.entities.iter().rev().find(|e| e.kind == "post" && e.id == post_id).cloned();
+        let row = row.or_else(|| self.store.entity("post", post_id).ok().flatten());
+        row.and_then(|e| e.account_id)
+    }
+
+    /// Gives `actor` the next case of `queue` they may take: the highest ranked that is
+    /// free, leaving out, in the appeals queue, cases about decisions they took part in.
+    pub fn claim_next(&mut self, queue: &str, actor: &str) -> Result<Option<Case>, ReviewError> {
+        let now = (self.options.clock)();
+        let mut seen = 0;
+        loop {
+            let page = self.store.claimable_cases(queue, now, seen + 50)?;
+            let fresh = page.len() > seen;
+            for case in page.into_iter().skip(seen) {
+                seen += 1;
+                if case.queue == APPEALS_QUEUE && self.participants(&case)?.contains(actor) {
+                    continue;
+                }
+                let version = case.version;
+                return self.act(&case.id, version, actor, CaseAction::Claim {}).map(Some);
+            }
+            if !fresh {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Who took part in the decisions of a case: the people who acted on any case of its
+    /// subject that held one of them (claims alone are not taking part).
+    fn participants(&self, case: &Case) -> Result<HashSet<String>, EngineError> {
+        let mut people = HashSet::new();
+        let acting = ["upheld", "overturned", "modified", "escalated", "commented", "reports_dismissed"];
+        for c in self.store.subject_cases(&case.subject, 1000)? {
+            if !c.decisions.iter().any(|d| case.decisions.contains(d)) {
+                continue;
+            }
+            for e in self.store.case_entries(&c.id)? {
+                if e.actor != ENGINE_ACTOR && acting.contains(&e.action.as_str()) {
+                    people.insert(e.actor);
+                }
+            }
+        }
+        Ok(people)
+    }
+
+    /// Carries out a moderator's action on case `case_id` at `version`. Returns the case as
+    /// it now stands.
+    pub fn act(&mut self, case_id: &str, version: u64, actor: &str, action: CaseAction) -> Result<Case, ReviewError> {
+        let now = (self.options.clock)();
+        let Some(mut case) = self.store.case(case_id)? else {
+            return Err(ReviewError::NotFound(format!("no case {case_id:?}")));
+        };
+        if case.version != version {
+            return Err(conflict(
+                format!(
+                    "case {case_id} is at version {}, not {version}: read it again and act on what it now holds",
+                    case.version
+                ),
+                &case,
+            ));
+        }
+        if case.state == CaseState::Resolved {
+            return Err(conflict(
+                format!("case {case_id} is resolved ({})", case.outcome.as_deref().unwrap_or("")),
+                &case,
+            ));
+        }
+        let holder = case.claimed_at(now).map(|c| c.by.clone());
+        match (&action, holder.as_deref()) {
+            (CaseAction::Comment { .. }, _) => {}
+            (_, Some(by)) if by != actor => {
+                let until = case.claim.as_ref().map(|c| c.until.to_rfc3339()).unwrap_or_default();
+                return Err(conflict(format!("case {case_id} is claimed by {by} until {until}"), &case));
+            }
+            (CaseAction::Claim {}, _) => {}
+            (_, None) => {
+                return Err(conflict(
+                    format!("claim case {case_id} before acting on it (an action of type \"claim\")"),
+                    &case,
+                ));
+            }
+            _ => {}
+        }
+        let appeals = self.pending_appeals(&case)?;
+        let deciding =
+            matches!(action, CaseAction::Uphold { .. } | CaseAction::Overturn { .. } | CaseAction::Modify { .. });
+        if deciding && !appeals.is_empty() && self.participants(&case)?.contains(actor) {
+            return Err(ReviewError::Forbidden(format!(
+                "{actor} took part in the decision appealed; another moderator must decide the appeal"
+            )));
+        }
+        let mut batch = Batch::default();
+        let reports = self.store.case_reports(&case.id)?;
+        match action {
+            CaseAction::Claim {} => {
+                let renewing = holder.is_some();
+                case.state = CaseState::Assigned;
+                case.claim = Some(Claim { by: actor.to_string(), until: now + Duration::minutes(CLAIM_MINUTES) });
+                let detail = json!({ "until": case.claim.as_ref().map(|c| c.until) });
+                Self::log(&mut case, &mut batch, actor, if renewing { "renewed" } else { "claimed" }, "", detail, now);
+            }
+            CaseAction::Release {} => {
+                case.state = if case.queue == ESCALATED_QUEUE { CaseState::Escalated } else { CaseState::Open };
+                case.claim = None;
+                Self::log(&mut case, &mut batch, actor, "released", "", json!({}), now);
+            }
+            CaseAction::Uphold { reason } => {
+                require_reason(&reason)?;
+                for r in settle(reports, ReportState::Upheld, &[]) {
+                    batch.review.push(ReviewWrite::Report(r));
+                }
+                self.decide_appeals(appeals, AppealState::Upheld, actor, &reason, now, &mut batch);
+                resolve(&mut case, "upheld", now);
+                let detail = json!({ "decisions": case.decisions });
+                Self::log(&mut case, &mut batch, actor, "upheld", &reason, detail, now);
+            }
+            CaseAction::Overturn { reason } => {
+                require_reason(&reason)?;
+                let reversed = self.reverse(&case, actor, &reason, now, &mut batch)?;
+                for r in settle(reports, ReportState::Dismissed, &[]) {
+                    batch.review.push(ReviewWrite::Report(r));
+                }
+                self.decide_appeals(appeals, AppealState::Overturned, actor, &reason, now, &mut batch);
+                resolve(&mut case, "overturned", now);
+                Self::log(&mut case, &mut batch, actor, "overturned", &reason, json!({ "reversed": reversed }), now);
+            }
+            CaseAction::Modify { reason, actions } => {
+                require_reason(&reason)?;
+                if actions.is_empty() {
+                    return Err(ReviewError::Unprocessable(
+                        "modify needs the actions that replace the decision's (to end them all, overturn)".into(),
+                    ));
+                }
+                let reversed = self.reverse(&case, actor, &reason, now, &mut batch)?;
+                let original = self.store.decision(&reversed[0])?.expect("reversed decisions are stored");
+                let made = self.replace(&original, &case, actor, &reason, &actions, now, &mut batch)?;
+                for r in settle(reports, ReportState::Upheld, &[]) {
+                    batch.review.push(ReviewWrite::Report(r));
+                }
+                self.decide_appeals(appeals, AppealState::Overturned, actor, &reason, now, &mut batch);
+                case.decisions.push(made.clone());
+                resolve(&mut case, "modified", now);
+                let detail = json!({ "reversed": reversed, "decision_id": made, "actions": actions });
+                Self::log(&mut case, &mut batch, actor, "modified", &reason, detail, now);
+            }
+            CaseAction::Escalate { reason, queue } => {
+                require_reason(&reason)?;
+                case.state = CaseState::Escalated;
+                case.claim = None;
+                case.queue = queue.filter(|q| !q.trim().is_empty()).unwrap_or_else(|| ESCALATED_QUEUE.to_string());
+                let detail = json!({ "queue": case.queue });
+                Self::log(&mut case, &mut batch, actor, "escalated", &reason, detail, now);
+            }
+            CaseAction::Comment { text, visibility } => {
+                if text.trim().is_empty() {
+                    return Err(ReviewError::Unprocessable("a comment needs text".into()));
+                }
+                Self::log(
+                    &mut case,
+                    &mut batch,
+                    actor,
+                    "commented",
+                    "",
+                    json!({ "text": text, "visibility": visibility }),
+                    now,
+                );
+            }
+            CaseAction::DismissReports { reason, report_ids } => {
+                require_reason(&reason)?;
+                if let Some(unknown) = report_ids.iter().find(|id| !reports.iter().any(|r| &r.id == *id)) {
+                    return Err(ReviewError::NotFound(format!("case {case_id} holds no report {unknown:?}")));
+                }
+                let dismissed = settle(reports.clone(), ReportState::Dismissed, &report_ids);
+                let ids: Vec<&str> = dismissed.iter().map(|r| r.id.as_str()).collect();
+                let still_open = reports.iter().filter(|r| r.state == ReportState::Open).count() > ids.len();
+                let detail = json!({ "reports": ids });
+                for r in &dismissed {
+                    case.reporter_weight = (case.reporter_weight - r.weight).max(0.0);
+                }
+                for r in dismissed {
+                    batch.review.push(ReviewWrite::Report(r));
+                }
+                if !still_open && case.decisions.is_empty() && appeals.is_empty() {
+                    resolve(&mut case, "dismissed", now);
+                }
+                Self::log(&mut case, &mut batch, actor, "reports_dismissed", &reason, detail, now);
+            }
+        }
+        self.commit(&batch)?;
+        Ok(case)
+    }
+
+    fn pending_appeals(&self, case: &Case) -> Result<Vec<AppealFiled>, EngineError> {
+        let mut out = Vec::new();
+        for id in &case.appeals {
+            if let Some(a) = self.store.appeal(id)?
+                && a.state == AppealState::Pending
+            {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    fn decide_appeals(
+        &self,
+        appeals: Vec<AppealFiled>,
+        to: AppealState,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) {
+        for a in appeals {
+            batch.audit.push(AuditRecord {
+                at: now,
+                action: format!("appeal.{}", to.as_str()),
+                subject: a.id.clone(),
+                body: json!({ "decision_id": a.decision_id, "by": actor, "reason": reason }).into(),
+            });
+            batch.review.push(ReviewWrite::Appeal(AppealFiled {
+                state: to,
+                decided_by: Some(actor.to_string()),
+                decided_at: Some(now),
+                reason: reason.to_string(),
+                ..a
+            }));
+        }
+    }
+
+    /// Reverses the live decisions of a case not reversed yet, in the store and in memory.
+    /// Returns their ids; a case holding none cannot be overturned.
+    fn reverse(
+        &mut self,
+        case: &Case,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<Vec<String>, ReviewError> {
+        let mut reversed = Vec::new();
+        for id in &case.decisions {
+            let Some(d) = self.store.decision(id)? else { continue };
+            if d.shadow || self.store.reversal(id)?.is_some() {
+                continue;
+            }
+            let reversal = Reversal {
+                decision_id: d.id.clone(),
+                account_id: d.account_id.clone(),
+                at: now,
+                by: actor.to_string(),
+                reason: reason.to_string(),
+                case_id: case.id.clone(),
+            };
+            batch.audit.push(AuditRecord {
+                at: now,
+                action: "decision.reversed".into(),
+                subject: d.id.clone(),
+                body: json!({ "by": actor, "reason": reason, "case_id": case.id }).into(),
+            });
+            self.state.reverse(&reversal);
+            batch.review.push(ReviewWrite::Reversal(reversal));
+            reversed.push(d.id);
+        }
+        if reversed.is_empty() {
+            return Err(ReviewError::Unprocessable(format!(
+                "case {} holds no decision in force to reverse: dismiss its reports instead",
+                case.id
+            )));
+        }
+        Ok(reversed)
+    }
+
+    /// The decision a moderator puts in place of `original`: the same subject, ground and
+    /// category, the moderator's actions, made by a person.
+    #[allow(clippy::too_many_arguments)]
+    fn replace(
+        &mut self,
+        original: &Decision,
+        case: &Case,
+        actor: &str,
+        reason: &str,
+        actions: &[steward_model::Action],
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<String, ReviewError> {
+        let Some(stored) = self.store.event(&original.event_id)? else {
+            return Err(ReviewError::NotFound(format!(
+                "the event {} of decision {} is not stored",
+                original.event_id, original.id
+            )));
+        };
+        let event: Event = parse_event(stored.body.as_bytes(), &self.options.limits, now).map_err(|e| {
+            ReviewError::Unprocessable(format!("the event of decision {} no longer reads: {e}", original.id))
+        })?;
+        let policy = self.policy.clone();
+        let standing = original.account_id.as_deref().map(|a| self.state.standing(a, &policy, now));
+        let circumstances = Circumstances {
+            event: &event,
+            account_id: original.account_id.as_deref(),
+            post_id: original.post_id.as_deref(),
+            signals: &[],
+            standing: standing.as_ref(),
+            now,
+        };
+        let rule_id = format!("review.{}.{}", case.id, case.version + 1);
+        let verdict = Verdict {
+            rule_id: &rule_id,
+            ground: &original.ground,
+            category: &original.category,
+            actions,
+            automated: false,
+            explanation: reason.to_string(),
+        };
+        let mut outcome = decide(&policy, &circumstances, verdict);
+        outcome.decision.automated_detection = original.automated_detection;
+        outcome.decision.facts["replaces"] = json!(original.id);
+        outcome.decision.facts["decided_by"] = json!(actor);
+        self.state.enforce(&outcome.decision.restrictions, &outcome.credits, now);
+        batch.audit.push(AuditRecord {
+            at: now,
+            action: "decision.created".into(),
+            subject: outcome.decision.id.clone(),
+            body: crate::decide::audit_body(&outcome.decision),
+        });
+        batch.restrictions.extend(outcome.decision.restrictions.iter().cloned());
+        batch.credits.extend(outcome.credits);
+        let id = outcome.decision.id.clone();
+        batch.decisions.push(outcome.decision);
+        Ok(id)
+    }
+
+    /// Files an appeal by `account_id` against decision `decision_id`: only the decision's
+    /// account, within its window, one pending at a time. The appeal joins the subject's
+    /// open case, or opens one, in the appeals queue.
+    pub fn file_appeal(&mut self, decision_id: &str, account_id: &str, text: &str) -> Result<AppealFiled, ReviewError> {
+        let now = (self.options.clock)();
+        let Some(d) = self.store.decision(decision_id)? else {
+            return Err(ReviewError::NotFound(format!("no decision {decision_id:?}")));
+        };
+        if d.shadow {
+            return Err(ReviewError::Unprocessable(format!(
+                "decision {decision_id} is a shadow rule's: nothing of it was enforced"
+            )));
+        }
+        if d.account_id.as_deref() != Some(account_id) {
+            return Err(ReviewError::Forbidden(format!(
+                "only the account decision {decision_id} is about may appeal it, not {account_id:?}"
+            )));
+        }
+        if now > d.appeal.until {
+            return Err(ReviewError::Unprocessable(format!(
+                "the appeal window of decision {decision_id} closed at {}",
+                d.appeal.until.to_rfc3339()
+            )));
+        }
+        if text.trim().is_empty() {
+            return Err(ReviewError::Unprocessable("an appeal needs text: why the decision is wrong".into()));
+        }
+        let earlier = self.store.appeals_for(decision_id)?;
+        if let Some(p) = earlier.iter().find(|a| a.state == AppealState::Pending) {
+            return Err(ReviewError::Conflict {
+                message: format!("decision {decision_id} has a pending appeal already ({})", p.id),
+                case: None,
+            });
+        }
+        if self.store.reversal(decision_id)?.is_some() {
+            return Err(ReviewError::Conflict {
+                message: format!("decision {decision_id} was overturned already"),
+                case: None,
+            });
+        }
+        let subject = match &d.post_id {
+            Some(post) => Subject::new(SubjectKind::Post, post),
+            None => Subject::new(SubjectKind::Account, account_id),
+        };
+        let appeal_id = id_from("appeal", &format!("{decision_id}#{}", earlier.len()));
+        let mut batch = Batch::default();
+        let mut case = match self.open_case_in(&subject, &batch)? {
+            Some(c) => c,
+            None => self.new_case(subject, &appeal_id, APPEALS_QUEUE, Some(account_id), now),
+        };
+        case.queue = APPEALS_QUEUE.to_string();
+        if case.category.is_empty() {
+            case.category = d.category.clone();
+        }
+        if !case.decisions.contains(&d.id) {
+            case.decisions.push(d.id.clone());
+        }
+        case.appeals.push(appeal_id.clone());
+        // An appeal goes to whoever is free: a claim on the case before it was filed ends.
+        if case.state == CaseState::Assigned {
+            case.state = CaseState::Open;
+            case.claim = None;
+        }
+        let appeal = AppealFiled {
+            id: appeal_id.clone(),
+            decision_id: decision_id.to_string(),
+            account_id: account_id.to_string(),
+            text: text.to_string(),
+            filed_at: now,
+            case_id: case.id.clone(),
+            state: AppealState::Pending,
+            decided_by: None,
+            decided_at: None,
+            reason: String::new(),
+        };
+        batch.review.push(ReviewWrite::Appeal(appeal.clone()));
+        let detail = json!({ "appeal_id": appeal_id, "decision_id": decision_id });
+        Self::log(&mut case, &mut batch, account_id, "appeal", "", detail, now);
+        self.commit(&batch)?;
+        Ok(appeal)
+    }
+
+    /// Mutes a reporter until `until`: their reports are recorded and not queued.
+    pub fn mute_reporter(
+        &mut self,
+        reporter_id: &str,
+        until: DateTime<Utc>,
+        by: &str,
+        reason: &str,
+    ) -> Result<ReporterMute, ReviewError> {
+        let now = (self.options.clock)();
+        require_reason(reason)?;
+        let mute = ReporterMute {
+            reporter_id: reporter_id.to_string(),
+            until,
+            by: by.to_string(),
+            reason: reason.to_string(),
+            at: now,
+        };
+        let batch = Batch {
+            audit: vec![AuditRecord {
+                at: now,
+                action: "reporter.muted".into(),
+                subject: reporter_id.to_string(),
+                body: json!({ "until": until, "by": by, "reason": reason }).into(),
+            }],
+            review: vec![ReviewWrite::Mute(mute.clone())],
+            ..Batch::default()
+        };
+        self.commit(&batch)?;
+        Ok(mute)
+    }
+}
+
+fn require_reason(reason: &str) -> Result<(), ReviewError> {
+    if reason.trim().is_empty() {
+        return Err(ReviewError::Unprocessable(
+            "a reason is required: it is recorded and told to those affected".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve(case: &mut Case, outcome: &str, now: DateTime<Utc>) {
+    case.state = CaseState::Resolved;
+    case.claim = None;
+    case.resolved_at = Some(now);
+    case.outcome = Some(outcome.to_string());
+}
