@@ -26,6 +26,14 @@ restore_days = 30
 days = 14
 how = "Reply to the notice."
 
+[[queues]]
+id = "campaigns"
+description = "Coordinated copy campaigns"
+
+[[queues]]
+id = "professional-claims"
+description = "Unverified professional titles"
+
 [[ladder]]
 id = "below-8"
 below = 8

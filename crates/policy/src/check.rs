@@ -9,7 +9,7 @@ use cel::{Context, Env, ExecutionError, IdedExpr, Program};
 
 use crate::Schema;
 use crate::cost::REGEX_SIZE_LIMIT;
-use crate::vars::{ROOTS, SIGNAL_FIELDS, Ty, fields_of};
+use crate::vars::{ALL_ROOTS, ROOTS, ROUTE_ROOTS, SIGNAL_FIELDS, Ty, fields_of};
 
 /// The closest of `known` to `name`, if close enough to be a likely typo.
 pub(crate) fn closest<'k>(name: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
@@ -53,9 +53,27 @@ pub(crate) fn suggest(head: String, name: &str, known: &[&str], list: &str) -> S
     msg
 }
 
-/// Checks a variable path: `root` followed by `segs`. On error, the index of the offending
-/// element (0 for the root, `i + 1` for `segs[i]`) and the message.
-pub(crate) fn check_path(schema: &Schema, root: &str, segs: &[&str]) -> Result<(), (usize, String)> {
+/// Checks a variable path: `root` followed by `segs`, where the variables are `roots`
+/// ([`ROOTS`] for rules and their reasons, [`ROUTE_ROOTS`] for routes). On error, the index
+/// of the offending element (0 for the root, `i + 1` for `segs[i]`) and the message.
+pub(crate) fn check_path(schema: &Schema, roots: &[&str], root: &str, segs: &[&str]) -> Result<(), (usize, String)> {
+    if !roots.contains(&root) {
+        let msg = if ROUTE_ROOTS.contains(&root) {
+            format!(
+                "`{root}` is the variable of routes ([[routes]]), not of rules: a rule sees {}",
+                ROOTS.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+            )
+        } else if ALL_ROOTS.contains(&root) {
+            let fields: Vec<&str> = fields_of("case").unwrap_or_default().into_iter().map(|(f, _)| f).collect();
+            format!(
+                "`{root}` is a variable of rules, not of routes: a route sees only `case` (a route chooses the queue of a case, which has no single event); the fields of `case` are: {}",
+                fields.join(", ")
+            )
+        } else {
+            suggest(format!("unknown variable `{root}`"), root, roots, "the variables are")
+        };
+        return Err((0, msg));
+    }
     if root == "signals" {
         let Some(name) = segs.first() else { return Ok(()) };
         let Some(spec) = schema.signals.iter().find(|s| s.name == *name) else {
@@ -85,7 +103,7 @@ pub(crate) fn check_path(schema: &Schema, root: &str, segs: &[&str]) -> Result<(
         return Ok(());
     }
     let Some(fields) = fields_of(root) else {
-        return Err((0, suggest(format!("unknown variable `{root}`"), root, ROOTS, "the variables are")));
+        return Err((0, suggest(format!("unknown variable `{root}`"), root, roots, "the variables are")));
     };
     let Some(field) = segs.first() else { return Ok(()) };
     let Some((_, ty)) = fields.iter().find(|(f, _)| f == field) else {
@@ -107,7 +125,7 @@ fn path_type(path: &[&str]) -> Option<Ty> {
     match path {
         ["signals", ..] if path.len() <= 2 => Some(Ty::Evidence),
         ["signals", _, field] => SIGNAL_FIELDS.iter().find(|(f, _)| f == field).map(|(_, ty)| *ty),
-        [root] if ROOTS.contains(root) => Some(Ty::Evidence),
+        [root] if ALL_ROOTS.contains(root) => Some(Ty::Evidence),
         [root, field] => fields_of(root)?.into_iter().find(|(f, _)| f == field).map(|(_, ty)| ty),
         _ => None,
     }
@@ -158,6 +176,8 @@ pub(crate) struct Checker<'a> {
     pub env: &'a Arc<Env>,
     pub program: &'a Program,
     pub problems: Vec<CelProblem>,
+    /// The variables the condition may use.
+    roots: &'static [&'static str],
     scope: Vec<String>,
 }
 
@@ -168,8 +188,14 @@ struct Seg<'e> {
 }
 
 impl<'a> Checker<'a> {
-    pub(crate) fn new(schema: &'a Schema, env: &'a Arc<Env>, program: &'a Program) -> Self {
-        Checker { schema, env, program, problems: Vec::new(), scope: Vec::new() }
+    /// A checker of a condition whose variables are `roots`.
+    pub(crate) fn new(
+        schema: &'a Schema,
+        env: &'a Arc<Env>,
+        program: &'a Program,
+        roots: &'static [&'static str],
+    ) -> Self {
+        Checker { schema, env, program, problems: Vec::new(), roots, scope: Vec::new() }
     }
 
     fn offset(&self, e: &IdedExpr) -> usize {
@@ -225,7 +251,7 @@ impl<'a> Checker<'a> {
             return;
         }
         let names: Vec<&str> = segs[1..].iter().map(|s| s.name).collect();
-        if let Err((i, msg)) = check_path(self.schema, root, &names) {
+        if let Err((i, msg)) = check_path(self.schema, self.roots, root, &names) {
             self.problems.push((segs[i].offset, msg));
         }
     }
@@ -350,7 +376,7 @@ impl<'a> Checker<'a> {
             let mut segs = Vec::new();
             if let Some(t) = &c.target
                 && self.path(t, &mut segs)
-                && !ROOTS.contains(&segs[0].name)
+                && !ALL_ROOTS.contains(&segs[0].name)
                 && !self.scope.iter().any(|v| v == segs[0].name)
             {
                 let ns: Vec<&str> = segs.iter().map(|s| s.name).collect();
@@ -397,7 +423,7 @@ impl<'a> Checker<'a> {
 pub(crate) fn optimize(e: &mut IdedExpr, scope: &mut Vec<String>) {
     fn rooted(e: &IdedExpr, scope: &[String]) -> bool {
         match &e.expr {
-            Expr::Ident(name) => ROOTS.contains(&name.as_str()) && !scope.iter().any(|v| v == name),
+            Expr::Ident(name) => ALL_ROOTS.contains(&name.as_str()) && !scope.iter().any(|v| v == name),
             Expr::Select(s) if !s.test => rooted(&s.operand, scope),
             Expr::Call(c) if c.func_name == operators::INDEX && c.target.is_none() && c.args.len() == 2 => {
                 rooted(&c.args[0], scope)

@@ -21,7 +21,7 @@ use cel::common::ast::{CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, L
 use steward_model::Limits;
 
 use crate::Schema;
-use crate::vars::{ACCOUNT_FIELDS, EVENT_FIELDS, Field, POST_FIELDS, ROOTS, STANDING_FIELDS, Ty};
+use crate::vars::{ACCOUNT_FIELDS, ALL_ROOTS, CASE_FIELDS, EVENT_FIELDS, Field, POST_FIELDS, STANDING_FIELDS, Ty};
 
 /// Bytes of string work (scanning, copying, comparing, counting characters) in a step.
 const BYTES_PER_STEP: f64 = 64.0;
@@ -224,6 +224,12 @@ impl Estimator<'_> {
             "account" => self.record(ACCOUNT_FIELDS),
             "post" => self.record(POST_FIELDS),
             "standing" => self.record(STANDING_FIELDS),
+            // The case of a route: its strings (a category, a queue) are taken to be as long
+            // as a text, its signals a list of names as long as any list of the input.
+            "case" => {
+                let item = CASE_FIELDS.iter().fold(self.text(), |s, (_, ty)| s.join(&self.ty(*ty)));
+                Shape::list(CASE_FIELDS.len() as f64, item)
+            }
             "signals" => {
                 // One entry per signal raised, at most one per registered name.
                 let signal = Shape::list(4.0, self.text().join(&self.evidence()));
@@ -361,7 +367,9 @@ impl Estimator<'_> {
     fn call(&mut self, id: u64, c: &CallExpr) -> Cost {
         // `math.greatest(...)`, `lists.range(...)`: a function in a namespace, not a method
         let namespace = match c.target.as_deref().map(|t| &t.expr) {
-            Some(Expr::Ident(ns)) if self.lookup(ns).is_none() && !ROOTS.contains(&ns.as_str()) => Some(ns.as_str()),
+            Some(Expr::Ident(ns)) if self.lookup(ns).is_none() && !ALL_ROOTS.contains(&ns.as_str()) => {
+                Some(ns.as_str())
+            }
             _ => None,
         };
         let name = match namespace {

@@ -1,4 +1,5 @@
-//! Errors: of loading a policy ([`PolicyErrors`]) and of evaluating one rule ([`EvalError`]).
+//! Errors: of loading a policy ([`PolicyErrors`]) and of evaluating one rule or route
+//! ([`EvalError`]).
 
 use std::fmt;
 
@@ -76,10 +77,12 @@ impl<'a> IntoIterator for &'a PolicyErrors {
 /// A rule whose `when` failed at run time, e.g. `signals.x.score > 0.5` for an event
 /// without signal `x` (guard it with `has(signals.x)`), or a condition that is not a bool;
 /// or one stopped for going over its evaluation budget. The rule counts as not matching.
+/// Routes fail the same way ([`EvalError::of`] is then [`Evaluated::Route`]) and then count
+/// as not matching either.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rule `{rule_id}` (line {line}): {message}")]
+#[error("{} `{rule_id}` (line {line}): {message}", of.as_str())]
 pub struct EvalError {
-    /// The rule whose condition failed.
+    /// The rule whose condition failed, or the route when [`EvalError::of`] says so.
     pub rule_id: String,
     /// Line of the rule's `when` in the policy file.
     pub line: usize,
@@ -87,6 +90,28 @@ pub struct EvalError {
     pub message: String,
     /// Which kind of failure it is.
     pub kind: EvalErrorKind,
+    /// Whether a rule or a route failed.
+    pub of: Evaluated,
+}
+
+/// What an [`EvalError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Evaluated {
+    /// A rule (`[[rules]]`), evaluated on an event.
+    #[default]
+    Rule,
+    /// A route (`[[routes]]`), evaluated on a case.
+    Route,
+}
+
+impl Evaluated {
+    /// `rule` or `route`, as in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evaluated::Rule => "rule",
+            Evaluated::Route => "route",
+        }
+    }
 }
 
 /// What made a rule fail at run time.

@@ -4,7 +4,8 @@
 //!
 //! A [`Policy`] holds the credit and appeal settings ([`CreditConfig`], [`AppealConfig`]), a
 //! credit ladder ([`LadderStep`]s that fire when an account's credit falls below a
-//! threshold) and [`Rule`]s. [`Policy::parse`] and [`Policy::load`] check everything against
+//! threshold), [`Rule`]s, review queues ([`QueueSpec`]) and the [`Route`]s that choose a
+//! case's queue ([`Policy::route`]). [`Policy::parse`] and [`Policy::load`] check everything against
 //! a [`Schema`] of the signals detectors can raise and return either the policy or every
 //! problem found ([`PolicyErrors`], one `file:line:col: message` per line).
 //! [`Policy::evaluate`] runs the rules on one event's [`Input`] and returns a [`Match`] with
@@ -23,8 +24,13 @@
 //! days = 30                         # appeal window
 //! how = "..."                       # plain-language instructions
 //!
+//! [[queues]]                        # zero or more; reports, appeals and escalated are built in
+//! id = "campaigns"                  # [a-z0-9][a-z0-9_.-]*, unique among queues
+//! description = "..."               # what the queue holds, in a line
+//! claim_minutes = 10                # optional, 1 to 240: how long a claim on a case lasts
+//!
 //! [[ladder]]                        # zero or more
-//! id = "credit-below-80"            # [a-z0-9][a-z0-9_.-]*, unique among rules and steps
+//! id = "credit-below-80"            # [a-z0-9][a-z0-9_.-]*, unique among rules, steps and routes
 //! below = 80                        # fires when credit drops from >= 80 to < 80; < credit.initial
 //! ground = "..."                    # the rule or law relied on
 //! category = "repeat_violations"
@@ -39,12 +45,41 @@
 //! actions = [{ type = "label", label = "ai-generated" }, { type = "deduct_credit", points = 1 }]
 //! reason = "Post {{post.id}} is AI-generated ({{signals.unlabelled_ai.evidence.source}}) ..."
 //! automated = true                  # optional: whether the decision is automated
+//!
+//! [[routes]]                        # zero or more, tried in file order; the first that holds chooses
+//! id = "reported-high-reach"
+//! when = "case.reporters >= 3 && case.reach >= 100000"   # CEL over `case` only
+//! queue = "high-reach"              # a queue declared or built in
 //! ```
 //!
 //! Actions are [`steward_model::Action`]s: `label{label}`, `limit_reach`, `remove`,
 //! `restrict_posting{days}`, `restrict_new_followers{days}`,
 //! `demonetize{features, days}`, `suspend{days}`, `close`, `queue_review{queue}`,
-//! `deduct_credit{points}`; `days` and `points` must be at least 1.
+//! `deduct_credit{points}`; `days` and `points` must be at least 1. The queue of
+//! `queue_review` must be declared in `[[queues]]` or built in ([`BUILT_IN_QUEUES`]).
+//!
+//! # Queues and routes
+//!
+//! Cases wait for a moderator in queues. Three are built in and exist whether the policy
+//! declares them or not: [`QUEUE_REPORTS`] (cases opened by user reports alone),
+//! [`QUEUE_APPEALS`] and [`QUEUE_ESCALATED`]. The policy declares the others; it may declare
+//! a built-in one again to give it a description and claim time of its own (it stays built
+//! in). A `queue_review` action or a route that names any other queue is refused at load,
+//! at the queue's name, with the list of queues. [`Policy::queues`] lists them all with
+//! their claim time ([`QueueSpec::claim_minutes`]).
+//!
+//! A case goes to the queue its decision names (or reports, or appeals) unless a route
+//! says otherwise: [`Policy::route`] tries the routes in file order on a [`CaseInput`] and
+//! the first whose condition holds chooses. A route's condition sees one variable, `case`,
+//! and the variables of rules are refused in it, as `case` is in a rule:
+//!
+//! | variable | fields |
+//! |---|---|
+//! | `case` | `subject` (`post`, `account`, `campaign` or `group`), `category`, `queue` (the queue without routing), `reporters` (int: distinct reporters), `reporter_weight` (double: the sum of their weights), `reach` (int: followers of the account), `decisions` (int), `signals` (list of strings: the names of the signals behind its decisions), `appeal` (bool: an appeal is pending) |
+//!
+//! Route conditions are checked, estimated and held to the budget as rule conditions are
+//! (see Cost); one that fails at run time counts as not holding, and is reported in
+//! [`RouteResult::errors`].
 //!
 //! # Variables
 //!
@@ -71,7 +106,7 @@
 //!
 //! # Cost
 //!
-//! A rule may do only so much work per event ([`Budget`], by default [`RULE_STEPS`] steps
+//! A rule may do only so much work per event (and a route per case) ([`Budget`], by default [`RULE_STEPS`] steps
 //! of about 0.1 µs each). When the policy loads, each condition's worst case is estimated
 //! from the [`Limits`] of the input (texts of at most `max_text_bytes`, lists of at most
 //! `max_list_items` items, names of at most `max_id_bytes`): a loop (`all`, `exists`,
@@ -147,10 +182,10 @@ use cel::{Context, Env, IdedExpr, Value};
 use steward_model::{Account, Action, Event, Limits, Post, Signal, Standing};
 
 pub use budget::{Budget, RULE_STEPS};
-pub use error::{EvalError, EvalErrorKind, PolicyError, PolicyErrors};
+pub use error::{EvalError, EvalErrorKind, Evaluated, PolicyError, PolicyErrors};
 
 use template::Template;
-use vars::Vars;
+use vars::{CaseVars, Vars};
 
 /// Credit settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,6 +295,37 @@ struct Condition {
     local: u64,
     /// Whether it has loops to meter; without, an evaluation costs `local` and no more.
     loops: bool,
+}
+
+impl Condition {
+    /// Evaluates the condition in `ctx`, held to `budget`: whether it holds, or the kind of
+    /// failure and what it was; and the steps it spent.
+    #[inline]
+    fn eval(&self, ctx: &Context, budget: Budget) -> (Result<bool, (EvalErrorKind, String)>, u64) {
+        let (result, (spent, over)) = if self.loops {
+            budget::start(self.local, budget.eval_steps);
+            (Value::resolve_val(&self.expr, ctx), budget::finish())
+        } else {
+            (Value::resolve_val(&self.expr, ctx), (self.local, false))
+        };
+        if over {
+            let message = format!(
+                "stopped after {} steps, over its budget of {} steps an evaluation (its estimate at load was {})",
+                cost::steps(spent as f64),
+                cost::steps(budget.eval_steps as f64),
+                cost::steps(self.cost as f64),
+            );
+            return (Err((EvalErrorKind::OverBudget, message)), spent);
+        }
+        let outcome = match result {
+            Ok(v) => match v.downcast_ref::<CelBool>() {
+                Some(b) => Ok(*b.inner()),
+                None => Err((EvalErrorKind::Failed, format!("`when` is {}, not a bool", v.get_type().name()))),
+            },
+            Err(e) => Err((EvalErrorKind::Failed, e.to_string())),
+        };
+        (outcome, spent)
+    }
 }
 
 /// One rule: when its condition holds for an event, the engine takes its actions.
@@ -458,6 +524,116 @@ pub struct Evaluation<'a> {
     pub steps: u64,
 }
 
+/// The queue of cases opened by user reports alone (no decision queued them).
+pub const QUEUE_REPORTS: &str = "reports";
+/// The queue of appeals: each decided by a moderator who took no part in the decision.
+pub const QUEUE_APPEALS: &str = "appeals";
+/// The queue of escalated cases.
+pub const QUEUE_ESCALATED: &str = "escalated";
+/// The queues every policy has, declared or not, with the description they have when the
+/// policy does not give one.
+pub const BUILT_IN_QUEUES: [(&str, &str); 3] = [
+    (QUEUE_REPORTS, "Cases opened by user reports alone"),
+    (QUEUE_APPEALS, "Appeals of decisions, decided by a moderator who took no part in the decision"),
+    (QUEUE_ESCALATED, "Cases a moderator escalated"),
+];
+/// How long a moderator's claim on a case lasts, in minutes, when the queue does not say.
+pub const DEFAULT_CLAIM_MINUTES: u32 = 10;
+/// The longest claim a queue may set, in minutes.
+pub const MAX_CLAIM_MINUTES: u32 = 240;
+
+/// A review queue: declared by the policy (`[[queues]]`) or built in ([`BUILT_IN_QUEUES`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// Unique id among queues, `[a-z0-9][a-z0-9_.-]*`.
+    pub id: String,
+    /// What the queue holds, in a line.
+    pub description: String,
+    /// How long a moderator's claim on one of its cases lasts before it frees the case,
+    /// 1 to [`MAX_CLAIM_MINUTES`] (default [`DEFAULT_CLAIM_MINUTES`]).
+    pub claim_minutes: u32,
+    /// Whether it is one of [`BUILT_IN_QUEUES`] (which a policy may declare again to give it
+    /// a description and claim time of its own).
+    pub built_in: bool,
+    line: usize,
+}
+
+impl QueueSpec {
+    /// Line of the queue's `[[queues]]` entry, when the policy declares it.
+    pub fn line(&self) -> Option<usize> {
+        (self.line > 0).then_some(self.line)
+    }
+}
+
+/// A routing rule (`[[routes]]`): when its condition holds for a case, the case goes to its
+/// queue. Routes are tried in file order and the first that holds chooses.
+#[derive(Debug)]
+pub struct Route {
+    /// Unique id (shared namespace with rule and ladder ids).
+    pub id: String,
+    /// The queue it sends cases to: declared or built in.
+    pub queue: String,
+    when: Condition,
+    line: usize,
+}
+
+impl Route {
+    /// The condition as written.
+    pub fn when(&self) -> &str {
+        &self.when.source
+    }
+
+    /// Line of the route's `[[routes]]` entry in the policy file.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The most steps its condition may cost on one case, as estimated at load: at most
+    /// [`Budget::rule_cost`].
+    pub fn cost(&self) -> u64 {
+        self.when.cost
+    }
+}
+
+/// What routes are evaluated on: one case, as the variable `case` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseInput<'a> {
+    /// What the case is about: `post`, `account`, `campaign` or `group`.
+    pub subject: &'a str,
+    /// The harm category (of the decision that opened it, or of the report).
+    pub category: &'a str,
+    /// The queue the case goes to without routing (the queue of its `queue_review`,
+    /// [`QUEUE_REPORTS`], [`QUEUE_APPEALS`], ...).
+    pub queue: &'a str,
+    /// Distinct reporters.
+    pub reporters: u32,
+    /// The sum of the reporters' weights.
+    pub reporter_weight: f64,
+    /// Followers of the account concerned.
+    pub reach: u64,
+    /// Decisions behind the case.
+    pub decisions: u32,
+    /// Names of the signals behind its decisions, e.g. `rumour_match`, each once. The cost
+    /// of a route is estimated for up to [`Limits::max_list_items`] of them; a route that
+    /// goes further on a longer list is stopped at its budget.
+    pub signals: &'a [String],
+    /// Whether the case holds a pending appeal.
+    pub appeal: bool,
+}
+
+/// The queue routing chose for a case, and the routes that failed on the way.
+#[derive(Debug, Clone)]
+pub struct RouteResult<'a> {
+    /// The first route whose condition held; `None` when none did.
+    pub route: Option<&'a Route>,
+    /// Its queue; `None` when no route held (the case stays in [`CaseInput::queue`]).
+    pub queue: Option<&'a QueueSpec>,
+    /// Routes whose condition failed at run time or went over its budget, tried before the
+    /// one that held (they count as not holding).
+    pub errors: Vec<EvalError>,
+    /// Steps the routes spent, by the count that enforces the budget.
+    pub steps: u64,
+}
 /// A loaded, checked and compiled policy. Immutable and `Send + Sync`: share it with an
 /// `Arc` and swap the `Arc` to reload.
 pub struct Policy {
@@ -473,6 +649,10 @@ pub struct Policy {
     pub ladder: Vec<LadderStep>,
     /// The rules, in file order.
     pub rules: Vec<Rule>,
+    /// The routes, in file order.
+    pub routes: Vec<Route>,
+    /// The built-in queues, then those the policy declares, in file order.
+    queues: Vec<QueueSpec>,
     env: Arc<Env>,
     budget: Budget,
     source: String,
@@ -490,6 +670,8 @@ impl fmt::Debug for Policy {
             .field("disclosure", &self.disclosure)
             .field("ladder", &self.ladder)
             .field("rules", &self.rules)
+            .field("queues", &self.queues)
+            .field("routes", &self.routes)
             .finish_non_exhaustive()
     }
 }
@@ -565,37 +747,19 @@ impl Policy {
         let mut errors = Vec::new();
         let mut steps = 0u64;
         for rule in self.rules.iter().filter(|r| run(r)) {
-            let (result, (spent, over)) = if rule.when.loops {
-                budget::start(rule.when.local, self.budget.eval_steps);
-                (Value::resolve_val(&rule.when.expr, &ctx), budget::finish())
-            } else {
-                (Value::resolve_val(&rule.when.expr, &ctx), (rule.when.local, false))
-            };
+            let (outcome, spent) = rule.when.eval(&ctx, self.budget);
             steps = steps.saturating_add(spent);
-            let (kind, message) = if over {
-                let message = format!(
-                    "stopped after {} steps, over its budget of {} steps an evaluation (its estimate at load was {})",
-                    cost::steps(spent as f64),
-                    cost::steps(self.budget.eval_steps as f64),
-                    cost::steps(rule.when.cost as f64),
-                );
-                (EvalErrorKind::OverBudget, message)
-            } else {
-                let failed = match result {
-                    Ok(v) => match v.downcast_ref::<CelBool>() {
-                        Some(b) => {
-                            if *b.inner() {
-                                matches.push(Match { rule, explanation: rule.reason.render(input) });
-                            }
-                            continue;
-                        }
-                        None => format!("`when` is {}, not a bool", v.get_type().name()),
-                    },
-                    Err(e) => e.to_string(),
-                };
-                (EvalErrorKind::Failed, failed)
-            };
-            errors.push(EvalError { rule_id: rule.id.clone(), line: rule.when.line, message, kind });
+            match outcome {
+                Ok(true) => matches.push(Match { rule, explanation: rule.reason.render(input) }),
+                Ok(false) => {}
+                Err((kind, message)) => errors.push(EvalError {
+                    rule_id: rule.id.clone(),
+                    line: rule.when.line,
+                    message,
+                    kind,
+                    of: Evaluated::Rule,
+                }),
+            }
         }
         if !errors.is_empty() {
             self.runtime_errors.fetch_add(errors.len() as u64, Ordering::Relaxed);
@@ -603,7 +767,65 @@ impl Policy {
         Evaluation { matches, errors, steps }
     }
 
-    /// How many rule evaluations have failed at run time since the policy was loaded.
+    /// The queue of this id, declared or built in.
+    pub fn queue(&self, id: &str) -> Option<&QueueSpec> {
+        self.queues.iter().find(|q| q.id == id)
+    }
+
+    /// Every queue: the built-in ones ([`BUILT_IN_QUEUES`], in that order), then those the
+    /// policy declares, in file order.
+    pub fn queues(&self) -> &[QueueSpec] {
+        &self.queues
+    }
+
+    /// The queue for `case`: the routes are tried in file order and the first whose
+    /// condition holds chooses. None holding, [`RouteResult::queue`] is `None` and the case
+    /// stays in [`CaseInput::queue`].
+    ///
+    /// A route whose condition fails at run time, or goes over its budget
+    /// ([`Budget::eval_steps`], as for rules), counts as not holding: it is reported in
+    /// [`RouteResult::errors`] (as [`Evaluated::Route`]), counted in
+    /// [`Policy::runtime_errors`], and the next route is tried.
+    pub fn route<'a>(&'a self, case: &CaseInput<'_>) -> RouteResult<'a> {
+        let mut result = RouteResult { route: None, queue: None, errors: Vec::new(), steps: 0 };
+        if self.routes.is_empty() {
+            return result;
+        }
+        let vars = CaseVars::new(*case);
+        let mut ctx = Context::with_env(Arc::clone(&self.env));
+        ctx.set_variable_resolver(&vars);
+        for route in &self.routes {
+            let (outcome, spent) = route.when.eval(&ctx, self.budget);
+            result.steps = result.steps.saturating_add(spent);
+            match outcome {
+                Ok(true) => {
+                    result.route = Some(route);
+                    result.queue = self.queue(&route.queue);
+                    break;
+                }
+                Ok(false) => {}
+                Err((kind, message)) => result.errors.push(EvalError {
+                    rule_id: route.id.clone(),
+                    line: route.when.line,
+                    message,
+                    kind,
+                    of: Evaluated::Route,
+                }),
+            }
+        }
+        if !result.errors.is_empty() {
+            self.runtime_errors.fetch_add(result.errors.len() as u64, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// The route with this id.
+    pub fn route_by_id(&self, id: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.id == id)
+    }
+
+    /// How many rule and route evaluations have failed at run time since the policy was
+    /// loaded.
     pub fn runtime_errors(&self) -> u64 {
         self.runtime_errors.load(Ordering::Relaxed)
     }

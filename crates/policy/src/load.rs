@@ -16,28 +16,56 @@ use crate::budget::{METER, meter, meter_loops};
 use crate::check::{Checker, optimize, suggest};
 use crate::cost::{self, steps};
 use crate::template::Template;
+use crate::vars::{ROOTS, ROUTE_ROOTS};
 use crate::{
-    AppealConfig, Condition, CreditConfig, DisclosureConfig, LadderStep, Mode, Policy, PolicyError, PolicyErrors,
-    Quota, Rule, Schema,
+    AppealConfig, BUILT_IN_QUEUES, Condition, CreditConfig, DEFAULT_CLAIM_MINUTES, DisclosureConfig, LadderStep,
+    MAX_CLAIM_MINUTES, Mode, Policy, PolicyError, PolicyErrors, QueueSpec, Quota, Route, Rule, Schema,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
-/// Rule and ladder ids: lower-case letters, digits, `_`, `.` and `-`, starting with a
-/// letter or digit. Decision ids are `rule@event`, so `@` must never occur.
+/// Rule, ladder, route and queue ids: lower-case letters, digits, `_`, `.` and `-`,
+/// starting with a letter or digit. Decision ids are `rule@event`, so `@` must never occur.
 pub(crate) fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
 }
 
-const TOP_KEYS: &[&str] = &["version", "credit", "appeal", "disclosure", "ladder", "rules"];
+const TOP_KEYS: &[&str] = &["version", "credit", "appeal", "disclosure", "queues", "ladder", "rules", "routes"];
 const CREDIT_KEYS: &[&str] = &["initial", "restore_days"];
 const APPEAL_KEYS: &[&str] = &["days", "how"];
 const DISCLOSURE_KEYS: &[&str] = &["followers"];
 const RULE_KEYS: &[&str] = &["id", "ground", "category", "when", "actions", "reason", "automated", "mode", "quota"];
 const QUOTA_KEYS: &[&str] = &["max_share", "max_per_hour"];
 const LADDER_KEYS: &[&str] = &["id", "below", "ground", "category", "actions", "reason"];
+const QUEUE_KEYS: &[&str] = &["id", "description", "claim_minutes"];
+const ROUTE_KEYS: &[&str] = &["id", "when", "queue"];
+
+/// What a condition belongs to: what it may see, and what its budget is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// A rule: evaluated on an event.
+    Rule,
+    /// A route: evaluated on a case.
+    Route,
+}
+
+impl Owner {
+    fn roots(self) -> &'static [&'static str] {
+        match self {
+            Owner::Rule => ROOTS,
+            Owner::Route => ROUTE_ROOTS,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Owner::Rule => "rule",
+            Owner::Route => "route",
+        }
+    }
+}
 
 /// The cel environment every condition is compiled and evaluated in: the standard library
 /// with the strings, math and lists extensions, and the meter of loops (see `budget`).
@@ -60,12 +88,16 @@ pub(crate) struct Loader<'t> {
     errors: Vec<PolicyError>,
     /// Start of every line, for byte offset to line and column.
     line_starts: Vec<usize>,
+    /// Ids of the queues actions and routes may name: the built-in ones and every one
+    /// declared (even with a problem of its own, which is reported there).
+    queue_ids: Vec<String>,
 }
 
 impl<'t> Loader<'t> {
     pub(crate) fn new(text: &'t str, source: &'t str, schema: &'t Schema) -> Self {
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        Loader { text, source, schema, env: cel_env(), errors: Vec::new(), line_starts }
+        let queue_ids = BUILT_IN_QUEUES.iter().map(|(id, _)| id.to_string()).collect();
+        Loader { text, source, schema, env: cel_env(), errors: Vec::new(), line_starts, queue_ids }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -109,6 +141,7 @@ impl<'t> Loader<'t> {
         let credit = self.credit(table.get("credit"));
         let appeal = self.appeal(table.get("appeal"));
         let disclosure = self.disclosure(table.get("disclosure"));
+        let queues = self.queues(table.get("queues"));
 
         let mut ids: Vec<(String, usize)> = Vec::new();
         let mut ladder = Vec::new();
@@ -136,17 +169,14 @@ impl<'t> Loader<'t> {
                 rules.push(rule);
             }
         }
-        // ids are unique across rules and ladder steps; the later one is the duplicate
-        ids.sort_by_key(|(_, at)| *at);
-        let mut first: HashMap<&str, usize> = HashMap::new();
-        for (id, at) in &ids {
-            match first.get(id.as_str()) {
-                Some(&line) => self.error(*at, format!("duplicate id `{id}`: already used on line {line}")),
-                None => {
-                    first.insert(id, self.position(*at).0);
-                }
+        let mut routes = Vec::new();
+        for entry in self.array_of_tables(table.get("routes"), "routes") {
+            if let Some(route) = self.route(entry, &mut ids) {
+                routes.push(route);
             }
         }
+        // ids are unique across rules, ladder steps and routes
+        self.duplicates(ids, "id", "used");
         if !self.errors.is_empty() {
             return Err(self.finish());
         }
@@ -157,12 +187,88 @@ impl<'t> Loader<'t> {
             disclosure,
             ladder,
             rules,
+            routes,
+            queues,
             env: self.env,
             budget: self.schema.budget,
             source: self.source.to_string(),
             text: self.text.to_string(),
             runtime_errors: Default::default(),
         })
+    }
+
+    /// Reports every id of `ids` (with where each is written) used before; the later one is
+    /// the duplicate.
+    fn duplicates(&mut self, mut ids: Vec<(String, usize)>, what: &str, used: &str) {
+        ids.sort_by_key(|(_, at)| *at);
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for (id, at) in &ids {
+            match first.get(id.as_str()) {
+                Some(&line) => self.error(*at, format!("duplicate {what} `{id}`: already {used} on line {line}")),
+                None => {
+                    first.insert(id, self.position(*at).0);
+                }
+            }
+        }
+    }
+
+    /// The queues: the built-in ones, then those `[[queues]]` declares. A declared built-in
+    /// queue keeps its place and takes the declared description and claim time.
+    fn queues(&mut self, v: Option<&Value<'_>>) -> Vec<QueueSpec> {
+        let mut queues: Vec<QueueSpec> = BUILT_IN_QUEUES
+            .iter()
+            .map(|(id, description)| QueueSpec {
+                id: id.to_string(),
+                description: description.to_string(),
+                claim_minutes: DEFAULT_CLAIM_MINUTES,
+                built_in: true,
+                line: 0,
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for (t, span) in self.array_of_tables(v, "queues") {
+            let (line, id, what) = self.entry((t, &span), QUEUE_KEYS, "queues", "queue", &mut ids);
+            if let Some(id) = &id
+                && !self.queue_ids.contains(id)
+            {
+                self.queue_ids.push(id.clone());
+            }
+            let description =
+                self.required(t, &span, "description", &what).and_then(|v| self.nonempty_string(v, "description"));
+            let claim_minutes = match t.get("claim_minutes") {
+                None => Some(DEFAULT_CLAIM_MINUTES),
+                Some(v) => self.count(v, "claim_minutes", 1).and_then(|n| {
+                    if n > MAX_CLAIM_MINUTES {
+                        self.error(
+                            v.span().start,
+                            format!("{what}: `claim_minutes` is at most {MAX_CLAIM_MINUTES} (4 hours), not {n}: a claim is renewed, not held for a shift"),
+                        );
+                        return None;
+                    }
+                    Some(n)
+                }),
+            };
+            let (Some(id), Some(description), Some(claim_minutes)) = (id, description, claim_minutes) else { continue };
+            let spec = QueueSpec { built_in: false, id, description, claim_minutes, line };
+            match queues.iter_mut().find(|q| q.built_in && q.id == spec.id && q.line == 0) {
+                Some(built_in) => *built_in = QueueSpec { built_in: true, ..spec },
+                None => queues.push(spec),
+            }
+        }
+        self.duplicates(ids, "queue", "declared");
+        queues
+    }
+
+    /// Reports `name` (written at `at`) unless it is a queue of the policy.
+    fn known_queue(&mut self, at: usize, name: &str) -> bool {
+        if self.queue_ids.iter().any(|q| q == name) {
+            return true;
+        }
+        let known: Vec<&str> = self.queue_ids.iter().map(String::as_str).collect();
+        let mut msg = suggest(format!("unknown queue `{name}`"), name, &known, "the queues are");
+        msg.push_str("; declare it with `[[queues]]` (an `id` and a `description`)");
+        self.error(at, msg);
+        false
     }
 
     fn finish(mut self) -> PolicyErrors {
@@ -428,6 +534,11 @@ impl<'t> Loader<'t> {
             self.error(offset, msg);
             return None;
         }
+        if let Action::QueueReview { queue } = &action
+            && !self.known_queue(at("queue"), queue)
+        {
+            return None;
+        }
         Some(action)
     }
 
@@ -455,7 +566,7 @@ impl<'t> Loader<'t> {
         if exact { start + offset.min(value.len()) } else { start }
     }
 
-    fn condition(&mut self, v: &Value<'_>) -> Option<Condition> {
+    fn condition(&mut self, v: &Value<'_>, owner: Owner) -> Option<Condition> {
         let source = self.nonempty_string(v, "when")?;
         let span = v.span();
         let (line, _) = self.position(span.start);
@@ -477,7 +588,7 @@ impl<'t> Loader<'t> {
             }
         };
         let env = Arc::clone(&self.env);
-        let mut checker = Checker::new(self.schema, &env, &program);
+        let mut checker = Checker::new(self.schema, &env, &program, owner.roots());
         checker.condition(program.expression());
         let problems = std::mem::take(&mut checker.problems);
         if !problems.is_empty() {
@@ -505,9 +616,10 @@ impl<'t> Loader<'t> {
             self.error(
                 at,
                 format!(
-                    "in `when`: may cost up to {} steps an evaluation, over the budget of {} steps a rule (a step is about 0.1 µs): {why}",
+                    "in `when`: may cost up to {} steps an evaluation, over the budget of {} steps a {} (a step is about 0.1 µs): {why}",
                     steps(estimate.total),
                     steps(budget as f64),
+                    owner.noun(),
                 ),
             );
             return None;
@@ -541,17 +653,32 @@ impl<'t> Loader<'t> {
         }
     }
 
-    fn rule(&mut self, (t, span): (&DeTable<'_>, Range<usize>), ids: &mut Vec<(String, usize)>) -> Option<Rule> {
-        self.unknown_keys(t, RULE_KEYS, "in [[rules]]");
+    /// The head of an entry of an array of tables: unknown keys reported, its line, its id
+    /// (recorded in `ids`) and how messages name it (`rule \`x\``, or `the rule on line 7`
+    /// when it has no valid id).
+    fn entry(
+        &mut self,
+        (t, span): (&DeTable<'_>, &Range<usize>),
+        keys: &[&str],
+        section: &str,
+        noun: &str,
+        ids: &mut Vec<(String, usize)>,
+    ) -> (usize, Option<String>, String) {
+        self.unknown_keys(t, keys, &format!("in [[{section}]]"));
         let (line, _) = self.position(span.start);
-        let id = self.id(t, &span, "rule", ids);
+        let id = self.id(t, span, noun, ids);
         let what = match &id {
-            Some(id) => format!("rule `{id}`"),
-            None => format!("the rule on line {line}"),
+            Some(id) => format!("{noun} `{id}`"),
+            None => format!("the {noun} on line {line}"),
         };
+        (line, id, what)
+    }
+
+    fn rule(&mut self, (t, span): (&DeTable<'_>, Range<usize>), ids: &mut Vec<(String, usize)>) -> Option<Rule> {
+        let (line, id, what) = self.entry((t, &span), RULE_KEYS, "rules", "rule", ids);
         let ground = self.required(t, &span, "ground", &what).and_then(|v| self.nonempty_string(v, "ground"));
         let category = self.required(t, &span, "category", &what).and_then(|v| self.nonempty_string(v, "category"));
-        let when = self.required(t, &span, "when", &what).and_then(|v| self.condition(v));
+        let when = self.required(t, &span, "when", &what).and_then(|v| self.condition(v, Owner::Rule));
         let actions = self.actions(t, &span, &what, false);
         let reason = self.required(t, &span, "reason", &what).and_then(|v| self.template(v));
         let automated = match t.get("automated") {
@@ -587,6 +714,16 @@ impl<'t> Loader<'t> {
             reason: reason?,
             line,
         })
+    }
+
+    fn route(&mut self, (t, span): (&DeTable<'_>, Range<usize>), ids: &mut Vec<(String, usize)>) -> Option<Route> {
+        let (line, id, what) = self.entry((t, &span), ROUTE_KEYS, "routes", "route", ids);
+        let when = self.required(t, &span, "when", &what).and_then(|v| self.condition(v, Owner::Route));
+        let queue = self.required(t, &span, "queue", &what).and_then(|v| {
+            let queue = self.nonempty_string(v, "queue")?;
+            self.known_queue(v.span().start, &queue).then_some(queue)
+        });
+        Some(Route { id: id?, queue: queue?, when: when?, line })
     }
 
     fn mode(&mut self, v: &Value<'_>) -> Option<Mode> {
@@ -648,13 +785,7 @@ impl<'t> Loader<'t> {
         credit: &CreditConfig,
         ids: &mut Vec<(String, usize)>,
     ) -> Option<LadderStep> {
-        self.unknown_keys(t, LADDER_KEYS, "in [[ladder]]");
-        let (line, _) = self.position(span.start);
-        let id = self.id(t, &span, "ladder step", ids);
-        let what = match &id {
-            Some(id) => format!("ladder step `{id}`"),
-            None => format!("the ladder step on line {line}"),
-        };
+        let (line, id, what) = self.entry((t, &span), LADDER_KEYS, "ladder", "ladder step", ids);
         let below = self.required(t, &span, "below", &what).and_then(|v| {
             let n = self.integer(v, "below")?;
             if n >= credit.initial {

@@ -2,7 +2,7 @@
 //! rendered straight from the input (no CEL involved).
 
 use crate::check::check_path;
-use crate::vars::{FixedField, find_signal, write_json};
+use crate::vars::{FixedField, ROOTS, find_signal, write_json};
 use crate::{Input, Schema};
 
 /// What a placeholder reads.
@@ -95,7 +95,7 @@ impl Template {
             ));
         }
         let (root, segs) = (parts[0], &parts[1..]);
-        check_path(schema, root, segs).map_err(|(i, msg)| (starts[i], msg))?;
+        check_path(schema, ROOTS, root, segs).map_err(|(i, msg)| (starts[i], msg))?;
         let whole = |what: &str| Err((0, format!("`{{{{{path}}}}}` is {what}, not a value: name one of its fields")));
         if root == "signals" {
             let (Some(name), Some(field)) = (segs.first(), segs.get(1)) else {

@@ -13,10 +13,29 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use steward_model::{Account, Event, Payload, Post, Signal, Standing};
 
-use crate::Input;
+use crate::{CaseInput, Input};
 
-/// The variables, in the order messages list them.
+/// The variables of rules, ladder steps and their reasons, in the order messages list them.
 pub(crate) const ROOTS: &[&str] = &["event", "account", "post", "signals", "standing"];
+
+/// The variable of routes: the case being queued.
+pub(crate) const ROUTE_ROOTS: &[&str] = &["case"];
+
+/// Every variable of either kind: names that are never a namespace of functions.
+pub(crate) const ALL_ROOTS: &[&str] = &["event", "account", "post", "signals", "standing", "case"];
+
+/// The fields of `case`, as [`crate::CaseInput`] has them.
+pub(crate) const CASE_FIELDS: &[(&str, Ty)] = &[
+    ("subject", Ty::Str),
+    ("category", Ty::Str),
+    ("queue", Ty::Str),
+    ("reporters", Ty::Int),
+    ("reporter_weight", Ty::Double),
+    ("reach", Ty::Int),
+    ("decisions", Ty::Int),
+    ("signals", Ty::StrList),
+    ("appeal", Ty::Bool),
+];
 
 /// The fields of one signal.
 pub(crate) const SIGNAL_FIELDS: &[(&str, Ty)] =
@@ -57,6 +76,7 @@ pub(crate) enum Scalar<'a> {
     Null,
     Bool(bool),
     Int(i64),
+    Double(f64),
     Str(Cow<'a, str>),
     List(Vec<&'a str>),
 }
@@ -73,6 +93,9 @@ impl Scalar<'_> {
             Scalar::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            Scalar::Double(d) => {
+                let _ = write!(out, "{d}");
+            }
             Scalar::Str(s) => out.push_str(s),
             Scalar::List(items) => out.push_str(&items.join(", ")),
         }
@@ -86,6 +109,7 @@ impl Scalar<'_> {
             Scalar::Null => Box::new(CelNull),
             Scalar::Bool(b) => Box::new(CelBool::from(b)),
             Scalar::Int(i) => Box::new(CelInt::from(i)),
+            Scalar::Double(d) => Box::new(CelDouble::from(d)),
             Scalar::Str(Cow::Borrowed(s)) => Box::new(CelString::from(s)),
             Scalar::Str(Cow::Owned(s)) => Box::new(CelString::from(s)),
             Scalar::List(items) => {
@@ -192,6 +216,7 @@ pub(crate) fn fields_of(root: &str) -> Option<Vec<(&'static str, Ty)>> {
         "account" => Some(names(ACCOUNT_FIELDS)),
         "post" => Some(names(POST_FIELDS)),
         "standing" => Some(names(STANDING_FIELDS)),
+        "case" => Some(CASE_FIELDS.to_vec()),
         _ => None,
     }
 }
@@ -586,11 +611,117 @@ impl VariableResolver for Vars<'_> {
     }
 }
 
+/// A field of `case`, read from the input; `None` for a name that is not one.
+pub(crate) fn case_field<'a>(case: &CaseInput<'a>, name: &str) -> Option<Scalar<'a>> {
+    Some(match name {
+        "subject" => s(case.subject),
+        "category" => s(case.category),
+        "queue" => s(case.queue),
+        "reporters" => Scalar::Int(i64::from(case.reporters)),
+        "reporter_weight" => Scalar::Double(case.reporter_weight),
+        "reach" => int(case.reach),
+        "decisions" => Scalar::Int(i64::from(case.decisions)),
+        "signals" => Scalar::List(case.signals.iter().map(String::as_str).collect()),
+        "appeal" => Scalar::Bool(case.appeal),
+        _ => return None,
+    })
+}
+
+/// `case`: a CEL map whose fields are read from the [`CaseInput`] when a route looks at them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CaseRecord<'a>(CaseInput<'a>);
+
+impl Indexer for CaseRecord<'_> {
+    fn get<'b, 'v>(&'b self, idx: &dyn Val) -> Result<CowVal<'b, 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        let name = key_str(idx)?;
+        match case_field(&self.0, name) {
+            Some(v) => Ok(CowVal::Owned(v.into_val())),
+            None => Err(ExecutionError::no_such_key(name)),
+        }
+    }
+
+    fn steal<'v>(self: Box<Self>, idx: &dyn Val) -> Result<Box<dyn Val + 'v>, ExecutionError>
+    where
+        Self: 'v,
+    {
+        self.get(idx).map(CowVal::into_owned)
+    }
+}
+
+impl Container for CaseRecord<'_> {
+    fn contains(&self, key: &dyn Val) -> Result<bool, ExecutionError> {
+        let name = key_str(key)?;
+        Ok(CASE_FIELDS.iter().any(|(f, _)| *f == name))
+    }
+}
+
+impl Sizer for CaseRecord<'_> {
+    fn size(&self) -> CelInt {
+        CelInt::from(CASE_FIELDS.len() as i64)
+    }
+}
+
+map_val!(CaseRecord<'a>);
+
+/// The CEL variable of one case, shared by every route evaluated for it.
+pub(crate) struct CaseVars<'a>(CaseRecord<'a>);
+
+impl<'a> CaseVars<'a> {
+    pub(crate) fn new(case: CaseInput<'a>) -> Self {
+        CaseVars(CaseRecord(case))
+    }
+}
+
+impl VariableResolver for CaseVars<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        (variable == "case").then_some(CowVal::Borrowed(&self.0))
+    }
+}
+
 /// The post and account an event carries itself, for [`Input::new`].
 pub(crate) fn from_payload(event: &Event) -> (Option<&Account>, Option<&Post>) {
     match &event.payload {
         Payload::AccountUpserted(a) => (Some(a), None),
         Payload::PostCreated(p) => (None, Some(p)),
         _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field the checker knows is one the case has, with the type it says.
+    #[test]
+    fn case_fields_are_all_read() {
+        let signals = vec!["rumour_match".to_string()];
+        let case = CaseInput {
+            subject: "post",
+            category: "c",
+            queue: "q",
+            reporters: 3,
+            reporter_weight: 1.5,
+            reach: u64::MAX,
+            decisions: 1,
+            signals: &signals,
+            appeal: true,
+        };
+        for (name, ty) in CASE_FIELDS {
+            let value = case_field(&case, name).unwrap_or_else(|| panic!("{name}"));
+            let ok = matches!(
+                (ty, &value),
+                (Ty::Str, Scalar::Str(_))
+                    | (Ty::Int, Scalar::Int(_))
+                    | (Ty::Double, Scalar::Double(_))
+                    | (Ty::Bool, Scalar::Bool(_))
+                    | (Ty::StrList, Scalar::List(_))
+            );
+            assert!(ok, "{name}: {value:?} is not {}", ty.describe());
+        }
+        assert_eq!(case_field(&case, "reach"), Some(Scalar::Int(i64::MAX)));
+        assert_eq!(case_field(&case, "nope"), None);
     }
 }

@@ -16,6 +16,12 @@ use steward_policy::{Input, Policy, Schema};
 /// Ten rules of the kinds a platform runs, over several signals.
 const TEN_RULES: &str = r#"
 version = "bench-1"
+[[queues]]
+id = "minors"
+description = "Protection of minors"
+[[queues]]
+id = "large-accounts"
+description = "Large accounts"
 [[rules]]
 id = "ai-unlabelled"
 ground = "g"

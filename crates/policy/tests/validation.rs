@@ -89,7 +89,8 @@ fn shipped_default_policy_needs_its_signal() {
         Err(e) => e.0,
     };
     assert!(!errs.is_empty());
-    let when_line = DEFAULT_POLICY.lines().position(|l| l.starts_with("when = ")).unwrap() + 1;
+    let when_line =
+        DEFAULT_POLICY.lines().position(|l| l.starts_with("when = \"has(signals.unlabelled_ai)")).unwrap() + 1;
     assert!(
         errs.iter().any(|e| e.line == when_line && e.message.contains("unknown signal `unlabelled_ai`")),
         "{}",
