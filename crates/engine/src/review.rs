@@ -16,19 +16,16 @@ use steward_model::{
 };
 use steward_store::{AuditRecord, Batch, ReviewWrite};
 
+use steward_policy::{
+    CaseInput, DEFAULT_CLAIM_MINUTES, QUEUE_APPEALS as APPEALS_QUEUE, QUEUE_ESCALATED as ESCALATED_QUEUE,
+    QUEUE_REPORTS as REPORTS_QUEUE,
+};
+
 use crate::decide::{Circumstances, Verdict, decide};
 use crate::{Engine, EngineError};
 
-/// The queue of cases opened by user reports alone.
-pub const REPORTS_QUEUE: &str = "reports";
-/// The queue appeals wait in.
-pub const APPEALS_QUEUE: &str = "appeals";
-/// Where an escalated case goes when the moderator names no queue.
-pub const ESCALATED_QUEUE: &str = "escalated";
 /// The actor of what the engine does.
 pub const ENGINE_ACTOR: &str = "steward";
-/// How long a claim holds unless renewed.
-pub const CLAIM_MINUTES: i64 = 10;
 
 /// Why a review request was refused; nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +142,43 @@ impl Engine {
         }
     }
 
+    /// Sends the case where the policy's routes say, when one holds. An appeal stays in the
+    /// appeals queue, with a moderator who took no part in the decision.
+    fn route(&self, case: &mut Case, batch: &Batch) -> Result<(), EngineError> {
+        if case.queue == APPEALS_QUEUE || self.policy.routes.is_empty() {
+            return Ok(());
+        }
+        let mut signals: Vec<String> = Vec::new();
+        for id in &case.decisions {
+            let pending = batch.decisions.iter().find(|d| &d.id == id).cloned();
+            let Some(d) = pending.map_or_else(|| self.store.decision(id), |d| Ok(Some(d)))? else { continue };
+            for s in d.facts["signals"].as_array().into_iter().flatten() {
+                if let Some(name) = s["name"].as_str().filter(|n| !signals.iter().any(|s| s == n)) {
+                    signals.push(name.to_string());
+                }
+            }
+        }
+        let input = CaseInput {
+            subject: case.subject.kind.as_str(),
+            category: &case.category,
+            queue: &case.queue,
+            reporters: case.reporters,
+            reporter_weight: case.reporter_weight,
+            reach: case.reach,
+            decisions: u32::try_from(case.decisions.len()).unwrap_or(u32::MAX),
+            signals: &signals,
+            appeal: !case.appeals.is_empty(),
+        };
+        let routed = self.policy.route(&input);
+        for e in &routed.errors {
+            tracing::warn!(case = %case.id, "policy route failed: {e}");
+        }
+        if let Some(queue) = routed.queue {
+            case.queue = queue.id.clone();
+        }
+        Ok(())
+    }
+
     /// Writes the case as `entry` leaves it: a new version, its log entry and audit record.
     fn log(
         case: &mut Case,
@@ -214,6 +248,7 @@ impl Engine {
             case.category = d.category.clone();
         }
         case.decisions.push(d.id.clone());
+        self.route(&mut case, batch)?;
         let detail = json!({ "decision_id": d.id, "rule_id": d.rule_id });
         Self::log(&mut case, batch, ENGINE_ACTOR, "decision", "", detail, now);
         Ok(())
@@ -295,6 +330,7 @@ impl Engine {
         case.reports.push(r.id.clone());
         case.reporters += 1;
         case.reporter_weight += reporter.weight;
+        self.route(&mut case, batch)?;
         let detail = json!({ "report_id": r.id, "reporter_id": r.reporter_id, "weight": reporter.weight });
         batch.review.push(ReviewWrite::Report(report));
         Self::log(&mut case, batch, ENGINE_ACTOR, "report", &r.reason, detail, now);
@@ -400,7 +436,8 @@ impl Engine {
             CaseAction::Claim {} => {
                 let renewing = holder.is_some();
                 case.state = CaseState::Assigned;
-                case.claim = Some(Claim { by: actor.to_string(), until: now + Duration::minutes(CLAIM_MINUTES) });
+                let minutes = self.policy.queue(&case.queue).map_or(DEFAULT_CLAIM_MINUTES, |q| q.claim_minutes);
+                case.claim = Some(Claim { by: actor.to_string(), until: now + Duration::minutes(i64::from(minutes)) });
                 let detail = json!({ "until": case.claim.as_ref().map(|c| c.until) });
                 Self::log(&mut case, &mut batch, actor, if renewing { "renewed" } else { "claimed" }, "", detail, now);
             }

@@ -30,6 +30,10 @@ category = "repeat_violations"
 actions = [{ type = "suspend", days = 3 }]
 reason = "Credit fell to {{standing.credit}}."
 
+[[queues]]
+id = "ai"
+description = "AI-generated posts published without the label"
+
 [[rules]]
 id = "ai"
 ground = "AI labelling rules"
@@ -126,5 +130,32 @@ fn a_modification_replaces_the_decision_with_a_persons() {
         let again = engine.act(&case.id, case.version, "k_m1", CaseAction::Release {});
         assert!(matches!(again, Err(ReviewError::Conflict { .. })));
         steward_store::audit::verify(s.store.as_ref()).unwrap();
+    }
+}
+
+#[test]
+fn the_policy_routes_a_widely_reported_case_on_a_large_account() {
+    for s in stores::all() {
+        eprintln!("-- {}", s.store.backend());
+        let options = EngineOptions { clock: Arc::new(t0), ..Default::default() };
+        let mut engine =
+            Engine::open(s.store.clone(), Arc::new(steward_engine::default_policy().unwrap()), options).unwrap();
+        let mut lines = vec![
+            json!({"id": "a", "type": "account.upserted", "at": t0(), "account": {"id": "big", "handle": "big",
+                "display_name": "大号", "followers": 250_000}})
+            .to_string(),
+        ];
+        for i in 0..3 {
+            lines.push(
+                json!({"id": format!("r{i}"), "type": "report.created", "at": t0(), "report": {"id": format!("r{i}"),
+                    "reporter_id": format!("u{i}"), "account_id": "big", "reason": "rumour"}})
+                .to_string(),
+            );
+        }
+        let outcome = engine.ingest(&split_ndjson(lines.join("\n").as_bytes(), 1)).unwrap();
+        assert_eq!(outcome.accepted, 4, "{:?}", outcome.rejected);
+        let subject = steward_model::Subject::new(steward_model::SubjectKind::Account, "big");
+        let case = s.store.open_case(&subject).unwrap().unwrap();
+        assert_eq!((case.queue.as_str(), case.reporters), ("high-reach", 3));
     }
 }

@@ -20,6 +20,7 @@ fn server() -> Server {
         "  { type = \"deduct_credit\", points = 1 },\n  { type = \"restrict_posting\", days = 7 },\n  { type = \"queue_review\", queue = \"ai\" },\n]",
         1,
     );
+    let text = format!("{text}\n[[queues]]\nid = \"ai\"\ndescription = \"AI posts without the label\"\n");
     let policy = steward_policy::Policy::parse(&text, "test.toml", &steward_engine::schema()).unwrap();
     start_with(Limits::default(), Arc::new(policy))
 }
