@@ -21,10 +21,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Statement, Transaction, TransactionBehavior, params};
-use steward_model::{CreditEntry, Decision, GroupMember, Restriction};
+use steward_model::{Audience, CreditEntry, Decision, GroupMember, Restriction, StoredNotice};
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
+use crate::outbox::sqlite as outbox;
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::{
     ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
@@ -54,19 +55,19 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn time(v: i64) -> Result<DateTime<Utc>> {
+pub(crate) fn time(v: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Corrupt(format!("time out of range: {v}")))
 }
 
-fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+pub(crate) fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
     v.map(time).transpose()
 }
 
-fn limit(n: usize) -> i64 {
+pub(crate) fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -389,7 +390,7 @@ fn key_row(row: &Row<'_>) -> Result<ApiKey> {
 }
 
 /// Runs a prepared query and converts every row with `f`.
-fn collect<T, P: rusqlite::Params>(
+pub(crate) fn collect<T, P: rusqlite::Params>(
     conn: &Connection,
     sql: &str,
     params: P,
@@ -612,6 +613,7 @@ impl Store for SqliteStore {
         }
         write_groups(&tx, batch)?;
         write_policy_changes(&tx, batch)?;
+        outbox::insert(&tx, &batch.notices)?;
         append_audit(&tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
         tx.commit()?;
         Ok(new_events)
@@ -897,5 +899,33 @@ impl Store for SqliteStore {
                 },
             )
         })
+    }
+
+    fn notices_for(&self, recipient: &str, n: usize) -> Result<Vec<StoredNotice>> {
+        self.read(|conn| outbox::notices_for(conn, recipient, n))
+    }
+
+    fn due_notices(&self, now: DateTime<Utc>, audiences: &[Audience], n: usize) -> Result<Vec<StoredNotice>> {
+        self.read(|conn| outbox::due(conn, now, audiences, n))
+    }
+
+    fn notice_delivered(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        outbox::delivered(&self.writer(), id, at)
+    }
+
+    fn notice_failed(&self, id: &str, attempts: u32, next: DateTime<Utc>, error: &str, dead: bool) -> Result<()> {
+        outbox::failed(&self.writer(), id, attempts, next, error, dead)
+    }
+
+    fn dead_notices(&self, n: usize) -> Result<Vec<StoredNotice>> {
+        self.read(|conn| outbox::dead(conn, n))
+    }
+
+    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<StoredNotice>> {
+        outbox::replay(&self.writer(), id, now)
+    }
+
+    fn notice_backlog(&self) -> Result<u64> {
+        self.read(|conn| outbox::backlog(conn))
     }
 }

@@ -1099,3 +1099,6 @@ fn sqlite_commit_throughput() {
 
 #[path = "suite/tamper.rs"]
 mod tamper;
+
+#[path = "suite/outbox.rs"]
+mod outbox;
