@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! record ─► validate ─► dedupe ─► detectors ─► signals ─► policy ─► decisions
-//!        ─► enforcement (restrictions with an end, credit) ─► store + audit, in one commit
+//!        ─► enforcement (restrictions with an end, credit) ─► notices (outbox)
+//!        ─► store + audit, in one commit
 //! ```
 //!
 //! [`Engine::ingest`] takes raw records (split by [`input`]) and returns an
@@ -39,6 +40,7 @@ use steward_store::{
 pub mod breaker;
 mod decide;
 pub mod input;
+pub mod notice;
 mod rule_stats;
 mod state;
 
@@ -765,6 +767,7 @@ impl Engine {
             });
             batch.restrictions.extend(o.decision.restrictions.iter().cloned());
             batch.credits.extend(o.credits);
+            batch.notices.extend(notice::decision(&o.decision));
             batch.decisions.push(o.decision);
         }
         Ok(())
