@@ -33,13 +33,16 @@ mod answer;
 pub mod auth;
 mod campaigns;
 mod connections;
+pub mod deliver;
 pub mod extract;
 mod ingest;
 mod limits;
 mod metrics;
+mod notices;
 mod openapi;
 mod policy;
 mod routes;
+pub mod webhooks;
 
 pub use answer::IngestAnswer;
 pub use connections::serve;
@@ -101,6 +104,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/policy", get(policy::get).post(policy::post))
         .route("/v1/policy/test", post(policy::test))
         .route("/v1/policy/rules/{id}/rearm", post(policy::rearm))
+        .route("/v1/notices", get(notices::list))
+        .route("/v1/notices/dead", get(notices::dead))
+        .route("/v1/notices/{id}/replay", post(notices::replay))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))

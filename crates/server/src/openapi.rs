@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{campaigns, policy, routes};
+use crate::{campaigns, notices, policy, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use crate::{campaigns, policy, routes};
     paths(routes::post_events, routes::get_decisions, routes::get_decision, routes::get_standing,
         campaigns::list, campaigns::get,
         policy::get, policy::post, policy::test, policy::rearm,
+        notices::list, notices::dead, notices::replay,
         routes::healthz, routes::metrics),
     modifiers(&BearerAuth),
 )]

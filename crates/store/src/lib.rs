@@ -314,9 +314,9 @@ pub trait Store: Send + Sync {
     fn dead_notices(&self, limit: usize) -> Result<Vec<StoredNotice>>;
 
     /// Makes a dead notice pending again, due at `now`, with its attempts counted from
-    /// zero. Returns the notice as it now is (unchanged unless it was dead), or `None` when
-    /// there is no such notice.
-    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<StoredNotice>>;
+    /// zero. Returns whether it did (the notice was dead) and the notice as it now is, or
+    /// `None` when there is no such notice.
+    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<(bool, StoredNotice)>>;
 
     /// How many notices are pending delivery.
     fn notice_backlog(&self) -> Result<u64>;

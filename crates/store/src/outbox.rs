@@ -242,12 +242,14 @@ pub(crate) mod sqlite {
         Ok(())
     }
 
-    pub(crate) fn replay(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<Option<StoredNotice>> {
-        conn.prepare_cached(
-            "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1 AND state = 'dead'",
-        )?
-        .execute(params![id, micros(now)])?;
-        Ok(collect(conn, &format!("SELECT {COLUMNS} FROM notices WHERE id = ?1"), [id], row)?.pop())
+    pub(crate) fn replay(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<Option<(bool, StoredNotice)>> {
+        let replayed = conn
+            .prepare_cached(
+                "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1 AND state = 'dead'",
+            )?
+            .execute(params![id, micros(now)])?;
+        let notice = collect(conn, &format!("SELECT {COLUMNS} FROM notices WHERE id = ?1"), [id], row)?.pop();
+        Ok(notice.map(|n| (replayed == 1, n)))
     }
 }
 
@@ -362,11 +364,16 @@ pub(crate) mod postgres {
         Ok(())
     }
 
-    pub(crate) fn replay(c: &mut impl GenericClient, id: &str, now: DateTime<Utc>) -> Result<Option<StoredNotice>> {
-        c.execute(
+    pub(crate) fn replay(
+        c: &mut impl GenericClient,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(bool, StoredNotice)>> {
+        let replayed = c.execute(
             "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1 AND state = 'dead'",
             &[&id, &now],
         )?;
-        c.query_opt(&format!("SELECT {COLUMNS} FROM notices WHERE id = $1"), &[&id])?.as_ref().map(row).transpose()
+        let notice = c.query_opt(&format!("SELECT {COLUMNS} FROM notices WHERE id = $1"), &[&id])?;
+        Ok(notice.as_ref().map(row).transpose()?.map(|n| (replayed == 1, n)))
     }
 }

@@ -707,7 +707,7 @@ impl Store for PostgresStore {
         outbox::dead(&mut *self.read()?, n)
     }
 
-    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<StoredNotice>> {
+    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<(bool, StoredNotice)>> {
         outbox::replay(&mut *self.write_alone()?, id, now)
     }
 

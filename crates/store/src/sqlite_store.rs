@@ -921,7 +921,7 @@ impl Store for SqliteStore {
         self.read(|conn| outbox::dead(conn, n))
     }
 
-    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<StoredNotice>> {
+    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<(bool, StoredNotice)>> {
         outbox::replay(&self.writer(), id, now)
     }
 

@@ -135,14 +135,17 @@ fn a_dead_notice_releases_the_next_and_can_be_replayed(db: &dyn Db) {
     assert_eq!(store.notice_backlog().unwrap(), 1);
 
     let now = at + Duration::days(1);
-    let replayed = store.replay_notice("n1", now).unwrap().unwrap();
+    let (was_dead, replayed) = store.replay_notice("n1", now).unwrap().unwrap();
+    assert!(was_dead);
     assert_eq!(replayed.delivery.state, DeliveryState::Pending);
     assert_eq!(replayed.delivery.attempts, 0);
     assert_eq!(replayed.delivery.next_attempt_at, now);
     assert!(store.dead_notices(10).unwrap().is_empty());
     assert_eq!(ids(&store.due_notices(now, ACCOUNTS, 10).unwrap()), vec!["n1"]);
     // Replaying what is not dead changes nothing; an unknown id is none.
-    assert_eq!(store.replay_notice("n2", now + Duration::days(1)).unwrap().unwrap().delivery.next_attempt_at, at);
+    let (was_dead, n2) = store.replay_notice("n2", now + Duration::days(1)).unwrap().unwrap();
+    assert!(!was_dead);
+    assert_eq!(n2.delivery.next_attempt_at, at);
     assert!(store.replay_notice("nope", now).unwrap().is_none());
 }
 
