@@ -144,7 +144,7 @@ pub(crate) mod sqlite {
     use rusqlite::{Connection, Row, Transaction, params};
 
     use super::*;
-    use crate::sqlite_store::{collect, limit, micros, opt_time, time};
+    use crate::sqlite_store::{collect, insert_rows, limit, micros, opt_time, time};
 
     fn row(r: &Row<'_>) -> Result<StoredNotice> {
         NoticeRow {
@@ -169,21 +169,24 @@ pub(crate) mod sqlite {
         if notices.is_empty() {
             return Ok(());
         }
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO notices (id, recipient, audience, kind, subject, created_at, body, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6) ON CONFLICT (id) DO NOTHING",
+        let new = to_insert(notices);
+        insert_rows(
+            tx,
+            "INSERT INTO notices (id, recipient, audience, kind, subject, created_at, body, next_attempt_at)",
+            8,
+            "ON CONFLICT (id) DO NOTHING",
+            &new,
+            |b, (n, body)| {
+                b.bind(&n.id)?;
+                b.bind(&n.recipient)?;
+                b.bind(n.audience.as_str())?;
+                b.bind(n.kind.as_str())?;
+                b.bind(&n.subject)?;
+                b.bind(micros(n.created_at))?;
+                b.bind(body)?;
+                b.bind(micros(n.created_at))
+            },
         )?;
-        for (n, body) in to_insert(notices) {
-            stmt.execute(params![
-                n.id,
-                n.recipient,
-                n.audience.as_str(),
-                n.kind.as_str(),
-                n.subject,
-                micros(n.created_at),
-                body
-            ])?;
-        }
         Ok(())
     }
 

@@ -191,13 +191,13 @@ impl SqliteStore {
 const ROWS_PER_INSERT: usize = 32;
 
 /// Binds one row's values, in column order, to the next parameters of a statement.
-struct Binder<'s, 'c> {
+pub(crate) struct Binder<'s, 'c> {
     stmt: &'s mut Statement<'c>,
     next: usize,
 }
 
 impl Binder<'_, '_> {
-    fn bind(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
+    pub(crate) fn bind(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
         self.next += 1;
         self.stmt.raw_bind_parameter(self.next, value)
     }
@@ -212,7 +212,7 @@ fn insert_sql(into: &str, columns: usize, rows: usize, tail: &str) -> String {
 /// Inserts `rows` in order through `INSERT` statements of [`ROWS_PER_INSERT`] rows (the
 /// rest one by one), each kept prepared; `bind` binds one row's `columns` values. Returns
 /// the rows inserted or updated.
-fn insert_rows<T>(
+pub(crate) fn insert_rows<T>(
     tx: &Transaction<'_>,
     into: &str,
     columns: usize,
