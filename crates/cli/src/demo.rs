@@ -98,7 +98,7 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
          curl -H 'Authorization: Bearer {key}' 'http://{listen}/v1/decisions?shadow=true'\n  \
          curl http://{listen}/openapi.json"
     );
-    crate::serve(store, policy, listen, steward_server::Limits::default(), Some(banner))?;
+    crate::serve(store, policy, listen, steward_server::Limits::default(), None, Some(banner))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -58,6 +58,11 @@ enum Command {
         /// else the shipped default.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Webhook endpoints notices are delivered to (TOML: `[[endpoint]]` with url,
+        /// secret_env, audience; optional `[delivery]`), checked at start; see the README.
+        /// Without it, notices wait in the outbox and are read at /v1/notices.
+        #[arg(long)]
+        webhooks: Option<PathBuf>,
         #[command(flatten)]
         limits: ServeLimits,
     },
@@ -360,11 +365,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { store: args, anchor, listen, policy, limits } => {
+        Command::Serve { store: args, anchor, listen, policy, webhooks, limits } => {
+            let webhooks = webhooks.map(|f| steward_server::webhooks::WebhookConfig::load(&f)).transpose()?;
             let store = args.open()?;
             let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
-            serve(store, policy, listen, limits.into(), None)?;
+            serve(store, policy, listen, limits.into(), webhooks, None)?;
             anchor::finish(checkpoints)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -466,6 +472,7 @@ pub(crate) fn serve(
     policy: Arc<steward_policy::Policy>,
     listen: SocketAddr,
     limits: steward_server::Limits,
+    webhooks: Option<steward_server::webhooks::WebhookConfig>,
     banner: Option<String>,
 ) -> Result<()> {
     let engine = steward_engine::Engine::open(store, policy, Default::default())?;
@@ -479,6 +486,9 @@ pub(crate) fn serve(
             None => eprintln!("steward listening on http://{addr}"),
         }
         let state = steward_server::AppState::new(engine, limits);
+        if let Some(webhooks) = webhooks {
+            steward_server::deliver::spawn(state.store.clone(), state.metrics.clone(), webhooks);
+        }
         steward_server::serve(listener, state, shutdown()).await?;
         Ok(())
     })

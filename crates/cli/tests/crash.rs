@@ -1,39 +1,16 @@
 //! Kill the server with SIGKILL in the middle of an ingest: after a restart every
 //! acknowledged event is stored exactly once and the audit chain verifies.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn serve(dir: &std::path::Path, port: u16) -> Child {
-    let mut child = Command::new(STEWARD)
-        .args(["serve", "--data-dir"])
-        .arg(dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_ok_and(|r| r.status().is_success()) {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("server did not start");
-}
+use common::{STEWARD, free_port, serve};
 
 fn batch(thread: usize, n: usize) -> (Vec<String>, String) {
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -52,13 +29,7 @@ fn batch(thread: usize, n: usize) -> (Vec<String>, String) {
 #[test]
 fn sigkill_mid_ingest_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(STEWARD)
-        .args(["keys", "create", "--role", "ingest", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let key = common::key(dir.path(), "ingest");
     let port = free_port();
     let mut server = serve(dir.path(), port);
 

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! record ─► validate ─► dedupe ─► detectors ─► signals ─► policy ─► decisions
-//!        ─► enforcement (restrictions with an end, credit) ─► store + audit, in one commit
+//!        ─► enforcement (restrictions with an end, credit) ─► notices (outbox)
+//!        ─► store + audit, in one commit
 //! ```
 //!
 //! [`Engine::ingest`] takes raw records (split by [`input`]) and returns an
@@ -41,6 +42,7 @@ use steward_store::{
 pub mod breaker;
 mod decide;
 pub mod input;
+pub mod notice;
 pub mod review;
 mod rule_stats;
 mod state;
@@ -783,6 +785,7 @@ impl Engine {
                     self.queue_decision(&o.decision, queue, now, batch)?;
                 }
             }
+            batch.notices.extend(notice::decision(&o.decision));
             batch.decisions.push(o.decision);
         }
         Ok(())

@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use steward_model::{
-    AppealFiled, AppealState, Case, CaseAction, CaseEntry, CaseReport, CaseState, Claim, Decision, Event, Report,
-    ReportState, ReporterMute, Reversal, Subject, SubjectKind, parse_event,
+    AppealFiled, AppealState, Audience, Case, CaseAction, CaseEntry, CaseReport, CaseState, Claim, Decision, Event,
+    NoticeKind, Report, ReportState, ReporterMute, Reversal, Subject, SubjectKind, Visibility, parse_event,
 };
 use steward_store::{AuditRecord, Batch, ReviewWrite};
 
@@ -22,7 +22,7 @@ use steward_policy::{
 };
 
 use crate::decide::{Circumstances, Verdict, decide};
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, notice};
 
 /// The actor of what the engine does.
 pub const ENGINE_ACTOR: &str = "steward";
@@ -497,6 +497,7 @@ impl Engine {
                 if text.trim().is_empty() {
                     return Err(ReviewError::Unprocessable("a comment needs text".into()));
                 }
+                comment_notices(&case, &reports, &text, visibility, now, &mut batch);
                 Self::log(
                     &mut case,
                     &mut batch,
@@ -528,6 +529,7 @@ impl Engine {
                 Self::log(&mut case, &mut batch, actor, "reports_dismissed", &reason, detail, now);
             }
         }
+        outcome_notices(&case, &mut batch, now);
         self.commit(&batch)?;
         Ok(case)
     }
@@ -668,6 +670,7 @@ impl Engine {
         batch.restrictions.extend(outcome.decision.restrictions.iter().cloned());
         batch.credits.extend(outcome.credits);
         let id = outcome.decision.id.clone();
+        batch.notices.extend(notice::decision(&outcome.decision));
         batch.decisions.push(outcome.decision);
         Ok(id)
     }
@@ -783,6 +786,110 @@ impl Engine {
         };
         self.commit(&batch)?;
         Ok(mute)
+    }
+}
+
+/// The notices of what an action settled, from the writes it made: the account told the
+/// case's outcome, each reporter whose report was upheld or dismissed told so, and each
+/// appellant told their appeal's outcome. Who decided is not told, only that a person did.
+fn outcome_notices(case: &Case, batch: &mut Batch, now: DateTime<Utc>) {
+    let n = u32::try_from(case.version).unwrap_or(u32::MAX);
+    let mut notices = Vec::new();
+    for w in &batch.review {
+        match w {
+            ReviewWrite::Report(r) if matches!(r.state, ReportState::Upheld | ReportState::Dismissed) => {
+                let body = json!({ "report_id": r.id, "case_id": case.id, "subject": r.subject,
+                    "outcome": r.state.as_str(), "reason": last_reason(batch) });
+                notices.push(notice::outcome(
+                    NoticeKind::ReportOutcome,
+                    &case.id,
+                    n,
+                    Audience::Reporter,
+                    &r.reporter_id,
+                    now,
+                    body,
+                ));
+            }
+            ReviewWrite::Appeal(a) if a.state != AppealState::Pending => {
+                let body = json!({ "appeal_id": a.id, "decision_id": a.decision_id, "outcome": a.state.as_str(),
+                    "reason": a.reason, "decided_at": a.decided_at, "decided_by": "a moderator who took no part in the decision" });
+                notices.push(notice::outcome(
+                    NoticeKind::AppealOutcome,
+                    &a.id,
+                    1,
+                    Audience::Account,
+                    &a.account_id,
+                    now,
+                    body,
+                ));
+            }
+            _ => {}
+        }
+    }
+    if case.state == CaseState::Resolved
+        && let Some(account) = &case.account_id
+    {
+        let body = json!({ "case_id": case.id, "subject": case.subject, "outcome": case.outcome,
+            "decisions": case.decisions, "reason": last_reason(batch) });
+        notices.push(notice::outcome(NoticeKind::CaseOutcome, &case.id, n, Audience::Account, account, now, body));
+    }
+    batch.notices.extend(notices);
+}
+
+/// The reason of the last case entry written.
+fn last_reason(batch: &Batch) -> String {
+    batch
+        .review
+        .iter()
+        .rev()
+        .find_map(|w| match w {
+            ReviewWrite::Entry(e) => Some(e.reason.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// A comment visible outside: to the reporters of the case's open reports, the author, or
+/// both.
+fn comment_notices(
+    case: &Case,
+    reports: &[CaseReport],
+    text: &str,
+    visibility: Visibility,
+    now: DateTime<Utc>,
+    batch: &mut Batch,
+) {
+    let n = u32::try_from(case.version + 1).unwrap_or(u32::MAX);
+    let body = json!({ "case_id": case.id, "subject": case.subject, "comment": text });
+    if matches!(visibility, Visibility::Reporter | Visibility::Both) {
+        let mut told: Vec<&str> = Vec::new();
+        for r in reports.iter().filter(|r| matches!(r.state, ReportState::Open)) {
+            if !told.contains(&r.reporter_id.as_str()) {
+                told.push(&r.reporter_id);
+                batch.notices.push(notice::outcome(
+                    NoticeKind::ReportOutcome,
+                    &case.id,
+                    n,
+                    Audience::Reporter,
+                    &r.reporter_id,
+                    now,
+                    body.clone(),
+                ));
+            }
+        }
+    }
+    if matches!(visibility, Visibility::Author | Visibility::Both)
+        && let Some(account) = &case.account_id
+    {
+        batch.notices.push(notice::outcome(
+            NoticeKind::CaseOutcome,
+            &case.id,
+            n,
+            Audience::Account,
+            account,
+            now,
+            body,
+        ));
     }
 }
 

@@ -33,14 +33,17 @@ mod answer;
 pub mod auth;
 mod campaigns;
 mod connections;
+pub mod deliver;
 pub mod extract;
 mod ingest;
 mod limits;
 mod metrics;
+mod notices;
 mod openapi;
 mod policy;
 mod review;
 mod routes;
+pub mod webhooks;
 
 pub use answer::IngestAnswer;
 pub use connections::serve;
@@ -113,6 +116,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}/actions", post(review::act))
         .route("/v1/appeals", post(review::post_appeal))
         .route("/v1/appeals/{id}", get(review::get_appeal))
+        .route("/v1/notices", get(notices::list))
+        .route("/v1/notices/dead", get(notices::dead))
+        .route("/v1/notices/{id}/replay", post(notices::replay))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))

@@ -44,6 +44,8 @@ pub struct Metrics {
     connections: Gauge,
     displaced: Counter,
     busy: Counter,
+    notices: Family<Outcome, Counter>,
+    backlog: Gauge,
 }
 
 impl Default for Metrics {
@@ -97,6 +99,18 @@ impl Default for Metrics {
             "Ingest requests answered 503 because too much was waiting for the engine",
             busy.clone(),
         );
+        let notices = Family::<Outcome, Counter>::default();
+        registry.register(
+            "notice_attempts",
+            "Webhook deliveries of notices, by outcome: delivered (2xx), failed (retried later), dead (the last attempt failed)",
+            notices.clone(),
+        );
+        let backlog = Gauge::default();
+        registry.register(
+            "outbox_backlog",
+            "Notices pending delivery, as last counted by the deliverer",
+            backlog.clone(),
+        );
         Metrics {
             registry,
             events,
@@ -109,6 +123,8 @@ impl Default for Metrics {
             connections,
             displaced,
             busy,
+            notices,
+            backlog,
         }
     }
 }
@@ -138,6 +154,21 @@ impl Metrics {
 
     pub fn ingest_refused(&self) {
         self.busy.inc();
+    }
+
+    /// A notice delivered.
+    pub fn notice_delivered(&self) {
+        self.notices.get_or_create(&Outcome { outcome: "delivered" }).inc();
+    }
+
+    /// A delivery attempt failed; with `dead`, it was the notice's last.
+    pub fn notice_failed(&self, dead: bool) {
+        self.notices.get_or_create(&Outcome { outcome: if dead { "dead" } else { "failed" } }).inc();
+    }
+
+    /// The notices pending delivery.
+    pub fn notice_backlog(&self, n: u64) {
+        self.backlog.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Times one turn of the engine.

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{campaigns, policy, review, routes};
+use crate::{campaigns, notices, policy, review, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use crate::{campaigns, policy, review, routes};
         review::post_report, review::get_report, review::get_reporter, review::mute_reporter,
         review::get_queues, review::next_case, review::list_cases, review::get_case, review::act,
         review::post_appeal, review::get_appeal,
+        notices::list, notices::dead, notices::replay,
         routes::healthz, routes::metrics),
     modifiers(&BearerAuth),
 )]

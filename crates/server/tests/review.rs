@@ -119,6 +119,15 @@ fn a_case_is_claimed_decided_and_appealed_by_people() {
     let (_, full) = s.get(Some(Role::Auditor), &format!("/v1/cases/{appeal_case}"));
     let actions: Vec<&str> = full["log"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["appeal", "claimed", "overturned"], "{full}");
+    // The account was told of the decision, and of the appeal's outcome; the reporter of
+    // the report upheld, of that.
+    let (_, told) = s.get(Some(Role::Ingest), "/v1/notices?account=acct-1");
+    let mut kinds: Vec<&str> = told["notices"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["appeal_outcome", "case_outcome", "case_outcome", "decision"], "{told}");
+    let (_, told) = s.get(Some(Role::Ingest), "/v1/notices?account=u-9");
+    assert_eq!(told["notices"][0]["kind"], "report_outcome", "{told}");
+    assert_eq!(told["notices"][0]["body"]["outcome"], "upheld", "{told}");
     // A second appeal of an overturned decision has nothing to ask for.
     let (status, _) = post_json(&s, Role::Ingest, "/v1/appeals", appeal("acct-1"));
     assert_eq!(status, StatusCode::CONFLICT);

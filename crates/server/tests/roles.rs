@@ -14,6 +14,7 @@ const READ: &[Role] = &[Role::Moderator, Role::Admin, Role::Auditor];
 const INGEST: &[Role] = &[Role::Ingest, Role::Admin];
 const MODERATE: &[Role] = &[Role::Moderator, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
+const NOTICES: &[Role] = &[Role::Ingest, Role::Moderator, Role::Admin, Role::Auditor];
 
 /// (method, the route as the router names it, a path to call, a body, the roles allowed).
 const ROUTES: &[(&str, &str, &str, &str, &[Role])] = &[
@@ -44,6 +45,9 @@ const ROUTES: &[(&str, &str, &str, &str, &[Role])] = &[
     ("POST", "/v1/cases/{id}/actions", "/v1/cases/c/actions", r#"{"version":1,"action":{"type":"claim"}}"#, MODERATE),
     ("POST", "/v1/appeals", "/v1/appeals", r#"{"decision_id":"d","account_id":"a","text":"t"}"#, INGEST),
     ("GET", "/v1/appeals/{id}", "/v1/appeals/a", "", READ),
+    ("GET", "/v1/notices", "/v1/notices?account=a1", "", NOTICES),
+    ("GET", "/v1/notices/dead", "/v1/notices/dead", "", ADMIN),
+    ("POST", "/v1/notices/{id}/replay", "/v1/notices/n/replay", "", ADMIN),
 ];
 
 const SPOT_TEST: &str = r#"{"event": {"id": "e", "type": "account.upserted", "at": "2026-11-22T08:00:00Z",

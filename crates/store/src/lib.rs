@@ -21,8 +21,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use steward_model::{
-    AppealFiled, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupChange, GroupMember, QueueCount,
-    ReporterStanding, Restriction, Reversal, Role, Subject,
+    AppealFiled, Audience, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupChange, GroupMember,
+    Notice, QueueCount, ReporterStanding, Restriction, Reversal, Role, StoredNotice, Subject,
 };
 
 pub mod audit;
@@ -30,6 +30,7 @@ pub mod checkpoint;
 pub mod coverage;
 pub mod json_text;
 mod migrations;
+mod outbox;
 mod postgres_store;
 pub mod review;
 mod rows;
@@ -175,6 +176,9 @@ pub struct Batch {
     pub breakers: Vec<BreakerChange>,
     /// Cases, reports, appeals and reversals of the human loop, in order.
     pub review: Vec<ReviewWrite>,
+    /// Notices to put in the outbox, pending delivery (the transactional outbox: they are
+    /// stored if and only if what caused them is). A notice id already stored is skipped.
+    pub notices: Vec<Notice>,
 }
 
 impl Batch {
@@ -189,6 +193,7 @@ impl Batch {
             && self.policies.is_empty()
             && self.breakers.is_empty()
             && self.review.is_empty()
+            && self.notices.is_empty()
     }
 }
 
@@ -330,6 +335,39 @@ pub trait Store: Send + Sync {
     /// Events with time `at` or later and received order `seq > after`, in received order,
     /// at most `limit`, each with its `seq`: detectors rebuild their window from these.
     fn events_since(&self, at: DateTime<Utc>, after: i64, limit: usize) -> Result<Vec<(i64, StoredEvent)>>;
+
+    /// The notices to `recipient`, newest first, at most `limit`, with their delivery.
+    fn notices_for(&self, recipient: &str, limit: usize) -> Result<Vec<StoredNotice>>;
+
+    /// The notices to deliver now: for each recipient of one of `audiences`, its oldest
+    /// pending notice if its next attempt is due at `now` (a later one waits for it, so
+    /// delivery is ordered per recipient). Soonest due first, at most `limit`.
+    fn due_notices(&self, now: DateTime<Utc>, audiences: &[Audience], limit: usize) -> Result<Vec<StoredNotice>>;
+
+    /// Records a pending notice as delivered at `at`.
+    fn notice_delivered(&self, id: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Records a failed attempt on a pending notice: `attempts` made in all, the next at
+    /// `next_attempt_at`, or none with `dead`.
+    fn notice_failed(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+        dead: bool,
+    ) -> Result<()>;
+
+    /// Dead notices (every attempt failed), newest first, at most `limit`.
+    fn dead_notices(&self, limit: usize) -> Result<Vec<StoredNotice>>;
+
+    /// Makes a dead notice pending again, due at `now`, with its attempts counted from
+    /// zero. Returns whether it did (the notice was dead) and the notice as it now is, or
+    /// `None` when there is no such notice.
+    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<(bool, StoredNotice)>>;
+
+    /// How many notices are pending delivery.
+    fn notice_backlog(&self) -> Result<u64>;
 }
 
 /// Opens the store: PostgreSQL when `database_url` is given, else SQLite in `data_dir`

@@ -5,6 +5,10 @@
 //! the newest here is refused with [`StoreError::SchemaTooNew`] rather than written with an
 //! older idea of the schema. Never edit a released migration: add a new one.
 //!
+//! Every migration not recorded is applied, in version order, not only those above the
+//! highest recorded: versions may have gaps, and a version filled in later (work on two
+//! branches, merged) is still applied to a database that has a higher one.
+//!
 //! Times: SQLite stores integer microseconds since the Unix epoch (UTC), which sort and
 //! compare exactly; PostgreSQL stores `timestamptz` (also microseconds). Append-only tables
 //! carry a `seq` in insertion order (in SQLite an alias of the rowid, stable across VACUUM).
@@ -371,6 +375,12 @@ CREATE TABLE reporter_mutes (
 );
 "#,
     },
+    Migration {
+        version: 8,
+        description: "the outbox: notices to accounts and reporters, with their delivery",
+        sqlite: crate::outbox::SQLITE_SCHEMA,
+        postgres: crate::outbox::POSTGRES_SCHEMA,
+    },
 ];
 
 /// The version from which every row of the covered tables is covered by an audit entry: a
@@ -380,6 +390,19 @@ const ROWS_COVERED: i64 = 6;
 /// The newest schema version this build knows.
 pub(crate) fn latest() -> i64 {
     MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Whether a store with the `applied` versions holds rows stored before they were covered:
+/// it is not new, and it has not reached [`ROWS_COVERED`].
+fn adopts_rows(applied: &[i64]) -> bool {
+    !applied.is_empty() && !applied.contains(&ROWS_COVERED)
+}
+
+/// The migrations not among the `applied` versions, in version order.
+fn pending(applied: &[i64]) -> Vec<&'static Migration> {
+    let mut out: Vec<_> = MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)).collect();
+    out.sort_by_key(|m| m.version);
+    out
 }
 
 fn check_version(found: i64) -> Result<()> {
@@ -403,14 +426,18 @@ pub(crate) fn apply_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
     )?;
     let current: i64 = tx.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     check_version(current)?;
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    let applied = {
+        let mut stmt = tx.prepare("SELECT version FROM schema_migrations")?;
+        stmt.query_map([], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    for m in pending(&applied) {
         tx.execute_batch(m.sqlite)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
             rusqlite::params![m.version, m.description, chrono::Utc::now().timestamp_micros()],
         )?;
     }
-    if (1..ROWS_COVERED).contains(&current) {
+    if adopts_rows(&applied) {
         crate::sqlite_store::adopt_rows(&tx)?;
     }
     tx.commit()?;
@@ -431,17 +458,33 @@ pub(crate) fn apply_postgres(client: &mut postgres::Client) -> Result<()> {
     )?;
     let current: i64 = tx.query_one("SELECT coalesce(max(version), 0)::bigint FROM schema_migrations", &[])?.get(0);
     check_version(current)?;
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    let applied: Vec<i64> = tx.query("SELECT version FROM schema_migrations", &[])?.iter().map(|r| r.get(0)).collect();
+    for m in pending(&applied) {
         tx.batch_execute(m.postgres)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, description) VALUES ($1, $2)",
             &[&m.version, &m.description],
         )?;
     }
-    if (1..ROWS_COVERED).contains(&current) {
+    if adopts_rows(&applied) {
         tx.batch_execute("LOCK TABLE audit IN EXCLUSIVE MODE")?;
         crate::postgres_store::adopt_rows(&mut tx)?;
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_filled_in_below_the_highest_applied_is_still_pending() {
+        let versions = |ms: Vec<&Migration>| ms.iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(pending(&[])), MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
+        assert_eq!(versions(pending(&[1, 2, 3, 4, 5, 6])), vec![8]);
+        // A store that ran 8 before 7 existed (or was merged): 7 is applied, 8 is not again.
+        let all_but_five: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).filter(|v| *v != 5).collect();
+        assert_eq!(versions(pending(&all_but_five)), vec![5]);
+    }
 }

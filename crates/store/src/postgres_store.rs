@@ -14,12 +14,13 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, SubsecRound, Utc};
 use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
 use steward_model::{
-    AppealFiled, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupMember, QueueCount,
-    ReporterStanding, Restriction, Reversal, Subject,
+    AppealFiled, Audience, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupMember, QueueCount,
+    ReporterStanding, Restriction, Reversal, StoredNotice, Subject,
 };
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
+use crate::outbox::postgres as outbox;
 use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::{
@@ -80,6 +81,12 @@ impl PostgresStore {
 
     fn read(&self) -> Result<MutexGuard<'_, Client>> {
         self.client(&self.reader)
+    }
+
+    /// The writing connection, for one statement that needs no audit lock (the outbox's
+    /// bookkeeping).
+    fn write_alone(&self) -> Result<MutexGuard<'_, Client>> {
+        self.client(&self.writer)
     }
 
     /// Starts a write transaction holding the audit lock.
@@ -143,7 +150,7 @@ fn audit_row(r: &Row) -> Result<AuditEntry> {
 
 /// A time as it is stored: to the microsecond, truncated (PostgreSQL would round times
 /// before 2000 towards 2000), so a row hashes the same when it is read back.
-fn stored(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn stored(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
 
@@ -458,6 +465,7 @@ impl Store for PostgresStore {
             write_groups(tx, batch)?;
             write_policy_changes(tx, batch)?;
             review::postgres::write(tx, &batch.review)?;
+            outbox::insert(tx, &batch.notices)?;
             append_audit(tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
             Ok(new_events)
         })
@@ -739,5 +747,33 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| (r.get(0), StoredEvent { id: r.get(1), event_type: r.get(2), at: r.get(3), body: r.get(4) }))
             .collect())
+    }
+
+    fn notices_for(&self, recipient: &str, n: usize) -> Result<Vec<StoredNotice>> {
+        outbox::notices_for(&mut *self.read()?, recipient, n)
+    }
+
+    fn due_notices(&self, now: DateTime<Utc>, audiences: &[Audience], n: usize) -> Result<Vec<StoredNotice>> {
+        outbox::due(&mut *self.read()?, now, audiences, n)
+    }
+
+    fn notice_delivered(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        outbox::delivered(&mut *self.write_alone()?, id, at)
+    }
+
+    fn notice_failed(&self, id: &str, attempts: u32, next: DateTime<Utc>, error: &str, dead: bool) -> Result<()> {
+        outbox::failed(&mut *self.write_alone()?, id, attempts, next, error, dead)
+    }
+
+    fn dead_notices(&self, n: usize) -> Result<Vec<StoredNotice>> {
+        outbox::dead(&mut *self.read()?, n)
+    }
+
+    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<(bool, StoredNotice)>> {
+        outbox::replay(&mut *self.write_alone()?, id, now)
+    }
+
+    fn notice_backlog(&self) -> Result<u64> {
+        outbox::backlog(&mut *self.read()?)
     }
 }

@@ -22,12 +22,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Statement, Transaction, TransactionBehavior, params};
 use steward_model::{
-    AppealFiled, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupMember, QueueCount,
-    ReporterStanding, Restriction, Reversal, Subject,
+    AppealFiled, Audience, Case, CaseEntry, CaseReport, CaseState, CreditEntry, Decision, GroupMember, QueueCount,
+    ReporterStanding, Restriction, Reversal, StoredNotice, Subject,
 };
 
 use crate::audit::{self, AuditEntry, AuditRecord};
 use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
+use crate::outbox::sqlite as outbox;
 use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::{
@@ -58,19 +59,19 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn time(v: i64) -> Result<DateTime<Utc>> {
+pub(crate) fn time(v: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Corrupt(format!("time out of range: {v}")))
 }
 
-fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+pub(crate) fn opt_time(v: Option<i64>) -> Result<Option<DateTime<Utc>>> {
     v.map(time).transpose()
 }
 
-fn limit(n: usize) -> i64 {
+pub(crate) fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -194,13 +195,13 @@ impl SqliteStore {
 const ROWS_PER_INSERT: usize = 32;
 
 /// Binds one row's values, in column order, to the next parameters of a statement.
-struct Binder<'s, 'c> {
+pub(crate) struct Binder<'s, 'c> {
     stmt: &'s mut Statement<'c>,
     next: usize,
 }
 
 impl Binder<'_, '_> {
-    fn bind(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
+    pub(crate) fn bind(&mut self, value: impl ToSql) -> rusqlite::Result<()> {
         self.next += 1;
         self.stmt.raw_bind_parameter(self.next, value)
     }
@@ -215,7 +216,7 @@ fn insert_sql(into: &str, columns: usize, rows: usize, tail: &str) -> String {
 /// Inserts `rows` in order through `INSERT` statements of [`ROWS_PER_INSERT`] rows (the
 /// rest one by one), each kept prepared; `bind` binds one row's `columns` values. Returns
 /// the rows inserted or updated.
-fn insert_rows<T>(
+pub(crate) fn insert_rows<T>(
     tx: &Transaction<'_>,
     into: &str,
     columns: usize,
@@ -393,7 +394,7 @@ fn key_row(row: &Row<'_>) -> Result<ApiKey> {
 }
 
 /// Runs a prepared query and converts every row with `f`.
-fn collect<T, P: rusqlite::Params>(
+pub(crate) fn collect<T, P: rusqlite::Params>(
     conn: &Connection,
     sql: &str,
     params: P,
@@ -617,6 +618,7 @@ impl Store for SqliteStore {
         write_groups(&tx, batch)?;
         write_policy_changes(&tx, batch)?;
         review::sqlite::write(&tx, &batch.review)?;
+        outbox::insert(&tx, &batch.notices)?;
         append_audit(&tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
         tx.commit()?;
         Ok(new_events)
@@ -959,5 +961,33 @@ impl Store for SqliteStore {
                 },
             )
         })
+    }
+
+    fn notices_for(&self, recipient: &str, n: usize) -> Result<Vec<StoredNotice>> {
+        self.read(|conn| outbox::notices_for(conn, recipient, n))
+    }
+
+    fn due_notices(&self, now: DateTime<Utc>, audiences: &[Audience], n: usize) -> Result<Vec<StoredNotice>> {
+        self.read(|conn| outbox::due(conn, now, audiences, n))
+    }
+
+    fn notice_delivered(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        outbox::delivered(&self.writer(), id, at)
+    }
+
+    fn notice_failed(&self, id: &str, attempts: u32, next: DateTime<Utc>, error: &str, dead: bool) -> Result<()> {
+        outbox::failed(&self.writer(), id, attempts, next, error, dead)
+    }
+
+    fn dead_notices(&self, n: usize) -> Result<Vec<StoredNotice>> {
+        self.read(|conn| outbox::dead(conn, n))
+    }
+
+    fn replay_notice(&self, id: &str, now: DateTime<Utc>) -> Result<Option<(bool, StoredNotice)>> {
+        outbox::replay(&self.writer(), id, now)
+    }
+
+    fn notice_backlog(&self) -> Result<u64> {
+        self.read(|conn| outbox::backlog(conn))
     }
 }

@@ -1101,3 +1101,6 @@ fn sqlite_commit_throughput() {
 mod review;
 #[path = "suite/tamper.rs"]
 mod tamper;
+
+#[path = "suite/outbox.rs"]
+mod outbox;

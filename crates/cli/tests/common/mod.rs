@@ -1,0 +1,45 @@
+//! Running `steward serve` as a process, for tests that kill and restart it.
+#![allow(dead_code)] // Each test binary uses a part.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `steward serve` on `dir` and `port`, once it answers `/healthz`.
+pub fn serve(dir: &std::path::Path, port: u16) -> Child {
+    serve_with(dir, port, |c| c)
+}
+
+/// [`serve`], with more arguments or environment set by `more`.
+pub fn serve_with(dir: &std::path::Path, port: u16, more: impl FnOnce(&mut Command) -> &mut Command) -> Child {
+    let mut command = Command::new(STEWARD);
+    command
+        .args(["serve", "--data-dir"])
+        .arg(dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = more(&mut command).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_ok_and(|r| r.status().is_success()) {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start");
+}
+
+/// A key of `role` for the store in `dir`.
+pub fn key(dir: &std::path::Path, role: &str) -> String {
+    let out = Command::new(STEWARD).args(["keys", "create", "--role", role, "--data-dir"]).arg(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
