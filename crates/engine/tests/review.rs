@@ -159,3 +159,40 @@ fn the_policy_routes_a_widely_reported_case_on_a_large_account() {
         assert_eq!((case.queue.as_str(), case.reporters), ("high-reach", 3));
     }
 }
+
+#[test]
+fn appeals_close_with_their_window_and_escalations_and_comments_are_logged() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    for s in stores::all() {
+        eprintln!("-- {}", s.store.backend());
+        let clock = Arc::new(AtomicI64::new(t0().timestamp()));
+        let read = clock.clone();
+        let options = EngineOptions {
+            clock: Arc::new(move || Utc.timestamp_opt(read.load(Ordering::SeqCst), 0).unwrap()),
+            ..Default::default()
+        };
+        let policy = Arc::new(Policy::parse(POLICY, "review.toml", &steward_engine::schema()).unwrap());
+        let mut engine = Engine::open(s.store.clone(), policy, options).unwrap();
+        let d = ai_post(&mut engine, "e1").decisions[0].clone();
+        // The window is the policy's (180 days by default): a day after it, the appeal is refused.
+        let late = (d.appeal.until - t0()).num_seconds() + 86_400;
+        clock.fetch_add(late, Ordering::SeqCst);
+        let refused = engine.file_appeal(&d.id, "a1", "too late?");
+        assert!(matches!(refused, Err(ReviewError::Unprocessable(ref m)) if m.contains("window")), "{refused:?}");
+        let none = engine.file_appeal("no@such", "a1", "?");
+        assert!(matches!(none, Err(ReviewError::NotFound(_))), "{none:?}");
+        // A comment needs no claim; escalating hands the case on and lets go of the claim.
+        let case = s.store.cases(Some("ai"), None, 10).unwrap().remove(0);
+        let note = CaseAction::Comment { text: "looks staged".into(), visibility: steward_model::Visibility::Internal };
+        let case = engine.act(&case.id, case.version, "k_m1", note).unwrap();
+        let case = engine.act(&case.id, case.version, "k_m1", CaseAction::Claim {}).unwrap();
+        let up = CaseAction::Escalate { reason: "needs a senior look".into(), queue: None };
+        let case = engine.act(&case.id, case.version, "k_m1", up).unwrap();
+        assert_eq!((case.state, case.queue.as_str(), case.claim.is_none()), (CaseState::Escalated, "escalated", true));
+        let next = engine.claim_next("escalated", "k_senior").unwrap().unwrap();
+        assert_eq!(next.id, case.id);
+        let log: Vec<String> = s.store.case_entries(&case.id).unwrap().into_iter().map(|e| e.action).collect();
+        assert_eq!(log, ["decision", "commented", "claimed", "escalated", "claimed"]);
+        steward_store::audit::verify(s.store.as_ref()).unwrap();
+    }
+}

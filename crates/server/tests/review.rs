@@ -122,7 +122,8 @@ fn a_case_is_claimed_decided_and_appealed_by_people() {
     // The account was told of the decision, and of the appeal's outcome; the reporter of
     // the report upheld, of that.
     let (_, told) = s.get(Some(Role::Ingest), "/v1/notices?account=acct-1");
-    let mut kinds: Vec<&str> = told["notices"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    let mut kinds: Vec<&str> =
+        told["notices"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
     kinds.sort();
     assert_eq!(kinds, ["appeal_outcome", "case_outcome", "case_outcome", "decision"], "{told}");
     let (_, told) = s.get(Some(Role::Ingest), "/v1/notices?account=u-9");

@@ -482,7 +482,7 @@ mod tests {
     fn a_version_filled_in_below_the_highest_applied_is_still_pending() {
         let versions = |ms: Vec<&Migration>| ms.iter().map(|m| m.version).collect::<Vec<_>>();
         assert_eq!(versions(pending(&[])), MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
-        assert_eq!(versions(pending(&[1, 2, 3, 4, 5, 6])), vec![8]);
+        assert_eq!(versions(pending(&[1, 2, 3, 4, 5, 6])), vec![7, 8]);
         // A store that ran 8 before 7 existed (or was merged): 7 is applied, 8 is not again.
         let all_but_five: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).filter(|v| *v != 5).collect();
         assert_eq!(versions(pending(&all_but_five)), vec![5]);
