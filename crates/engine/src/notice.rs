@@ -2,8 +2,8 @@
 //! cause, so it is stored if and only if the cause is (the transactional outbox), and its id
 //! comes from the cause, so committing the cause again makes no second notice.
 //!
-//! [`decision`] makes the notice of a live decision to its subject account, carrying the
-//! statement of reasons; [`outcome`] makes the notice of a case, appeal or report outcome.
+//! [`decision`] makes the notice of a live decision to its subject account, which carries
+//! the decision's statement of reasons ([`Decision::statement_of_reasons`]) when it is read; [`outcome`] makes the notice of a case, appeal or report outcome.
 //!
 //! ```
 //! use steward_engine::notice;
@@ -17,7 +17,7 @@
 //! [`Batch`]: steward_store::Batch
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use steward_model::{Audience, Decision, Notice, NoticeKind};
 
 /// The notice of a live decision to the account it concerns, or `None` for a shadow
@@ -34,48 +34,10 @@ pub fn decision(d: &Decision) -> Option<Notice> {
         kind: NoticeKind::Decision,
         subject: d.id.clone(),
         created_at: d.decided_at,
-        body: statement_of_reasons(d),
+        // The statement of reasons is the decision's, which is stored: it is written out
+        // when the notice is read or sent rather than kept twice.
+        body: Value::Null,
     })
-}
-
-/// What a decision's notice tells: the decision, the ground and category, the facts relied
-/// on, the explanation, the enforcement with its start and end, the credit deducted, whether
-/// it was automated, and how and until when to appeal.
-pub fn statement_of_reasons(d: &Decision) -> Value {
-    let restrictions: Vec<Value> = d
-        .restrictions
-        .iter()
-        .map(|r| {
-            let mut v = json!({ "kind": r.kind, "start": r.start, "end": r.end });
-            if let Some(post) = &r.post_id {
-                v["post_id"] = json!(post);
-            }
-            if !r.detail.is_empty() {
-                v["detail"] = json!(r.detail);
-            }
-            v
-        })
-        .collect();
-    let mut body = json!({
-        "decision_id": d.id,
-        "decided_at": d.decided_at,
-        "policy_version": d.policy_version,
-        "rule_id": d.rule_id,
-        "ground": d.ground,
-        "category": d.category,
-        "facts": d.facts,
-        "explanation": d.explanation,
-        "actions": d.actions,
-        "restrictions": restrictions,
-        "credit_deducted": d.credit_deducted,
-        "automated_detection": d.automated_detection,
-        "automated_decision": d.automated_decision,
-        "appeal": d.appeal,
-    });
-    if let Some(post) = &d.post_id {
-        body["post_id"] = json!(post);
-    }
-    body
 }
 
 /// The notice of an outcome: the `n`th of its `kind` about `subject` (the case, appeal or
@@ -104,6 +66,7 @@ pub fn outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use steward_model::{Appeal, Restriction, RestrictionKind};
 
     fn decided(shadow: bool, account: Option<&str>) -> Decision {
@@ -143,13 +106,14 @@ mod tests {
         let d = decided(false, Some("a1"));
         let n = decision(&d).unwrap();
         assert_eq!((n.id.as_str(), n.recipient.as_str(), n.subject.as_str()), ("decision:ai@e1", "a1", "ai@e1"));
+        let body = d.statement_of_reasons();
         assert_eq!(
-            n.body["restrictions"][0],
+            body["restrictions"][0],
             json!({"kind": "posting", "start": d.decided_at, "end": d.restrictions[0].end})
         );
-        assert_eq!(n.body["appeal"]["until"], json!(d.appeal.until));
-        assert_eq!(n.body["post_id"], "p1");
-        assert_eq!(n.body["credit_deducted"], 2);
+        assert_eq!(body["appeal"]["until"], json!(d.appeal.until));
+        assert_eq!(body["post_id"], "p1");
+        assert_eq!(body["credit_deducted"], 2);
     }
 
     #[test]

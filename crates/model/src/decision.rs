@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// What a policy rule may do. In policy files: `{ type = "restrict_posting", days = 15 }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -221,6 +221,49 @@ pub struct Decision {
     /// enforced and no one is told. Left out (false) for live decisions.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+}
+
+impl Decision {
+    /// What a decision's notice tells: the decision, the ground and category, the facts relied
+    /// on, the explanation, the enforcement with its start and end, the credit deducted, whether
+    /// it was automated, and how and until when to appeal.
+    pub fn statement_of_reasons(&self) -> Value {
+        let d = self;
+        let restrictions: Vec<Value> = d
+            .restrictions
+            .iter()
+            .map(|r| {
+                let mut v = json!({ "kind": r.kind, "start": r.start, "end": r.end });
+                if let Some(post) = &r.post_id {
+                    v["post_id"] = json!(post);
+                }
+                if !r.detail.is_empty() {
+                    v["detail"] = json!(r.detail);
+                }
+                v
+            })
+            .collect();
+        let mut body = json!({
+            "decision_id": d.id,
+            "decided_at": d.decided_at,
+            "policy_version": d.policy_version,
+            "rule_id": d.rule_id,
+            "ground": d.ground,
+            "category": d.category,
+            "facts": d.facts,
+            "explanation": d.explanation,
+            "actions": d.actions,
+            "restrictions": restrictions,
+            "credit_deducted": d.credit_deducted,
+            "automated_detection": d.automated_detection,
+            "automated_decision": d.automated_decision,
+            "appeal": d.appeal,
+        });
+        if let Some(post) = &d.post_id {
+            body["post_id"] = json!(post);
+        }
+        body
+    }
 }
 
 /// Derives a decision id that is the same every time for the same event and rule. Rule ids

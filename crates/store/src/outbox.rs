@@ -63,6 +63,14 @@ CREATE INDEX notices_dead ON notices (seq) WHERE state = 'dead';
 
 const COLUMNS: &str = "id, recipient, audience, kind, subject, created_at, body, state, attempts, next_attempt_at, last_error, delivered_at";
 
+/// The body of a decision notice's decision, after [`COLUMNS`]: a decision notice keeps no
+/// body of its own, its statement of reasons being the stored decision's.
+macro_rules! decision_body {
+    ($body:literal) => {
+        concat!(", (SELECT ", $body, " FROM decisions d WHERE notices.kind = 'decision' AND d.id = notices.subject)")
+    };
+}
+
 /// A notice row's columns, read by either backend, in [`COLUMNS`] order.
 struct NoticeRow {
     id: String,
@@ -77,6 +85,8 @@ struct NoticeRow {
     next_attempt_at: DateTime<Utc>,
     last_error: Option<String>,
     delivered_at: Option<DateTime<Utc>>,
+    /// The decision of a decision notice, as stored.
+    decision: Option<String>,
 }
 
 impl NoticeRow {
@@ -85,8 +95,11 @@ impl NoticeRow {
         let audience = Audience::parse(&self.audience).ok_or_else(|| corrupt("audience", &self.audience))?;
         let kind = NoticeKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?;
         let state = DeliveryState::parse(&self.state).ok_or_else(|| corrupt("state", &self.state))?;
-        let body = serde_json::from_str(&self.body)
-            .map_err(|e| StoreError::Corrupt(format!("notice {}: body is not JSON: {e}", self.id)))?;
+        let body = match &self.decision {
+            Some(decision) => crate::rows::decision_from_json(decision)?.statement_of_reasons(),
+            None => serde_json::from_str(&self.body)
+                .map_err(|e| StoreError::Corrupt(format!("notice {}: body is not JSON: {e}", self.id)))?,
+        };
         Ok(StoredNotice {
             delivery: Delivery {
                 state,
@@ -124,10 +137,12 @@ fn merge_due(mut heads: Vec<StoredNotice>, n: usize) -> Vec<StoredNotice> {
 /// The oldest pending notice of each recipient of one audience, if due by the first
 /// parameter; the audience is the second, the limit the third.
 macro_rules! due_sql {
-    ($p1:literal, $p2:literal, $p3:literal) => {
+    ($p1:literal, $p2:literal, $p3:literal, $decision:expr) => {
         concat!(
             "SELECT id, recipient, audience, kind, subject, created_at, body, state, attempts, next_attempt_at, ",
-            "last_error, delivered_at FROM notices WHERE seq IN (SELECT min(seq) FROM notices ",
+            "last_error, delivered_at",
+            $decision,
+            " FROM notices WHERE seq IN (SELECT min(seq) FROM notices ",
             "WHERE state = 'pending' AND audience = ",
             $p2,
             " GROUP BY recipient) AND next_attempt_at <= ",
@@ -146,6 +161,8 @@ pub(crate) mod sqlite {
     use super::*;
     use crate::sqlite_store::{collect, insert_rows, limit, micros, opt_time, time};
 
+    const DECISION: &str = decision_body!("d.body");
+
     fn row(r: &Row<'_>) -> Result<StoredNotice> {
         NoticeRow {
             id: r.get(0)?,
@@ -160,6 +177,7 @@ pub(crate) mod sqlite {
             next_attempt_at: time(r.get(9)?)?,
             last_error: r.get(10)?,
             delivered_at: opt_time(r.get(11)?)?,
+            decision: r.get(12)?,
         }
         .into_notice()
     }
@@ -191,7 +209,7 @@ pub(crate) mod sqlite {
     }
 
     pub(crate) fn notices_for(conn: &Connection, recipient: &str, n: usize) -> Result<Vec<StoredNotice>> {
-        let sql = format!("SELECT {COLUMNS} FROM notices WHERE recipient = ?1 ORDER BY seq DESC LIMIT ?2");
+        let sql = format!("SELECT {COLUMNS}{DECISION} FROM notices WHERE recipient = ?1 ORDER BY seq DESC LIMIT ?2");
         collect(conn, &sql, params![recipient, limit(n)], row)
     }
 
@@ -203,13 +221,18 @@ pub(crate) mod sqlite {
     ) -> Result<Vec<StoredNotice>> {
         let mut heads = Vec::new();
         for a in audiences {
-            heads.extend(collect(conn, due_sql!("?1", "?2", "?3"), params![micros(now), a.as_str(), limit(n)], row)?);
+            heads.extend(collect(
+                conn,
+                due_sql!("?1", "?2", "?3", decision_body!("d.body")),
+                params![micros(now), a.as_str(), limit(n)],
+                row,
+            )?);
         }
         Ok(merge_due(heads, n))
     }
 
     pub(crate) fn dead(conn: &Connection, n: usize) -> Result<Vec<StoredNotice>> {
-        let sql = format!("SELECT {COLUMNS} FROM notices WHERE state = 'dead' ORDER BY seq DESC LIMIT ?1");
+        let sql = format!("SELECT {COLUMNS}{DECISION} FROM notices WHERE state = 'dead' ORDER BY seq DESC LIMIT ?1");
         collect(conn, &sql, [limit(n)], row)
     }
 
@@ -251,7 +274,7 @@ pub(crate) mod sqlite {
                 "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1 AND state = 'dead'",
             )?
             .execute(params![id, micros(now)])?;
-        let notice = collect(conn, &format!("SELECT {COLUMNS} FROM notices WHERE id = ?1"), [id], row)?.pop();
+        let notice = collect(conn, &format!("SELECT {COLUMNS}{DECISION} FROM notices WHERE id = ?1"), [id], row)?.pop();
         Ok(notice.map(|n| (replayed == 1, n)))
     }
 }
@@ -261,6 +284,8 @@ pub(crate) mod postgres {
     use ::postgres::{GenericClient, Row, Transaction};
 
     use super::*;
+
+    const DECISION: &str = decision_body!("d.body::text");
 
     fn row(r: &Row) -> Result<StoredNotice> {
         NoticeRow {
@@ -276,6 +301,7 @@ pub(crate) mod postgres {
             next_attempt_at: r.get(9),
             last_error: r.get(10),
             delivered_at: r.get(11),
+            decision: r.get(12),
         }
         .into_notice()
     }
@@ -314,7 +340,7 @@ pub(crate) mod postgres {
     }
 
     pub(crate) fn notices_for(c: &mut impl GenericClient, recipient: &str, n: usize) -> Result<Vec<StoredNotice>> {
-        let sql = format!("SELECT {COLUMNS} FROM notices WHERE recipient = $1 ORDER BY seq DESC LIMIT $2");
+        let sql = format!("SELECT {COLUMNS}{DECISION} FROM notices WHERE recipient = $1 ORDER BY seq DESC LIMIT $2");
         rows(c.query(&sql, &[&recipient, &limit(n)])?)
     }
 
@@ -326,13 +352,16 @@ pub(crate) mod postgres {
     ) -> Result<Vec<StoredNotice>> {
         let mut heads = Vec::new();
         for a in audiences {
-            heads.extend(rows(c.query(due_sql!("$1", "$2", "$3"), &[&now, &a.as_str(), &limit(n)])?)?);
+            heads.extend(rows(c.query(
+                due_sql!("$1", "$2", "$3", decision_body!("d.body::text")),
+                &[&now, &a.as_str(), &limit(n)],
+            )?)?);
         }
         Ok(merge_due(heads, n))
     }
 
     pub(crate) fn dead(c: &mut impl GenericClient, n: usize) -> Result<Vec<StoredNotice>> {
-        let sql = format!("SELECT {COLUMNS} FROM notices WHERE state = 'dead' ORDER BY seq DESC LIMIT $1");
+        let sql = format!("SELECT {COLUMNS}{DECISION} FROM notices WHERE state = 'dead' ORDER BY seq DESC LIMIT $1");
         rows(c.query(&sql, &[&limit(n)])?)
     }
 
@@ -376,7 +405,7 @@ pub(crate) mod postgres {
             "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1 AND state = 'dead'",
             &[&id, &now],
         )?;
-        let notice = c.query_opt(&format!("SELECT {COLUMNS} FROM notices WHERE id = $1"), &[&id])?;
+        let notice = c.query_opt(&format!("SELECT {COLUMNS}{DECISION} FROM notices WHERE id = $1"), &[&id])?;
         Ok(notice.as_ref().map(row).transpose()?.map(|n| (replayed == 1, n)))
     }
 }
