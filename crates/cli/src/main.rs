@@ -238,7 +238,8 @@ enum RegistryCommand {
 enum PolicyCommand {
     /// Validate a policy file: syntax, rules, actions, signals and fields, CEL conditions
     /// and reason templates, and what each condition may cost against the budget of a rule.
-    /// Prints every error with its line, or each rule's estimated cost.
+    /// Prints every error with its line; or each rule's and route's estimated cost, the
+    /// review queues and the routes.
     Check { file: PathBuf },
 }
 
@@ -348,13 +349,24 @@ fn load_policy(
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Output piped into `head` and the like ends quietly when the reader goes, as other
+    // command-line tools do, rather than as a panic on the next write. Not for commands that
+    // hold sockets (serving, the demo, benchmarks), which must see a peer that has gone as
+    // an error on that socket, not die of it.
+    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. } | Command::Bench { .. }) {
+        // SAFETY: setting a signal's disposition to its default before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| "warn,steward=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -434,15 +446,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!(
                         "estimated cost of each rule, in steps an event (budget {budget}; a step is about 0.1 µs):"
                     );
-                    let width = p.rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
-                    for r in &p.rules {
-                        let share = 100.0 * r.cost() as f64 / budget.max(1) as f64;
-                        println!(
-                            "  {:<width$}  line {:>4}  {:>6} steps  {share:6.2}% of the budget",
-                            r.id,
-                            r.line(),
-                            r.cost()
-                        );
+                    let costs: Vec<_> = (p.rules.iter().map(|r| (&r.id, r.line(), r.cost())))
+                        .chain(p.routes.iter().map(|r| (&r.id, r.line(), r.cost())))
+                        .collect();
+                    let width = costs.iter().map(|(id, ..)| id.len()).max().unwrap_or(0);
+                    for (id, line, cost) in costs {
+                        let share = 100.0 * cost as f64 / budget.max(1) as f64;
+                        println!("  {id:<width$}  line {line:>4}  {cost:>6} steps  {share:6.2}% of the budget");
+                    }
+                    println!("review queues (claims last the minutes shown; routes are tried in order):");
+                    for q in p.queues() {
+                        let kind = if q.built_in { "built in" } else { "declared" };
+                        println!("  {:<24} {:>3} min  {kind:<8}  {}", q.id, q.claim_minutes, q.description);
+                    }
+                    for r in &p.routes {
+                        println!("  route {} (line {}) → {}: {}", r.id, r.line(), r.queue, r.when());
                     }
                     Ok(ExitCode::SUCCESS)
                 }

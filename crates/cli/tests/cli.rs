@@ -143,6 +143,9 @@ fn policy_check_accepts_the_default_and_names_lines_of_errors() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("budget 50000"), "{stdout}");
     assert!(stdout.lines().any(|l| l.trim_start().starts_with("ai-unlabelled") && l.contains(" steps ")), "{stdout}");
+    // The review queues with their claim time, and the routes in order.
+    assert!(stdout.lines().any(|l| l.trim_start().starts_with("appeals") && l.contains(" min ")), "{stdout}");
+    assert!(stdout.contains("route reported-high-reach (line "), "{stdout}");
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
