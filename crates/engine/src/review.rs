@@ -81,23 +81,29 @@ fn settle(reports: Vec<CaseReport>, to: ReportState, only: &[String]) -> Vec<Cas
 }
 
 impl Engine {
-    /// The subject's case not resolved, as the batch being prepared leaves it.
+    /// The human loop's writes not in the store yet, oldest first: those of batches being
+    /// committed (streamed ingest), then the batch being prepared.
+    fn pending_reviews<'a>(&'a self, batch: &'a Batch) -> impl Iterator<Item = &'a ReviewWrite> {
+        self.in_flight.iter().flat_map(|f| f.batch.review.iter()).chain(&batch.review)
+    }
+
+    /// The subject's case not resolved, as the batches not yet stored leave it.
     fn open_case_in(&self, subject: &Subject, batch: &Batch) -> Result<Option<Case>, EngineError> {
-        let pending = batch.review.iter().rev().find_map(|w| match w {
-            ReviewWrite::Case(c) if c.subject == *subject => Some(c.clone()),
-            _ => None,
+        let pending = self.pending_reviews(batch).fold(None, |last, w| match w {
+            ReviewWrite::Case(c) if c.subject == *subject => Some(c),
+            _ => last,
         });
         match pending {
             Some(c) if c.state == CaseState::Resolved => Ok(None),
-            Some(c) => Ok(Some(c)),
+            Some(c) => Ok(Some(c.clone())),
             None => Ok(self.store.open_case(subject)?),
         }
     }
 
-    /// The reports of a case, as the batch being prepared leaves them.
+    /// The reports of a case, as the batches not yet stored leave them.
     fn reports_in(&self, case_id: &str, batch: &Batch) -> Result<Vec<CaseReport>, EngineError> {
         let mut reports = self.store.case_reports(case_id)?;
-        for w in &batch.review {
+        for w in self.pending_reviews(batch) {
             if let ReviewWrite::Report(r) = w
                 && r.case_id.as_deref() == Some(case_id)
             {
@@ -229,18 +235,26 @@ impl Engine {
         now: DateTime<Utc>,
         batch: &mut Batch,
     ) -> Result<(), EngineError> {
-        let subject = match (&d.post_id, &d.account_id) {
-            (Some(post), _) => Subject::new(SubjectKind::Post, post),
-            (None, Some(account)) => Subject::new(SubjectKind::Account, account),
-            (None, None) => return Ok(()),
+        // A decision about a post of a campaign is reviewed with the campaign's others: one
+        // case gathers them, however many accounts posted.
+        let campaign =
+            d.facts["signals"].as_array().into_iter().flatten().find_map(|s| s["evidence"]["campaign"].as_str());
+        let subject = match (campaign, &d.post_id, &d.account_id) {
+            (Some(campaign), ..) => Subject::new(SubjectKind::Campaign, campaign),
+            (None, Some(post), _) => Subject::new(SubjectKind::Post, post),
+            (None, None, Some(account)) => Subject::new(SubjectKind::Account, account),
+            (None, None, None) => return Ok(()),
         };
+        let one_account = if campaign.is_some() { None } else { d.account_id.as_deref() };
         let mut case = match self.open_case_in(&subject, batch)? {
             Some(c) => c,
-            None => self.new_case(subject, &d.id, queue, d.account_id.as_deref(), now),
+            None => self.new_case(subject, &d.id, queue, one_account, now),
         };
         if case.decisions.contains(&d.id) {
             return Ok(());
         }
+        let followers = d.account_id.as_deref().and_then(|a| self.state.accounts.get(a)).map_or(0, |a| a.followers);
+        case.reach = case.reach.max(followers);
         if case.queue == REPORTS_QUEUE {
             case.queue = queue.to_string();
         }
@@ -826,12 +840,30 @@ fn outcome_notices(case: &Case, batch: &mut Batch, now: DateTime<Utc>) {
             _ => {}
         }
     }
-    if case.state == CaseState::Resolved
-        && let Some(account) = &case.account_id
-    {
+    if case.state == CaseState::Resolved {
+        // The case's account, and every account whose decision it reversed (a campaign's).
+        let mut accounts: Vec<&String> = case.account_id.iter().collect();
+        for w in &batch.review {
+            if let ReviewWrite::Reversal(r) = w
+                && let Some(a) = &r.account_id
+                && !accounts.contains(&a)
+            {
+                accounts.push(a);
+            }
+        }
         let body = json!({ "case_id": case.id, "subject": case.subject, "outcome": case.outcome,
             "decisions": case.decisions, "reason": last_reason(batch) });
-        notices.push(notice::outcome(NoticeKind::CaseOutcome, &case.id, n, Audience::Account, account, now, body));
+        for account in accounts {
+            notices.push(notice::outcome(
+                NoticeKind::CaseOutcome,
+                &case.id,
+                n,
+                Audience::Account,
+                account,
+                now,
+                body.clone(),
+            ));
+        }
     }
     batch.notices.extend(notices);
 }

@@ -410,6 +410,11 @@ fn a_campaign_labels_every_copy_once_and_survives_a_restart() {
         let summary = store.entity("campaign", "campaign-cp4").unwrap().expect("campaign stored");
         let summary: serde_json::Value = serde_json::from_str(&summary.body).unwrap();
         assert_eq!((summary["accounts"].as_u64(), summary["posts"].as_u64()), (Some(5), Some(5)));
+        // One case gathers the campaign's decisions for review.
+        let subject = steward_model::Subject::new(steward_model::SubjectKind::Campaign, "campaign-cp4");
+        let case = store.open_case(&subject).unwrap().expect("the campaign is under review");
+        assert_eq!((case.queue.as_str(), case.decisions.len()), ("campaigns", 5));
+        assert_eq!(store.cases(Some("campaigns"), None, 100).unwrap().len(), 1);
 
         // After a restart the detector has its window back: the sixth copy joins the same
         // campaign, and only it is decided on.
