@@ -14,7 +14,7 @@ use steward_model::{
     AppealFiled, AppealState, Audience, Case, CaseAction, CaseEntry, CaseReport, CaseState, Claim, Decision, Event,
     NoticeKind, Report, ReportState, ReporterMute, Reversal, Subject, SubjectKind, Visibility, parse_event,
 };
-use steward_store::{AuditRecord, Batch, ReviewWrite};
+use steward_store::{AuditRecord, Batch, ReviewWrite, Store, StoreError};
 
 use steward_policy::{
     CaseInput, DEFAULT_CLAIM_MINUTES, QUEUE_APPEALS as APPEALS_QUEUE, QUEUE_ESCALATED as ESCALATED_QUEUE,
@@ -383,19 +383,7 @@ impl Engine {
     /// Who took part in the decisions of a case: the people who acted on any case of its
     /// subject that held one of them (claims alone are not taking part).
     fn participants(&self, case: &Case) -> Result<HashSet<String>, EngineError> {
-        let mut people = HashSet::new();
-        let acting = ["upheld", "overturned", "modified", "escalated", "commented", "reports_dismissed"];
-        for c in self.store.subject_cases(&case.subject, 1000)? {
-            if !c.decisions.iter().any(|d| case.decisions.contains(d)) {
-                continue;
-            }
-            for e in self.store.case_entries(&c.id)? {
-                if e.actor != ENGINE_ACTOR && acting.contains(&e.action.as_str()) {
-                    people.insert(e.actor);
-                }
-            }
-        }
-        Ok(people)
+        Ok(participants(self.store.as_ref(), case)?)
     }
 
     /// Carries out a moderator's action on case `case_id` at `version`. Returns the case as
@@ -939,4 +927,22 @@ fn resolve(case: &mut Case, outcome: &str, now: DateTime<Utc>) {
     case.claim = None;
     case.resolved_at = Some(now);
     case.outcome = Some(outcome.to_string());
+}
+
+/// The people who took part in the decisions of `case` (acted on a case that held one of
+/// them): an appeal of those decisions goes to someone else.
+pub fn participants(store: &dyn Store, case: &Case) -> Result<HashSet<String>, StoreError> {
+    let mut people = HashSet::new();
+    let acting = ["upheld", "overturned", "modified", "escalated", "commented", "reports_dismissed"];
+    for c in store.subject_cases(&case.subject, 1000)? {
+        if !c.decisions.iter().any(|d| case.decisions.contains(d)) {
+            continue;
+        }
+        for e in store.case_entries(&c.id)? {
+            if e.actor != ENGINE_ACTOR && acting.contains(&e.action.as_str()) {
+                people.insert(e.actor);
+            }
+        }
+    }
+    Ok(people)
 }

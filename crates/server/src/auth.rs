@@ -196,13 +196,17 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <key>`"))?;
-        let hash = hash_key(key);
-        if let Some(answer) = state.keys.in_memory(&hash) {
-            return answer;
-        }
-        let (keys, store) = (state.keys.clone(), state.store.clone());
-        crate::routes::blocking(move || keys.look_up(store.as_ref(), &hash)).await?
+        resolve(state, hash_key(key)).await
     }
+}
+
+/// The caller whose key has `hash`: from memory when it can, else from the store.
+pub(crate) async fn resolve(state: &AppState, hash: String) -> Result<Caller, ApiError> {
+    if let Some(answer) = state.keys.in_memory(&hash) {
+        return answer;
+    }
+    let (keys, store) = (state.keys.clone(), state.store.clone());
+    crate::routes::blocking(move || keys.look_up(store.as_ref(), &hash)).await?
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ mod answer;
 pub mod auth;
 mod campaigns;
 mod connections;
+pub mod console;
 pub mod deliver;
 pub mod extract;
 mod ingest;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub keys: auth::KeyCache,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Console sign-ins.
+    pub sessions: console::Sessions,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             keys: auth::KeyCache::default(),
             metrics,
             limits,
+            sessions: console::Sessions::default(),
         }
     }
 
@@ -122,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))
+        .merge(console::router())
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(max_body))

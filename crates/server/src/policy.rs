@@ -124,7 +124,7 @@ fn view(
     }
 }
 
-async fn current_view(state: &AppState) -> Result<PolicyView, ApiError> {
+pub(crate) async fn current_view(state: &AppState) -> Result<PolicyView, ApiError> {
     let (store, policy) = (state.store.clone(), state.policy());
     blocking(move || {
         let hits = store.rule_hits()?;
@@ -277,12 +277,17 @@ pub async fn rearm(
     Path(id): Path<String>,
 ) -> Result<Json<Rearmed>, ApiError> {
     caller.require(Role::can_administer, "re-arm a rule")?;
+    Ok(Json(rearm_rule(&state, &caller, id).await?))
+}
+
+/// Re-arms rule `id` for `caller` (the API and the console).
+pub(crate) async fn rearm_rule(state: &AppState, caller: &Caller, id: String) -> Result<Rearmed, ApiError> {
     if state.policy().rule(&id).is_none() {
         return Err(ApiError::not_found(format!("the policy in force has no rule {id:?}")));
     }
     let (rule, by) = (id.clone(), caller.key_id.clone());
-    let trip = on_engine(&state, move |engine| engine.rearm(&rule, &by)).await?.ok_or_else(|| {
+    let trip = on_engine(state, move |engine| engine.rearm(&rule, &by)).await?.ok_or_else(|| {
         ApiError::new(StatusCode::CONFLICT, format!("rule {id:?}: its circuit breaker has not tripped"))
     })?;
-    Ok(Json(Rearmed { rule_id: id, was: trip_view(&trip) }))
+    Ok(Rearmed { rule_id: id, was: trip_view(&trip) })
 }

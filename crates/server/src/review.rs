@@ -26,7 +26,7 @@ use crate::routes::{blocking, ingest_error};
 use crate::{ApiError, AppState, ErrorBody};
 
 /// Runs a review change on the engine thread.
-async fn on_engine<T: Send + 'static>(
+pub(crate) async fn on_engine<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut steward_engine::Engine) -> Result<T, ReviewError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -243,23 +243,7 @@ pub async fn get_case(
 ) -> Result<Json<CaseView>, ApiError> {
     caller.require(Role::can_read, "read cases")?;
     let store = state.store.clone();
-    let view = blocking(move || -> Result<Option<CaseView>, steward_store::StoreError> {
-        let Some(case) = store.case(&id)? else { return Ok(None) };
-        let mut appeals = Vec::new();
-        for a in &case.appeals {
-            appeals.extend(store.appeal(a)?);
-        }
-        let mut decisions = Vec::new();
-        for d in &case.decisions {
-            if let Some(d) = store.decision(d)? {
-                decisions.push(decision_view(store.as_ref(), d)?);
-            }
-        }
-        let log = store.case_entries(&case.id)?;
-        let reports = store.case_reports(&case.id)?;
-        Ok(Some(CaseView { case, log, reports, appeals, decisions }))
-    })
-    .await??;
+    let view = blocking(move || case_view(store.as_ref(), &id)).await??;
     view.map(Json).ok_or_else(|| ApiError::not_found("no such case"))
 }
 
@@ -340,6 +324,27 @@ pub async fn get_appeal(
     let lookup = id.clone();
     let appeal = blocking(move || store.appeal(&lookup)).await??;
     appeal.map(Json).ok_or_else(|| ApiError::not_found(format!("no appeal {id:?}")))
+}
+
+/// Case `id` with everything about it, from the store.
+pub(crate) fn case_view(
+    store: &dyn steward_store::Store,
+    id: &str,
+) -> Result<Option<CaseView>, steward_store::StoreError> {
+    let Some(case) = store.case(id)? else { return Ok(None) };
+    let mut appeals = Vec::new();
+    for a in &case.appeals {
+        appeals.extend(store.appeal(a)?);
+    }
+    let mut decisions = Vec::new();
+    for d in &case.decisions {
+        if let Some(d) = store.decision(d)? {
+            decisions.push(decision_view(store, d)?);
+        }
+    }
+    let log = store.case_entries(&case.id)?;
+    let reports = store.case_reports(&case.id)?;
+    Ok(Some(CaseView { case, log, reports, appeals, decisions }))
 }
 
 /// A decision with what people made of it: its appeals and their outcomes, and its

@@ -4,26 +4,10 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{Server, ai_post, start_with};
+use common::{Server, ai_post, start_ai_review as server};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use steward_model::Role;
-use steward_server::Limits;
-
-/// The default policy with the AI rule also restricting posting and asking for review.
-fn server() -> Server {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/default.toml")).unwrap();
-    let text = text.replacen(
-        "  { type = \"deduct_credit\", points = 1 },\n]",
-        "  { type = \"deduct_credit\", points = 1 },\n  { type = \"restrict_posting\", days = 7 },\n  { type = \"queue_review\", queue = \"ai\" },\n]",
-        1,
-    );
-    let text = format!("{text}\n[[queues]]\nid = \"ai\"\ndescription = \"AI posts without the label\"\n");
-    let policy = steward_policy::Policy::parse(&text, "test.toml", &steward_engine::schema()).unwrap();
-    start_with(Limits::default(), Arc::new(policy))
-}
 
 fn post_json(s: &Server, role: Role, path: &str, body: Value) -> (StatusCode, Value) {
     s.send(role, path, "application/json", body.to_string())

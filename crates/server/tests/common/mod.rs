@@ -102,3 +102,16 @@ pub fn ai_post(id: &str, account: &str) -> Value {
         "kind": "video", "text": "AI 生成的熊猫视频", "created_at": now(),
         "ai_generated": {"declared": true, "implicit_label": true}, "explicit_label": false}})
 }
+
+/// The default policy with the AI rule also restricting posting and asking for review.
+pub fn start_ai_review() -> Server {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/default.toml")).unwrap();
+    let text = text.replacen(
+        "  { type = \"deduct_credit\", points = 1 },\n]",
+        "  { type = \"deduct_credit\", points = 1 },\n  { type = \"restrict_posting\", days = 7 },\n  { type = \"queue_review\", queue = \"ai\" },\n]",
+        1,
+    );
+    let text = format!("{text}\n[[queues]]\nid = \"ai\"\ndescription = \"AI posts without the label\"\n");
+    let policy = steward_policy::Policy::parse(&text, "test.toml", &steward_engine::schema()).unwrap();
+    start_with(steward_server::Limits::default(), Arc::new(policy))
+}
