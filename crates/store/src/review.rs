@@ -77,6 +77,21 @@ fn count_queues(
 /// Free cases and cases whose claim has lapsed, highest rank first, at most `n`. Each
 /// kind has an index of its own: claimed cases, at the top of a queue while they are
 /// worked, are never scanned past to find a free one.
+/// The cases of a queue, a state, both or neither, in rank order: one query for each, so
+/// that each is a range of its own index (a filter written `? IS NULL OR ...` would use
+/// none). `param(i)` writes the i-th parameter (`?1`, `$1`).
+fn cases_query(queue: bool, state: bool, param: impl Fn(usize) -> String) -> String {
+    let mut filters = Vec::new();
+    if queue {
+        filters.push(format!("queue = {}", param(filters.len() + 1)));
+    }
+    if state {
+        filters.push(format!("state = {}", param(filters.len() + 1)));
+    }
+    let filter = if filters.is_empty() { String::new() } else { format!("WHERE {} ", filters.join(" AND ")) };
+    format!("SELECT body FROM cases {filter}ORDER BY rank DESC, id LIMIT {}", param(filters.len() + 1))
+}
+
 fn by_rank(mut free: Vec<Case>, lapsed: Vec<Case>, n: usize) -> Vec<Case> {
     free.extend(lapsed);
     free.sort_by(|a, b| b.rank().cmp(&a.rank()).then_with(|| a.id.cmp(&b.id)));
@@ -236,13 +251,13 @@ pub(crate) mod sqlite {
         state: Option<CaseState>,
         n: usize,
     ) -> Result<Vec<Case>> {
-        bodies(
-            conn,
-            "case",
-            "SELECT body FROM cases WHERE (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR state = ?2)
-             ORDER BY rank DESC, id LIMIT ?3",
-            params![queue, state.map(CaseState::as_str), limit(n)],
-        )
+        let sql = cases_query(queue.is_some(), state.is_some(), |i| format!("?{i}"));
+        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        let (state, n) = (state.map(CaseState::as_str), limit(n));
+        args.extend(queue.as_ref().map(|q| q as &dyn rusqlite::ToSql));
+        args.extend(state.as_ref().map(|s| s as &dyn rusqlite::ToSql));
+        args.push(&n);
+        bodies(conn, "case", &sql, args.as_slice())
     }
 
     pub(crate) fn queue_counts(conn: &Connection) -> Result<Vec<QueueCount>> {
@@ -442,14 +457,13 @@ pub(crate) mod postgres {
         state: Option<CaseState>,
         n: usize,
     ) -> Result<Vec<Case>> {
-        let state = state.map(CaseState::as_str);
-        bodies(
-            c,
-            "case",
-            "SELECT body FROM cases WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state = $2)
-             ORDER BY rank DESC, id LIMIT $3",
-            &[&queue, &state, &limit(n)],
-        )
+        let sql = cases_query(queue.is_some(), state.is_some(), |i| format!("${i}"));
+        let (state, n) = (state.map(CaseState::as_str), limit(n));
+        let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        args.extend(queue.as_ref().map(|q| q as &(dyn ToSql + Sync)));
+        args.extend(state.as_ref().map(|s| s as &(dyn ToSql + Sync)));
+        args.push(&n);
+        bodies(c, "case", &sql, &args)
     }
 
     pub(crate) fn queue_counts(c: &mut impl GenericClient) -> Result<Vec<QueueCount>> {
