@@ -23,6 +23,7 @@ mod eval_clickbait;
 mod eval_copy;
 mod eval_impersonation;
 mod excerpt;
+mod export;
 mod ingest;
 mod jsonl;
 mod kb;
@@ -134,6 +135,12 @@ enum Command {
     /// tripped; with --against, the decisions another policy would make differently, with
     /// samples. Draft rules run as if live.
     Backtest(backtest::BacktestArgs),
+    /// Export decisions for others: statements of reasons for the EU DSA Transparency
+    /// Database.
+    Export {
+        #[command(subcommand)]
+        command: export::ExportCommand,
+    },
     /// Measure the hot paths.
     Bench {
         #[command(subcommand)]
@@ -480,6 +487,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             train::run(&zh, &en, &out, folds, seed)
         }
         Command::Backtest(args) => backtest::run(args),
+        Command::Export { command } => export::run(command),
         Command::Bench { command } => bench::run(command),
     }
 }

@@ -23,6 +23,7 @@ pub mod notice;
 pub mod review;
 pub mod role;
 pub mod signal;
+pub mod sor;
 pub mod standing;
 
 pub use decision::*;

@@ -237,6 +237,17 @@ pub trait Store: Send + Sync {
     /// with its `seq`, at most `limit`: for reading a whole store's decisions page by page.
     fn decisions_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, Decision)>>;
 
+    /// Live decisions decided in `[from, to)`, by decision time and then stored order, each
+    /// with its `seq`, at most `limit`, from after `after` (the decision time and `seq` of
+    /// the last one read): for reading a period's decisions page by page.
+    fn live_decisions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Decision)>>;
+
     /// Decisions made per rule, live and in shadow, by rule id.
     fn rule_hits(&self) -> Result<Vec<RuleHits>>;
 

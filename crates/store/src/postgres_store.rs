@@ -532,6 +532,23 @@ impl Store for PostgresStore {
         rows.iter().map(|r| Ok((r.get(0), rows::decision_from_json(r.get(1))?))).collect()
     }
 
+    fn live_decisions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, i64)>,
+        n: usize,
+    ) -> Result<Vec<(i64, Decision)>> {
+        let (after_at, after_seq) = after.unwrap_or((from, i64::MIN));
+        let rows = self.read()?.query(
+            "SELECT seq, body::text FROM decisions
+             WHERE NOT shadow AND decided_at >= $1 AND decided_at < $2 AND (decided_at, seq) > ($3, $4)
+             ORDER BY decided_at, seq LIMIT $5",
+            &[&from, &to, &after_at, &after_seq, &limit(n)],
+        )?;
+        rows.iter().map(|r| Ok((r.get(0), rows::decision_from_json(r.get(1))?))).collect()
+    }
+
     fn rule_hits(&self) -> Result<Vec<RuleHits>> {
         let rows = self.read()?.query(
             "SELECT rule_id, count(*) FILTER (WHERE NOT shadow), count(*) FILTER (WHERE shadow)

@@ -710,6 +710,26 @@ impl Store for SqliteStore {
         })
     }
 
+    fn live_decisions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, i64)>,
+        n: usize,
+    ) -> Result<Vec<(i64, Decision)>> {
+        let (after_at, after_seq) = after.unwrap_or((from, i64::MIN));
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT seq, body FROM decisions
+                 WHERE shadow = 0 AND decided_at >= ?1 AND decided_at < ?2 AND (decided_at, seq) > (?3, ?4)
+                 ORDER BY decided_at, seq LIMIT ?5",
+                params![micros(from), micros(to), micros(after_at), after_seq, limit(n)],
+                |r| Ok((r.get(0)?, rows::decision_from_json(&r.get::<_, String>(1)?)?)),
+            )
+        })
+    }
+
     fn rule_hits(&self) -> Result<Vec<RuleHits>> {
         self.read(|conn| {
             collect(

@@ -186,6 +186,7 @@ suite!(
     groups_keep_members_and_merges,
     events_since_pages_in_received_order,
     shadow_decisions_policy_versions_and_breakers,
+    live_decisions_page_by_decision_time,
     large_batches_keep_order_and_repeats,
 );
 
@@ -578,6 +579,46 @@ fn decisions_newest_first(db: &dyn Db) {
     assert!(ids("nobody", 10).is_empty());
     assert!(ids("a1", 0).is_empty());
     assert_eq!(store.decisions_for("p1", false, 1).unwrap(), vec![d_new]);
+}
+
+fn live_decisions_page_by_decision_time(db: &dyn Db) {
+    let store = db.open().unwrap();
+    let at = t0();
+    let (before, c0) = decision("e0", "r", "a1", Some("p0"), at - Duration::microseconds(1));
+    let (first, c1) = decision("e1", "r", "a1", Some("p1"), at);
+    let (late, c2) = decision("e2", "r", "a2", None, at + Duration::hours(2));
+    let (tie_a, c3) = decision("e3", "r", "a3", Some("p3"), at + Duration::hours(1));
+    let (tie_b, c4) = decision("e4", "r", "a4", None, at + Duration::hours(1));
+    let (end, c5) = decision("e5", "r", "a5", None, at + Duration::hours(3));
+    let (mut shadow, _) = decision("e6", "s", "a1", Some("p6"), at + Duration::hours(1));
+    shadow.shadow = true;
+    // Stored out of time order, a shadow decision among them.
+    store.commit(&decisions_batch(&[(late.clone(), c2), (end.clone(), c5), (before.clone(), c0)])).unwrap();
+    let mut batch = decisions_batch(&[(tie_a.clone(), c3), (first.clone(), c1), (tie_b.clone(), c4)]);
+    batch.decisions.push(shadow);
+    store.commit(&batch).unwrap();
+
+    let (from, to) = (at, at + Duration::hours(3));
+    let all: Vec<(i64, Decision)> = store.live_decisions_between(from, to, None, 100).unwrap();
+    let ids: Vec<&str> = all.iter().map(|(_, d)| d.id.as_str()).collect();
+    // [from, to): by time, ties in stored order; the shadow decision and both ends left out.
+    assert_eq!(ids, vec![first.id.as_str(), tie_a.id.as_str(), tie_b.id.as_str(), late.id.as_str()]);
+    assert_eq!(all[0].1, first);
+
+    // Page by page, two at a time, through the tie: the same decisions, none twice.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.live_decisions_between(from, to, after, 2).unwrap();
+        let Some((seq, d)) = page.last() else { break };
+        after = Some((d.decided_at, *seq));
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    let page = store.live_decisions_between(from, to, Some((tie_a.decided_at, all[1].0)), 1).unwrap();
+    assert_eq!(page[0].1.id, tie_b.id);
+    assert!(store.live_decisions_between(to, to, None, 10).unwrap().is_empty());
+    assert!(store.live_decisions_between(from, to, None, 0).unwrap().is_empty());
 }
 
 fn shadow_decisions_policy_versions_and_breakers(db: &dyn Db) {
