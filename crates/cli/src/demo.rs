@@ -89,6 +89,7 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
     let key = steward_server::auth::create_key(store.as_ref(), Role::Admin)?;
     let banner = format!(
         "\nServing the API on http://{listen} (Ctrl-C to stop). An admin key for it:\n  {key}\n\
+         The moderator console: http://{listen}/console (sign in with that key).\n\
          Try:\n  curl -H 'Authorization: Bearer {key}' 'http://{listen}/v1/decisions?subject=acct-farm'\n  \
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/accounts/acct-farm/standing\n  \
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/campaigns\n  \

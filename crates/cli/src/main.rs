@@ -461,10 +461,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         let share = 100.0 * cost as f64 / budget.max(1) as f64;
                         println!("  {id:<width$}  line {line:>4}  {cost:>6} steps  {share:6.2}% of the budget");
                     }
-                    println!("review queues (claims last the minutes shown; routes are tried in order):");
+                    println!(
+                        "review queues (claims last the minutes shown; one action reverses at most the cap's \
+                         decisions; routes are tried in order):"
+                    );
                     for q in p.queues() {
                         let kind = if q.built_in { "built in" } else { "declared" };
-                        println!("  {:<24} {:>3} min  {kind:<8}  {}", q.id, q.claim_minutes, q.description);
+                        let cap =
+                            if q.bulk_cap == u32::MAX { "no cap".to_string() } else { format!("cap {}", q.bulk_cap) };
+                        println!("  {:<24} {:>3} min  {cap:<9} {kind:<8}  {}", q.id, q.claim_minutes, q.description);
                     }
                     for r in &p.routes {
                         println!("  route {} (line {}) → {}: {}", r.id, r.line(), r.queue, r.when());

@@ -18,7 +18,7 @@ use steward_store::{AuditRecord, Batch, ReviewWrite, Store, StoreError};
 
 use steward_policy::{
     CaseInput, DEFAULT_CLAIM_MINUTES, QUEUE_APPEALS as APPEALS_QUEUE, QUEUE_ESCALATED as ESCALATED_QUEUE,
-    QUEUE_REPORTS as REPORTS_QUEUE,
+    QUEUE_REPORTS as REPORTS_QUEUE, default_bulk_cap,
 };
 
 use crate::decide::{Circumstances, Verdict, decide};
@@ -476,15 +476,24 @@ impl Engine {
                     ));
                 }
                 let reversed = self.reverse(&case, actor, &reason, now, &mut batch)?;
-                let original = self.store.decision(&reversed[0])?.expect("reversed decisions are stored");
-                let made = self.replace(&original, &case, actor, &reason, &actions, now, &mut batch)?;
+                // One decision in place of each event's: a campaign's case gets one for each
+                // of its posts, a post decided by two rules one for the post.
+                let mut made: Vec<String> = Vec::new();
+                let mut events = HashSet::new();
+                for id in &reversed {
+                    let original = self.store.decision(id)?.expect("reversed decisions are stored");
+                    if events.insert(original.event_id.clone()) {
+                        made.push(self.replace(&original, &case, actor, &reason, &actions, now, &mut batch)?);
+                    }
+                }
                 for r in settle(reports, ReportState::Upheld, &[]) {
                     batch.review.push(ReviewWrite::Report(r));
                 }
                 self.decide_appeals(appeals, AppealState::Overturned, actor, &reason, now, &mut batch);
-                case.decisions.push(made.clone());
+                case.decisions.extend(made.iter().cloned());
                 resolve(&mut case, "modified", now);
-                let detail = json!({ "reversed": reversed, "decision_id": made, "actions": actions });
+                let detail =
+                    json!({ "reversed": reversed, "decision_id": made[0], "decision_ids": made, "actions": actions });
                 Self::log(&mut case, &mut batch, actor, "modified", &reason, detail, now);
             }
             CaseAction::Escalate { reason, queue } => {
@@ -584,12 +593,25 @@ impl Engine {
         now: DateTime<Utc>,
         batch: &mut Batch,
     ) -> Result<Vec<String>, ReviewError> {
-        let mut reversed = Vec::new();
+        let mut in_force = Vec::new();
         for id in &case.decisions {
             let Some(d) = self.store.decision(id)? else { continue };
-            if d.shadow || self.store.reversal(id)?.is_some() {
-                continue;
+            if !d.shadow && self.store.reversal(id)?.is_none() {
+                in_force.push(d);
             }
+        }
+        let cap = self.policy.queue(&case.queue).map_or_else(|| default_bulk_cap(&case.queue), |q| q.bulk_cap);
+        if in_force.len() > cap as usize {
+            return Err(ReviewError::Unprocessable(format!(
+                "this would reverse {} decisions of case {}, over the cap of {cap} for one action in queue `{}` \
+                 (the policy's `bulk_cap`): escalate the case for a senior moderator",
+                in_force.len(),
+                case.id,
+                case.queue
+            )));
+        }
+        let mut reversed = Vec::new();
+        for d in in_force {
             let reversal = Reversal {
                 decision_id: d.id.clone(),
                 account_id: d.account_id.clone(),

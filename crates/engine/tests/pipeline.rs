@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use steward_engine::input::{split_json_array, split_ndjson};
 use steward_engine::{Engine, EngineOptions, IngestOutcome};
-use steward_model::RestrictionKind;
+use steward_model::{Action, CaseAction, RestrictionKind};
 use steward_policy::Policy;
 use steward_store::Store;
 
@@ -29,6 +29,7 @@ how = "Reply to the notice."
 [[queues]]
 id = "campaigns"
 description = "Coordinated copy campaigns"
+bulk_cap = 5
 
 [[queues]]
 id = "professional-claims"
@@ -426,6 +427,32 @@ fn a_campaign_labels_every_copy_once_and_survives_a_restart() {
         assert_eq!(store.group_members("campaign", "campaign-cp4", 100).unwrap().len(), 6);
         let replay = ingest(&mut engine, &[copy(5), copy(2)]);
         assert_eq!((replay.duplicates, replay.decisions.len()), (2, 0));
+
+        // One action on the case acts on all six decisions: over the queue's cap of five, it
+        // is refused and the case goes to a senior moderator, whose modification puts one
+        // decision of theirs in place of each post's.
+        let case = engine.claim_next("campaigns", "k_m1").unwrap().expect("the campaign's case");
+        let overturn = CaseAction::Overturn { reason: "a quote, not a campaign".into() };
+        let refused = engine.act(&case.id, case.version, "k_m1", overturn).unwrap_err().to_string();
+        assert!(refused.contains("reverse 6 decisions") && refused.contains("cap of 5"), "{refused}");
+        let escalate = CaseAction::Escalate { reason: "six accounts".into(), queue: None };
+        engine.act(&case.id, case.version, "k_m1", escalate).unwrap();
+        let case = engine.claim_next("escalated", "k_senior").unwrap().expect("escalated");
+        let modify = CaseAction::Modify {
+            reason: "label the copies, restrict nobody".into(),
+            actions: vec![Action::Label { label: "copied-text".into() }],
+        };
+        let done = engine.act(&case.id, case.version, "k_senior", modify).unwrap();
+        let made: Vec<_> = done.decisions.iter().filter(|d| d.starts_with("review.")).collect();
+        assert_eq!(made.len(), 6, "one per post: {:?}", done.decisions);
+        let mut posts: Vec<String> = made
+            .iter()
+            .map(|id| store.decision(id).unwrap().unwrap())
+            .inspect(|d| assert!(!d.automated_decision))
+            .filter_map(|d| d.post_id)
+            .collect();
+        posts.sort();
+        assert_eq!(posts, (0..6).map(|n| format!("cp{n}")).collect::<Vec<_>>());
         assert!(steward_store::audit::verify(store.as_ref()).is_ok());
     });
 }

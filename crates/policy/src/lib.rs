@@ -28,6 +28,7 @@
 //! id = "campaigns"                  # [a-z0-9][a-z0-9_.-]*, unique among queues
 //! description = "..."               # what the queue holds, in a line
 //! claim_minutes = 10                # optional, 1 to 240: how long a claim on a case lasts
+//! bulk_cap = 500                    # optional: the most decisions one action on a case reverses
 //!
 //! [[ladder]]                        # zero or more
 //! id = "credit-below-80"            # [a-z0-9][a-z0-9_.-]*, unique among rules, steps and routes
@@ -539,6 +540,15 @@ pub const BUILT_IN_QUEUES: [(&str, &str); 3] = [
 ];
 /// How long a moderator's claim on a case lasts, in minutes, when the queue does not say.
 pub const DEFAULT_CLAIM_MINUTES: u32 = 10;
+/// The most decisions one moderator's action reverses, unless the queue says otherwise.
+pub const DEFAULT_BULK_CAP: u32 = 500;
+
+/// A queue's bulk cap when the policy sets none: escalated cases are for senior moderators,
+/// whose actions are not capped.
+pub fn default_bulk_cap(queue: &str) -> u32 {
+    if queue == QUEUE_ESCALATED { u32::MAX } else { DEFAULT_BULK_CAP }
+}
+
 /// The longest claim a queue may set, in minutes.
 pub const MAX_CLAIM_MINUTES: u32 = 240;
 
@@ -552,6 +562,10 @@ pub struct QueueSpec {
     /// How long a moderator's claim on one of its cases lasts before it frees the case,
     /// 1 to [`MAX_CLAIM_MINUTES`] (default [`DEFAULT_CLAIM_MINUTES`]).
     pub claim_minutes: u32,
+    /// The most decisions one action on a case of this queue may reverse (a campaign's case
+    /// holds one for each of its posts): more, and the case must be escalated. Default
+    /// [`DEFAULT_BULK_CAP`], and none for [`QUEUE_ESCALATED`].
+    pub bulk_cap: u32,
     /// Whether it is one of [`BUILT_IN_QUEUES`] (which a policy may declare again to give it
     /// a description and claim time of its own).
     pub built_in: bool,

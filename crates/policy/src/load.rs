@@ -18,8 +18,9 @@ use crate::cost::{self, steps};
 use crate::template::Template;
 use crate::vars::{ROOTS, ROUTE_ROOTS};
 use crate::{
-    AppealConfig, BUILT_IN_QUEUES, Condition, CreditConfig, DEFAULT_CLAIM_MINUTES, DisclosureConfig, LadderStep,
-    MAX_CLAIM_MINUTES, Mode, Policy, PolicyError, PolicyErrors, QueueSpec, Quota, Route, Rule, Schema,
+    AppealConfig, BUILT_IN_QUEUES, Condition, CreditConfig, DEFAULT_BULK_CAP, DEFAULT_CLAIM_MINUTES, DisclosureConfig,
+    LadderStep, MAX_CLAIM_MINUTES, Mode, Policy, PolicyError, PolicyErrors, QueueSpec, Quota, Route, Rule, Schema,
+    default_bulk_cap,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -39,7 +40,7 @@ const DISCLOSURE_KEYS: &[&str] = &["followers"];
 const RULE_KEYS: &[&str] = &["id", "ground", "category", "when", "actions", "reason", "automated", "mode", "quota"];
 const QUOTA_KEYS: &[&str] = &["max_share", "max_per_hour"];
 const LADDER_KEYS: &[&str] = &["id", "below", "ground", "category", "actions", "reason"];
-const QUEUE_KEYS: &[&str] = &["id", "description", "claim_minutes"];
+const QUEUE_KEYS: &[&str] = &["id", "description", "claim_minutes", "bulk_cap"];
 const ROUTE_KEYS: &[&str] = &["id", "when", "queue"];
 
 /// What a condition belongs to: what it may see, and what its budget is called.
@@ -221,6 +222,7 @@ impl<'t> Loader<'t> {
                 id: id.to_string(),
                 description: description.to_string(),
                 claim_minutes: DEFAULT_CLAIM_MINUTES,
+                bulk_cap: default_bulk_cap(id),
                 built_in: true,
                 line: 0,
             })
@@ -248,8 +250,16 @@ impl<'t> Loader<'t> {
                     Some(n)
                 }),
             };
-            let (Some(id), Some(description), Some(claim_minutes)) = (id, description, claim_minutes) else { continue };
-            let spec = QueueSpec { built_in: false, id, description, claim_minutes, line };
+            let bulk_cap = match t.get("bulk_cap") {
+                None => Some(id.as_deref().map_or(DEFAULT_BULK_CAP, default_bulk_cap)),
+                Some(v) => self.count(v, "bulk_cap", 1),
+            };
+            let (Some(id), Some(description), Some(claim_minutes), Some(bulk_cap)) =
+                (id, description, claim_minutes, bulk_cap)
+            else {
+                continue;
+            };
+            let spec = QueueSpec { built_in: false, id, description, claim_minutes, bulk_cap, line };
             match queues.iter_mut().find(|q| q.built_in && q.id == spec.id && q.line == 0) {
                 Some(built_in) => *built_in = QueueSpec { built_in: true, ..spec },
                 None => queues.push(spec),

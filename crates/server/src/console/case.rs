@@ -37,6 +37,8 @@ struct Loaded {
     author: Option<Author>,
     reporters: HashMap<String, ReporterStanding>,
     participants: HashSet<String>,
+    /// The most decisions one action on the case may reverse (its queue's bulk cap).
+    bulk_cap: u32,
 }
 
 struct Author {
@@ -77,7 +79,9 @@ fn load(store: &dyn Store, policy: &steward_policy::Policy, id: &str) -> Result<
     } else {
         steward_engine::review::participants(store, &view.case)?
     };
-    Ok(Some(Loaded { view, subject, timeline, campaign_size, author, reporters, participants }))
+    let queue = &view.case.queue;
+    let bulk_cap = policy.queue(queue).map_or_else(|| steward_policy::default_bulk_cap(queue), |q| q.bulk_cap);
+    Ok(Some(Loaded { view, subject, timeline, campaign_size, author, reporters, participants, bulk_cap }))
 }
 
 /// A string field of a stored entity's JSON body.
@@ -329,7 +333,11 @@ fn actions(l: &Loaded, who: &Signed) -> Markup {
                     @if taking_part { p role="alert" { "You took part in the decision appealed: another moderator must decide." } }
                     @if let Some((decisions, accounts)) = reach {
                         p.bulk data-bulk-decisions=(decisions) { strong { "Bulk action: " } "uphold, overturn or modify acts on all "
-                            (decisions) " decisions in force, about " (accounts) " accounts, of this campaign." }
+                            (decisions) " decisions in force, about " (accounts) " accounts, of this campaign; a modification puts one decision in place of each post's."
+                            @if decisions > l.bulk_cap as usize {
+                                " " strong role="alert" { "That is over this queue's cap of " (l.bulk_cap) " for one action: overturn and modify are refused here; escalate the case." }
+                            } @else if l.bulk_cap < u32::MAX { " The queue's cap for one action is " (l.bulk_cap) "." }
+                        }
                     }
                     form #act method="post" action={ "/console/cases/" (seg(&c.id)) "/actions" } {
                         (csrf(who)) input type="hidden" name="version" value=(c.version);
