@@ -76,6 +76,22 @@ fn a_moderator_signs_in_claims_a_case_and_overturns_it_with_the_keyboard() {
     assert_eq!(b.find("[data-outcome]").text(), "overturned");
     assert!(b.find(".reversed").text().contains("the detector missed it"));
     b.screenshot(&shots.join("case-overturned.png"));
+
+    // Every page: a skip link first, and every form field labelled.
+    for page in [
+        "/console/queues",
+        "/console/cases?state=resolved",
+        "/console/appeals",
+        "/console/policy",
+        "/console/accounts/acct-1",
+        &case_url,
+    ] {
+        let url = if page.starts_with("http") { page.to_string() } else { format!("{}{page}", s.base) };
+        b.goto(&url);
+        assert_eq!(b.unlabelled_fields(), Vec::<String>::new(), "{page}");
+        b.keys(browser::TAB);
+        assert_eq!(b.eval("return document.activeElement.className"), json!("skip"), "{page}");
+    }
 }
 
 #[test]

@@ -31,7 +31,8 @@ pub async fn page(State(state): State<AppState>, who: Signed) -> Answer {
                 td.num { (r.live_decisions) } td.num { (r.shadow_decisions) }
                 td { @if let Some(b) = &r.breaker {
                     strong { "tripped" } " " (b.get("tripped_at").and_then(|v| v.as_str()).unwrap_or(""))
-                    br; small { (b.get("detail").map(|d| d.to_string()).unwrap_or_default()) }
+                    @let detail = b.get("detail");
+                    br; small { (detail.and_then(|d| d.get("reason")).and_then(|r| r.as_str()).map_or_else(|| detail.map(|d| d.to_string()).unwrap_or_default(), str::to_string)) }
                     @if admin {
                         form.inline method="post" action={ "/console/policy/rules/" (seg(&r.id)) "/rearm" } {
                             (csrf(&who)) button type="submit" { "Re-arm " (r.id) }

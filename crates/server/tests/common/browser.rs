@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 pub const CONTROL: &str = "\u{E009}";
 pub const ENTER: &str = "\u{E007}";
+pub const TAB: &str = "\u{E004}";
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
