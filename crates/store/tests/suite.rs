@@ -1104,3 +1104,6 @@ mod tamper;
 
 #[path = "suite/outbox.rs"]
 mod outbox;
+
+#[path = "suite/transparency.rs"]
+mod transparency;
