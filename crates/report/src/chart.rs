@@ -16,7 +16,7 @@ pub struct Bar {
 /// Columns over time, left to right, labelled under the first, the middle and the last.
 /// `id` names the chart's title and description for `aria-labelledby`.
 pub fn columns(id: &str, title: &str, unit: &str, bars: &[Bar]) -> Markup {
-    let (height, left, bottom, top) = (220.0, 44.0, 28.0, 10.0);
+    let (height, left, bottom, top) = (240.0, 48.0, 32.0, 12.0);
     let plot_w = WIDTH - left - 8.0;
     let plot_h = height - bottom - top;
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1) as f64;
@@ -24,11 +24,12 @@ pub fn columns(id: &str, title: &str, unit: &str, bars: &[Bar]) -> Markup {
     let gap = if slot > 4.0 { slot * 0.15 } else { 0.0 };
     let labelled = |i: usize| i == 0 || i + 1 == bars.len() || (bars.len() > 2 && i == bars.len() / 2);
     html! {
-        svg viewBox=(format!("0 0 {WIDTH} {height}")) role="img" aria-labelledby=(format!("{id}-title {id}-desc")) {
+        svg.columns viewBox=(format!("0 0 {WIDTH} {height}")) font-size="15" role="img"
+            aria-labelledby=(format!("{id}-title {id}-desc")) {
             title id=(format!("{id}-title")) { (title) }
             desc id=(format!("{id}-desc")) { (description(unit, bars)) }
             line.axis x1=(left) y1=(top + plot_h) x2=(WIDTH - 8.0) y2=(top + plot_h) {}
-            text x=(left - 6.0) y=(top + 10.0) text-anchor="end" { (max as u64) }
+            text x=(left - 6.0) y=(top + 12.0) text-anchor="end" { (max as u64) }
             text x=(left - 6.0) y=(top + plot_h) text-anchor="end" { "0" }
             @for (i, b) in bars.iter().enumerate() {
                 @let h = plot_h * b.value as f64 / max;
@@ -37,7 +38,13 @@ pub fn columns(id: &str, title: &str, unit: &str, bars: &[Bar]) -> Markup {
                     title { (b.label) ": " (b.value) " " (unit) }
                 }
                 @if labelled(i) {
-                    text x=(px(left + slot * (i as f64 + 0.5))) y=(height - 8.0) text-anchor="middle" { (b.label) }
+                    // The first and last labels align with the plot's edges, so neither is cut.
+                    @let (x, anchor) = match i {
+                        0 => (left, "start"),
+                        _ if i + 1 == bars.len() => (WIDTH - 8.0, "end"),
+                        _ => (left + slot * (i as f64 + 0.5), "middle"),
+                    };
+                    text x=(px(x)) y=(height - 8.0) text-anchor=(anchor) { (b.label) }
                 }
             }
         }
@@ -47,12 +54,13 @@ pub fn columns(id: &str, title: &str, unit: &str, bars: &[Bar]) -> Markup {
 /// Horizontal bars, one a row, each under its label with its value at its end: long
 /// labels stay readable on a narrow screen.
 pub fn rows(id: &str, title: &str, unit: &str, bars: &[Bar]) -> Markup {
-    let (row, label, bar_h, right) = (40.0, 14.0, 16.0, 70.0);
+    let (width, row, label, bar_h, right) = (480.0, 44.0, 16.0, 16.0, 64.0);
     let height = (row * bars.len() as f64).max(row);
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1) as f64;
-    let plot_w = WIDTH - right;
+    let plot_w = width - right;
     html! {
-        svg viewBox=(format!("0 0 {WIDTH} {height}")) role="img" aria-labelledby=(format!("{id}-title {id}-desc")) {
+        svg.rows viewBox=(format!("0 0 {width} {height}")) font-size="15" role="img"
+            aria-labelledby=(format!("{id}-title {id}-desc")) {
             title id=(format!("{id}-title")) { (title) }
             desc id=(format!("{id}-desc")) { (description(unit, bars)) }
             @for (i, b) in bars.iter().enumerate() {
@@ -99,6 +107,6 @@ mod tests {
         }
         // The tallest bar fills the plot; the others are in proportion.
         let svg = columns("c", "t", "u", &bars).into_string();
-        assert!(svg.contains("height=\"182\" data-value=\"7\""), "{svg}");
+        assert!(svg.contains("height=\"196\" data-value=\"7\""), "{svg}");
     }
 }

@@ -26,13 +26,18 @@ dd{margin:0;font-size:1.4rem;font-weight:600}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+tbody th{font-weight:normal}
+th,td{overflow-wrap:anywhere}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:1rem 0}
 figcaption{font-weight:600}
 svg{width:100%;height:auto;display:block;margin:.5rem 0}
+svg.columns{max-width:48rem}
+svg.rows{max-width:36rem}
 .bar{fill:var(--bar)}
 .axis{stroke:var(--line)}
-svg text{fill:var(--muted);font-size:12px}
+svg text{fill:var(--muted)}
+@media (max-width:30rem){body{font-size:15px}main{padding:.75rem}th,td{padding:.25rem .3rem}}
 .muted{color:var(--muted)}
 article{border-left:3px solid var(--line);padding-left:.75rem;margin:1rem 0}
 "#;

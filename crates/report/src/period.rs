@@ -63,9 +63,9 @@ impl Period {
         (from < to).then_some(Period { from, to })
     }
 
-    /// The `days` whole UTC days before the one `now` falls in.
-    pub fn days_before(now: DateTime<Utc>, days: u32) -> Period {
-        let to = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+    /// The last `days` UTC days, the one `now` falls in included.
+    pub fn last_days(now: DateTime<Utc>, days: u32) -> Period {
+        let to = now.date_naive().and_time(NaiveTime::MIN).and_utc() + Duration::days(1);
         Period { from: to - Duration::days(i64::from(days.max(1))), to }
     }
 
@@ -130,8 +130,9 @@ mod tests {
     }
 
     #[test]
-    fn the_days_before_today_end_at_midnight() {
-        let p = Period::days_before(t("2026-11-22T15:30:00Z"), 30);
-        assert_eq!((p.from, p.to), (t("2026-10-23T00:00:00Z"), t("2026-11-22T00:00:00Z")));
+    fn the_last_days_end_with_today() {
+        let p = Period::last_days(t("2026-11-22T15:30:00Z"), 30);
+        assert_eq!((p.from, p.to), (t("2026-10-24T00:00:00Z"), t("2026-11-23T00:00:00Z")));
+        assert_eq!(p.day_count(), 30);
     }
 }

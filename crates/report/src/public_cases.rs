@@ -37,7 +37,7 @@ pub struct PublicCase {
     pub came_by: Vec<String>,
     /// People who reported it.
     pub reporters: u32,
-    /// Decisions the case held.
+    /// Decisions the case was about (a moderator's replacement not counted).
     pub decisions: usize,
     pub detectors: Vec<String>,
     /// Whether the first decision was made with no person.
@@ -128,7 +128,7 @@ fn one(store: &dyn Store, case: &Case) -> Result<PublicCase, StoreError> {
         month: case.opened_at.format("%Y-%m").to_string(),
         came_by,
         reporters: case.reporters,
-        decisions: case.decisions.len(),
+        decisions: case.decisions.len().saturating_sub(decisions.len() - original.len()),
         detectors,
         automated_decision: first.is_some_and(|d| d.automated_decision),
         actions,
@@ -159,6 +159,7 @@ fn describe(a: &Action) -> Option<String> {
         Action::Suspend { days: n } => format!("suspended for {}", days(n)),
         Action::Close {} => "account closed".into(),
         Action::RequireDisclosure { days: n } => format!("identity disclosure required for {}", days(n)),
+        Action::DeductCredit { points: 1 } => "1 credit point deducted".into(),
         Action::DeductCredit { points } => format!("{points} credit points deducted"),
         Action::QueueReview { .. } => return None,
     })
@@ -198,10 +199,11 @@ fn summary(c: &PublicCase) -> String {
     if c.came_by.iter().any(|b| b == "appeal") {
         s += " The account appealed.";
     }
+    let (the, was) = if c.decisions > 1 { ("the decisions", "were") } else { ("the decision", "was") };
     s += &match c.outcome.as_str() {
-        "upheld" => " On review the decision was upheld".to_string(),
-        "overturned" => " On review the decision was overturned and its restrictions lifted".to_string(),
-        "modified" => format!(" On review a moderator replaced the decision with: {}", c.replaced_by.join(", ")),
+        "upheld" => format!(" On review {the} {was} upheld"),
+        "overturned" => format!(" On review {the} {was} overturned and the restrictions lifted"),
+        "modified" => format!(" On review a moderator replaced {the} with: {}", c.replaced_by.join(", ")),
         "dismissed" => " On review the reports were dismissed".to_string(),
         other => format!(" Review outcome: {other}"),
     };

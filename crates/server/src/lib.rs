@@ -43,6 +43,7 @@ mod openapi;
 mod policy;
 mod review;
 mod routes;
+mod transparency;
 pub mod webhooks;
 
 pub use answer::IngestAnswer;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub keys: auth::KeyCache,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Set when `GET /transparency` serves the public page.
+    public_transparency: Option<Arc<transparency::PublicPage>>,
 }
 
 impl AppState {
@@ -79,7 +82,14 @@ impl AppState {
             keys: auth::KeyCache::default(),
             metrics,
             limits,
+            public_transparency: None,
         }
+    }
+
+    /// Serves the transparency report to anyone at `GET /transparency` (off by default).
+    pub fn with_public_transparency(mut self) -> AppState {
+        self.public_transparency = Some(Arc::default());
+        self
     }
 
     /// The policy in force.
@@ -119,6 +129,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/notices", get(notices::list))
         .route("/v1/notices/dead", get(notices::dead))
         .route("/v1/notices/{id}/replay", post(notices::replay))
+        .route("/v1/transparency", get(transparency::get))
+        .route("/transparency", get(transparency::public))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))
