@@ -97,9 +97,16 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
          curl -H 'Authorization: Bearer {key}' http://{listen}/v1/queues\n  \
          curl -H 'Authorization: Bearer {key}' -X POST http://{listen}/v1/queues/appeals/next\n  \
          curl -H 'Authorization: Bearer {key}' 'http://{listen}/v1/decisions?shadow=true'\n  \
-         curl http://{listen}/openapi.json"
+         curl http://{listen}/openapi.json\n\
+         The public transparency report of the last 30 days, in a browser: http://{listen}/transparency"
     );
-    crate::serve(store, policy, listen, steward_server::Limits::default(), None, Some(banner))?;
+    let options = crate::ServeOptions {
+        limits: steward_server::Limits::default(),
+        webhooks: None,
+        public_transparency: true,
+        banner: Some(banner),
+    };
+    crate::serve(store, policy, listen, options)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -28,6 +28,7 @@ mod ingest;
 mod jsonl;
 mod kb;
 mod registry;
+mod report;
 mod train;
 
 #[derive(Parser)]
@@ -64,6 +65,10 @@ enum Command {
         /// Without it, notices wait in the outbox and are read at /v1/notices.
         #[arg(long)]
         webhooks: Option<PathBuf>,
+        /// Serve the transparency report to anyone, without a key, as a page at
+        /// /transparency (the last 30 days, or ?from=&to=). Off by default.
+        #[arg(long)]
+        public_transparency: bool,
         #[command(flatten)]
         limits: ServeLimits,
     },
@@ -141,6 +146,11 @@ enum Command {
         #[command(subcommand)]
         command: export::ExportCommand,
     },
+    /// Write the transparency report of a period: decisions by category, ground, action and
+    /// content; automated against human; user reports by source and outcome, with the median
+    /// time to action; appeals and the overturn rate per rule and detector; restrictions by
+    /// length; a few decided cases told without personal data. Counted in the database.
+    Report(report::ReportArgs),
     /// Measure the hot paths.
     Bench {
         #[command(subcommand)]
@@ -384,12 +394,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { store: args, anchor, listen, policy, webhooks, limits } => {
+        Command::Serve { store: args, anchor, listen, policy, webhooks, public_transparency, limits } => {
             let webhooks = webhooks.map(|f| steward_server::webhooks::WebhookConfig::load(&f)).transpose()?;
             let store = args.open()?;
             let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
-            serve(store, policy, listen, limits.into(), webhooks, None)?;
+            let options = ServeOptions { limits: limits.into(), webhooks, public_transparency, banner: None };
+            serve(store, policy, listen, options)?;
             anchor::finish(checkpoints)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -493,19 +504,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Backtest(args) => backtest::run(args),
         Command::Export { command } => export::run(command),
+        Command::Report(args) => report::run(args),
         Command::Bench { command } => bench::run(command),
     }
 }
 
-/// Serves the API until Ctrl-C. `ready` is told the bound address.
+/// How `serve` serves.
+pub(crate) struct ServeOptions {
+    pub limits: steward_server::Limits,
+    pub webhooks: Option<steward_server::webhooks::WebhookConfig>,
+    /// Serve the transparency page at /transparency without a key.
+    pub public_transparency: bool,
+    /// Printed once listening, in place of the address.
+    pub banner: Option<String>,
+}
+
+/// Serves the API until Ctrl-C.
 pub(crate) fn serve(
     store: Arc<dyn steward_store::Store>,
     policy: Arc<steward_policy::Policy>,
     listen: SocketAddr,
-    limits: steward_server::Limits,
-    webhooks: Option<steward_server::webhooks::WebhookConfig>,
-    banner: Option<String>,
+    options: ServeOptions,
 ) -> Result<()> {
+    let ServeOptions { limits, webhooks, public_transparency, banner } = options;
     let engine = steward_engine::Engine::open(store, policy, Default::default())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -516,7 +537,10 @@ pub(crate) fn serve(
             Some(b) => println!("{b}"),
             None => eprintln!("steward listening on http://{addr}"),
         }
-        let state = steward_server::AppState::new(engine, limits);
+        let mut state = steward_server::AppState::new(engine, limits);
+        if public_transparency {
+            state = state.with_public_transparency();
+        }
         if let Some(webhooks) = webhooks {
             steward_server::deliver::spawn(state.store.clone(), state.metrics.clone(), webhooks);
         }

@@ -42,6 +42,11 @@ impl Role {
         matches!(self, Role::Moderator | Role::Admin | Role::Auditor)
     }
 
+    /// May read the reports made for oversight (the transparency report).
+    pub fn can_audit(self) -> bool {
+        matches!(self, Role::Auditor | Role::Admin)
+    }
+
     /// May work review queues: claim cases and act on them.
     pub fn can_moderate(self) -> bool {
         matches!(self, Role::Moderator | Role::Admin)

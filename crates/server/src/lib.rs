@@ -44,6 +44,7 @@ mod openapi;
 mod policy;
 mod review;
 mod routes;
+mod transparency;
 pub mod webhooks;
 
 pub use answer::IngestAnswer;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Console sign-ins.
     pub sessions: console::Sessions,
+    /// Set when `GET /transparency` serves the public page.
+    public_transparency: Option<Arc<transparency::PublicPage>>,
 }
 
 impl AppState {
@@ -83,7 +86,14 @@ impl AppState {
             metrics,
             limits,
             sessions: console::Sessions::default(),
+            public_transparency: None,
         }
+    }
+
+    /// Serves the transparency report to anyone at `GET /transparency` (off by default).
+    pub fn with_public_transparency(mut self) -> AppState {
+        self.public_transparency = Some(Arc::default());
+        self
     }
 
     /// The policy in force.
@@ -123,6 +133,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/notices", get(notices::list))
         .route("/v1/notices/dead", get(notices::dead))
         .route("/v1/notices/{id}/replay", post(notices::replay))
+        .route("/v1/transparency", get(transparency::get))
+        .route("/transparency", get(transparency::public))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::serve))

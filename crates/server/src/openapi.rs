@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{campaigns, notices, policy, review, routes};
+use crate::{campaigns, notices, policy, review, routes, transparency};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::{campaigns, notices, policy, review, routes};
         review::get_queues, review::next_case, review::list_cases, review::get_case, review::act,
         review::post_appeal, review::get_appeal,
         notices::list, notices::dead, notices::replay,
+        transparency::get, transparency::public,
         routes::healthz, routes::metrics),
     modifiers(&BearerAuth),
 )]

@@ -15,6 +15,7 @@ const INGEST: &[Role] = &[Role::Ingest, Role::Admin];
 const MODERATE: &[Role] = &[Role::Moderator, Role::Admin];
 const ADMIN: &[Role] = &[Role::Admin];
 const NOTICES: &[Role] = &[Role::Ingest, Role::Moderator, Role::Admin, Role::Auditor];
+const AUDIT: &[Role] = &[Role::Auditor, Role::Admin];
 
 /// (method, the route as the router names it, a path to call, a body, the roles allowed).
 const ROUTES: &[(&str, &str, &str, &str, &[Role])] = &[
@@ -48,13 +49,14 @@ const ROUTES: &[(&str, &str, &str, &str, &[Role])] = &[
     ("GET", "/v1/notices", "/v1/notices?account=a1", "", NOTICES),
     ("GET", "/v1/notices/dead", "/v1/notices/dead", "", ADMIN),
     ("POST", "/v1/notices/{id}/replay", "/v1/notices/n/replay", "", ADMIN),
+    ("GET", "/v1/transparency", "/v1/transparency?from=2026-11-01&to=2026-11-30", "", AUDIT),
 ];
 
 const SPOT_TEST: &str = r#"{"event": {"id": "e", "type": "account.upserted", "at": "2026-11-22T08:00:00Z",
     "account": {"id": "a", "handle": "h", "display_name": "d", "followers": 1}}}"#;
 
 /// Routes anyone may call.
-const OPEN: &[&str] = &["/healthz", "/metrics", "/openapi.json"];
+const OPEN: &[&str] = &["/healthz", "/metrics", "/openapi.json", "/transparency"];
 
 #[test]
 fn every_route_answers_each_role_as_the_table_says() {

@@ -35,12 +35,14 @@ mod postgres_store;
 pub mod review;
 mod rows;
 mod sqlite_store;
+pub mod transparency;
 
 pub use audit::{AuditBody, AuditEntry, AuditRecord, ChainBreak};
 pub use coverage::{DecisionRow, Table, TableRow};
 pub use postgres_store::PostgresStore;
 pub use review::ReviewWrite;
 pub use sqlite_store::SqliteStore;
+pub use transparency::TransparencyCounts;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -379,6 +381,13 @@ pub trait Store: Send + Sync {
 
     /// How many notices are pending delivery.
     fn notice_backlog(&self) -> Result<u64>;
+
+    /// The counts of a transparency report over `[from, to)`, aggregated in the database
+    /// from one snapshot (see [`transparency`]).
+    fn transparency_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<TransparencyCounts>;
+
+    /// Resolved cases opened in `[from, to)`, newest first, at most `limit`.
+    fn resolved_cases(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Case>>;
 }
 
 /// Opens the store: PostgreSQL when `database_url` is given, else SQLite in `data_dir`

@@ -23,6 +23,7 @@ use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
 use crate::outbox::postgres as outbox;
 use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
+use crate::transparency::{self, TransparencyCounts};
 use crate::{
     ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
     TrippedBreaker, migrations,
@@ -792,5 +793,13 @@ impl Store for PostgresStore {
 
     fn notice_backlog(&self) -> Result<u64> {
         outbox::backlog(&mut *self.read()?)
+    }
+
+    fn transparency_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<TransparencyCounts> {
+        transparency::postgres::counts(&mut *self.read()?, from, to)
+    }
+
+    fn resolved_cases(&self, from: DateTime<Utc>, to: DateTime<Utc>, n: usize) -> Result<Vec<Case>> {
+        transparency::postgres::resolved_cases(&mut *self.read()?, from, to, n)
     }
 }

@@ -35,7 +35,7 @@ fn json<T: Serialize>(what: &str, v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("{what} cannot be serialized: {e}")))
 }
 
-fn parse<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+pub(crate) fn parse<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored {what} does not read back: {e}")))
 }
 

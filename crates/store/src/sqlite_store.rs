@@ -31,6 +31,7 @@ use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
 use crate::outbox::sqlite as outbox;
 use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
+use crate::transparency::{self, TransparencyCounts};
 use crate::{
     ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
     TrippedBreaker, migrations,
@@ -1009,5 +1010,13 @@ impl Store for SqliteStore {
 
     fn notice_backlog(&self) -> Result<u64> {
         self.read(|conn| outbox::backlog(conn))
+    }
+
+    fn transparency_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<TransparencyCounts> {
+        self.read(|conn| transparency::sqlite::counts(conn, from, to))
+    }
+
+    fn resolved_cases(&self, from: DateTime<Utc>, to: DateTime<Utc>, n: usize) -> Result<Vec<Case>> {
+        self.read(|conn| transparency::sqlite::resolved_cases(conn, from, to, n))
     }
 }

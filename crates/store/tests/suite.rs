@@ -1145,3 +1145,6 @@ mod tamper;
 
 #[path = "suite/outbox.rs"]
 mod outbox;
+
+#[path = "suite/transparency.rs"]
+mod transparency;

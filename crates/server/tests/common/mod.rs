@@ -25,6 +25,15 @@ pub fn start(limits: steward_server::Limits) -> Server {
 }
 
 pub fn start_with(limits: steward_server::Limits, policy: Arc<steward_policy::Policy>) -> Server {
+    start_configured(limits, policy, |state| state)
+}
+
+/// A server whose state `configure` finishes (to turn on what is off by default).
+pub fn start_configured(
+    limits: steward_server::Limits,
+    policy: Arc<steward_policy::Policy>,
+    configure: impl FnOnce(steward_server::AppState) -> steward_server::AppState,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = steward_store::open(dir.path(), None).unwrap();
     let keys =
@@ -37,7 +46,7 @@ pub fn start_with(limits: steward_server::Limits, policy: Arc<steward_policy::Po
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = steward_server::AppState::new(engine, limits);
+    let state = configure(steward_server::AppState::new(engine, limits));
     runtime.spawn(steward_server::serve(listener, state, std::future::pending()));
     Server { base, keys, revoked, moderator2, client: Client::new(), _dir: dir, _runtime: runtime }
 }
