@@ -85,6 +85,14 @@ pub async fn get(
     })
 }
 
+/// The report of the period asked for (the last 30 days when none is) as a page, for a
+/// signed-in auditor or admin in the console.
+pub(crate) async fn console_page(state: &AppState, caller: &Caller, q: &PeriodQuery) -> Result<Response, ApiError> {
+    caller.require(Role::can_audit, "read the transparency report")?;
+    let report = build(state, period(q, true)?).await?;
+    Ok(page(Format::Html, render(&report, Format::Html)))
+}
+
 /// The last page made, kept a minute, and made by one request at a time: however many ask,
 /// the store counts a period at most once a minute, and one period at a time.
 #[derive(Default)]

@@ -222,3 +222,39 @@ fn sessions_need_a_reading_key_and_changes_need_the_csrf_token() {
     let r = c.get(format!("{}/console/queues", s.base)).header("cookie", &cookie).send().unwrap();
     assert!(r.headers()["location"].to_str().unwrap().starts_with("/console/signin"));
 }
+
+#[test]
+fn the_transparency_report_draws_its_charts_with_their_bars() {
+    let Some(driver) = browser::driver() else { return };
+    let s = server();
+    ingest(&s, json!([ai_post("e4", "acct-4"), ai_post("e5", "acct-5"), ai_post("e6", "acct-6")]));
+    // A moderator overturns one, so the report has a person's decision to count.
+    let moderator = &s.keys[&Role::Moderator];
+    let (_, case) = s.send_with(moderator, "/v1/queues/ai/next", "application/json", "");
+    let overturn = json!({ "version": case["version"], "action": { "type": "overturn", "reason": "labelled" } });
+    let path = format!("/v1/cases/{}/actions", case["id"].as_str().unwrap());
+    let (status, _) = s.send_with(moderator, &path, "application/json", overturn.to_string());
+    assert_eq!(status, StatusCode::OK);
+
+    let b = driver.browser();
+    sign_in(&b, &s, &s.keys[&Role::Admin]);
+    b.find("nav a[href='/console/transparency']").click();
+    b.wait_for("/console/transparency");
+    b.screenshot(&browser::shots_dir().join("transparency.png"));
+    // Decisions by category: one bar, three decisions high, titled with its value.
+    let by_category = b.all("svg.rows rect.bar");
+    let values: Vec<String> = by_category.iter().filter_map(|r| r.attr("data-value")).collect();
+    let titles: Vec<String> = by_category.iter().map(|r| r.text_content()).collect();
+    assert!(values.contains(&"3".to_string()), "{values:?} {titles:?}");
+    assert!(titles.iter().any(|t| t.contains("ai_unlabelled") && t.contains('3')), "{titles:?}");
+    // Decisions over time: a bar per day, today's with the three; every bar drawn.
+    let over_time = b.all("svg.columns rect.bar");
+    assert!(!over_time.is_empty());
+    assert!(over_time.iter().any(|r| r.attr("data-value").as_deref() == Some("3")));
+    let drawn = b.eval(
+        "return [...document.querySelectorAll('rect.bar')].filter(r => r.dataset.value !== '0')
+           .every(r => r.getBoundingClientRect().width > 0 && r.getBoundingClientRect().height > 0)",
+    );
+    assert_eq!(drawn, json!(true), "a bar with a value has no size on the page");
+    assert!(b.text("body").contains("overturned") || b.text("body").contains("Overturned"), "{}", b.text("body"));
+}

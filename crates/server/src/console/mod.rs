@@ -41,9 +41,20 @@ pub fn router() -> Router<AppState> {
         .route("/console/cases/{id}/actions", post(case::act))
         .route("/console/accounts/{id}", get(account::page))
         .route("/console/policy", get(policy::page))
+        .route("/console/transparency", get(transparency))
         .route("/console/policy/rules/{id}/rearm", post(policy::rearm))
         .route("/console/assets/console.css", get(|| asset("text/css", include_str!("assets/console.css"))))
         .route("/console/assets/console.js", get(|| asset("text/javascript", include_str!("assets/console.js"))))
+}
+
+/// The transparency report (the last 30 days unless `from` and `to` say), for auditors and
+/// admins: the report's own page, which runs no script.
+async fn transparency(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    who: Signed,
+    crate::extract::Query(q): crate::extract::Query<crate::transparency::PeriodQuery>,
+) -> Answer {
+    Ok(crate::transparency::console_page(&state, &who.caller, &q).await?)
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -155,6 +166,7 @@ fn layout(title: &str, who: Option<&Signed>, body: Markup) -> Markup {
                             a href="/console/appeals" { "Appeals" }
                             a href="/console/cases?state=resolved" { "Resolved" }
                             a href="/console/policy" { "Policy" }
+                            @if who.caller.role.can_audit() { a href="/console/transparency" { "Transparency" } }
                             span.who { (who.caller.role.as_str()) " " code { (who.caller.key_id) } }
                             form.inline method="post" action="/console/signout" {
                                 (csrf(who))

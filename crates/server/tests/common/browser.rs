@@ -226,6 +226,15 @@ impl Element<'_> {
         v.as_str().unwrap_or_default().to_string()
     }
 
+    /// The text of the element and all it holds, shown or not (an SVG title's).
+    pub fn text_content(&self) -> String {
+        let v = self.browser.post(
+            "/execute/sync",
+            json!({ "script": "return arguments[0].textContent", "args": [{ ELEMENT: self.id }] }),
+        );
+        v.as_str().unwrap_or_default().to_string()
+    }
+
     pub fn attr(&self, name: &str) -> Option<String> {
         self.browser.get(&self.path(&format!("/attribute/{name}"))).as_str().map(str::to_string)
     }
