@@ -66,6 +66,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// The transparency report (counted and rendered as HTML) over a store of `--decisions`
+    /// decisions spread over `--days`, a hundredth of them reported, appealed and reviewed:
+    /// milliseconds for the whole period and for its last week.
+    Report {
+        #[arg(long, default_value_t = 100_000)]
+        decisions: usize,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// An empty PostgreSQL database; a temporary SQLite store when omitted.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Claim matching: posts per second against a knowledge base grown from real fact-checks
     /// to `--kb-size` entries, on one thread.
     Claims {
@@ -144,6 +156,9 @@ pub fn run(command: BenchCommand) -> Result<std::process::ExitCode> {
             crate::bench_ingest::flood(posts, per_account, &setup.setup())?
         }
         BenchCommand::Http { rate, seconds, connections } => http(rate, seconds, connections)?,
+        BenchCommand::Report { decisions, days, database_url } => {
+            crate::bench_report::run(decisions, days, database_url.as_deref())?
+        }
         BenchCommand::Sketch { posts, options } => crate::bench_sketch::run(&posts, &options)?,
         BenchCommand::Claims { factchecks, posts, kb_size, seconds } => {
             crate::eval_claims::bench(&factchecks, &posts, kb_size, seconds)?

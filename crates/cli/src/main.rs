@@ -15,6 +15,7 @@ mod backtest;
 mod bench;
 mod bench_impersonation;
 mod bench_ingest;
+mod bench_report;
 mod bench_sketch;
 mod demo;
 mod eval;

@@ -6,7 +6,7 @@
 //! Periods are `[from, to)`: decisions by when they were made, restrictions by when they
 //! started, reports and appeals by when they were filed, moderators' actions by when they
 //! were taken. Only live decisions count; shadow rules' would-be decisions enforce nothing.
-//! The indexes the queries range over are migration 9's.
+//! The indexes the queries range over are migrations 10 and 11's.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -128,6 +128,63 @@ pub struct TransparencyCounts {
     pub appeals_by_detector: Vec<Tally>,
 }
 
+/// Live decisions alike in everything the report counts, with the types of their actions
+/// and the detectors of their signals, each list joined by [`SEP`]: one scan of the
+/// decisions gives every breakdown, [`fold`] sums them out.
+struct Scanned {
+    group: DecisionGroup,
+    actions: Option<String>,
+    detectors: Option<String>,
+}
+
+/// Joins the items of a list in one column; no action type or detector name holds it.
+const SEP: char = '\u{1f}';
+
+/// The decision groups, actions by type and decisions by detector of scanned rows.
+fn fold(rows: Vec<Scanned>) -> (Vec<DecisionGroup>, Vec<Tally>, Vec<DetectorTally>) {
+    use std::collections::BTreeMap;
+    let mut groups: Vec<DecisionGroup> = Vec::new();
+    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut detectors: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for Scanned { group, actions: types, detectors: names } in rows {
+        for t in types.iter().flat_map(|t| t.split(SEP)).filter(|t| !t.is_empty()) {
+            *actions.entry(t.to_string()).or_default() += group.decisions;
+        }
+        let mut names: Vec<&str> = names.iter().flat_map(|n| n.split(SEP)).filter(|n| !n.is_empty()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for n in names {
+            let e = detectors.entry(n.to_string()).or_default();
+            e.0 += group.decisions;
+            e.1 += group.reversed;
+        }
+        let same = |g: &&mut DecisionGroup| {
+            (&g.category, &g.ground, &g.rule, &g.content, g.automated_detection, g.automated_decision)
+                == (
+                    &group.category,
+                    &group.ground,
+                    &group.rule,
+                    &group.content,
+                    group.automated_detection,
+                    group.automated_decision,
+                )
+        };
+        match groups.iter_mut().find(same) {
+            Some(g) => {
+                g.decisions += group.decisions;
+                g.reversed += group.reversed;
+            }
+            None => groups.push(group),
+        }
+    }
+    let actions = actions.into_iter().map(|(key, count)| Tally { key, by: String::new(), count }).collect();
+    let detectors = detectors
+        .into_iter()
+        .map(|(detector, (decisions, reversed))| DetectorTally { detector, decisions, reversed })
+        .collect();
+    (groups, actions, detectors)
+}
+
 fn count(v: i64) -> Result<u64> {
     crate::rows::u64_from_db(v, "count")
 }
@@ -163,58 +220,49 @@ pub(crate) mod sqlite {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
         let span = params![micros(from), micros(to)];
         let live = "d.shadow = 0 AND d.decided_at >= ?1 AND d.decided_at < ?2";
-        let decisions = collect(
+        // SQLite parses a body once for all the json_extract calls of a row; json_each then
+        // reads only the list extracted.
+        let scanned = collect(
             &tx,
             &format!(
                 "SELECT json_extract(d.body, '$.category'), json_extract(d.body, '$.ground'), {RULE},
                     CASE WHEN d.post_id IS NULL THEN 'account' ELSE coalesce(json_extract(p.body, '$.kind'), 'post') END,
                     json_extract(d.body, '$.automated_detection'), json_extract(d.body, '$.automated_decision'),
+                    (SELECT group_concat(json_extract(a.value, '$.type'), char(31)) FROM json_each(json_extract(d.body, '$.actions')) a
+                        WHERE a.type = 'object'),
+                    (SELECT group_concat({DETECTOR}, char(31))
+                        FROM json_each(json_extract(d.body, '$.facts.signals')) s),
                     count(*), count(v.decision_id)
                  FROM decisions d
                  LEFT JOIN entities p ON p.kind = 'post' AND p.id = d.post_id
                  LEFT JOIN reversals v ON v.decision_id = d.id
                  WHERE {live}
-                 GROUP BY 1, 2, 3, 4, 5, 6"
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
             ),
             span,
             |r| {
-                Ok(DecisionGroup {
-                    category: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                    ground: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    rule: r.get(2)?,
-                    content: r.get(3)?,
-                    automated_detection: r.get::<_, Option<bool>>(4)?.unwrap_or(false),
-                    automated_decision: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
-                    decisions: count(r.get(6)?)?,
-                    reversed: count(r.get(7)?)?,
+                Ok(Scanned {
+                    group: DecisionGroup {
+                        category: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                        ground: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        rule: r.get(2)?,
+                        content: r.get(3)?,
+                        automated_detection: r.get::<_, Option<bool>>(4)?.unwrap_or(false),
+                        automated_decision: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                        decisions: count(r.get(8)?)?,
+                        reversed: count(r.get(9)?)?,
+                    },
+                    actions: r.get(6)?,
+                    detectors: r.get(7)?,
                 })
             },
         )?;
+        let (decisions, actions, detectors) = fold(scanned);
         let decisions_by_day = collect(
             &tx,
             &format!("SELECT d.decided_at / {DAY}, count(*) FROM decisions d WHERE {live} GROUP BY 1 ORDER BY 1"),
             span,
             |r| Ok((day(r.get(0)?)?, count(r.get(1)?)?)),
-        )?;
-        let actions = collect(
-            &tx,
-            &format!(
-                "SELECT CASE WHEN a.type = 'object' THEN json_extract(a.value, '$.type') END AS action, '', count(*)
-                 FROM decisions d, json_each(d.body, '$.actions') a WHERE {live} AND action IS NOT NULL GROUP BY 1"
-            ),
-            span,
-            tally,
-        )?;
-        let detectors = collect(
-            &tx,
-            &format!(
-                "SELECT {DETECTOR}, count(DISTINCT d.id), count(DISTINCT v.decision_id)
-                 FROM decisions d JOIN json_each(d.body, '$.facts.signals') s
-                 LEFT JOIN reversals v ON v.decision_id = d.id
-                 WHERE {live} AND {DETECTOR} IS NOT NULL GROUP BY 1"
-            ),
-            span,
-            |r| Ok(DetectorTally { detector: r.get(0)?, decisions: count(r.get(1)?)?, reversed: count(r.get(2)?)? }),
         )?;
         let restrictions = collect(
             &tx,
@@ -358,35 +406,45 @@ pub(crate) mod postgres {
             client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
         let span: [&(dyn ::postgres::types::ToSql + Sync); 2] = [&from, &to];
         let live = "NOT d.shadow AND d.decided_at >= $1 AND d.decided_at < $2";
-        // json_to_record reads each body once for all its fields.
-        let decisions = tx.query(
+        // json_to_record reads each body once for all its fields; the actions and the facts
+        // are read again, each alone.
+        let scanned = tx.query(
             &format!(
                 "SELECT b.category, b.ground, {RULE},
                     CASE WHEN d.post_id IS NULL THEN 'account' ELSE coalesce(p.body::json->>'kind', 'post') END,
                     coalesce(b.automated_detection, false), coalesce(b.automated_decision, false),
+                    (SELECT string_agg(a->>'type', chr(31)) FROM json_array_elements(
+                        CASE WHEN json_typeof(b.actions) = 'array' THEN b.actions END) a),
+                    (SELECT string_agg(s->>'detector', chr(31)) FROM json_array_elements(
+                        CASE WHEN json_typeof(b.facts->'signals') = 'array' THEN b.facts->'signals' END) s),
                     count(*), count(v.decision_id)
                  FROM decisions d
-                 CROSS JOIN LATERAL json_to_record(d.body)
-                    AS b(category text, ground text, automated_detection boolean, automated_decision boolean)
+                 CROSS JOIN LATERAL json_to_record(d.body) AS b(category text, ground text,
+                    automated_detection boolean, automated_decision boolean, actions json, facts json)
                  LEFT JOIN entities p ON p.kind = 'post' AND p.id = d.post_id
                  LEFT JOIN reversals v ON v.decision_id = d.id
                  WHERE {live}
-                 GROUP BY 1, 2, 3, 4, 5, 6"
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
             ),
             &span,
         )?;
-        let decisions = all(decisions, |r| {
-            Ok(DecisionGroup {
-                category: r.get::<_, Option<String>>(0).unwrap_or_default(),
-                ground: r.get::<_, Option<String>>(1).unwrap_or_default(),
-                rule: r.get(2),
-                content: r.get(3),
-                automated_detection: r.get(4),
-                automated_decision: r.get(5),
-                decisions: count(r.get(6))?,
-                reversed: count(r.get(7))?,
+        let scanned = all(scanned, |r| {
+            Ok(Scanned {
+                group: DecisionGroup {
+                    category: r.get::<_, Option<String>>(0).unwrap_or_default(),
+                    ground: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                    rule: r.get(2),
+                    content: r.get(3),
+                    automated_detection: r.get(4),
+                    automated_decision: r.get(5),
+                    decisions: count(r.get(8))?,
+                    reversed: count(r.get(9))?,
+                },
+                actions: r.get(6),
+                detectors: r.get(7),
             })
         })?;
+        let (decisions, actions, detectors) = fold(scanned);
         let by_day = tx.query(
             &format!(
                 "SELECT floor(extract(epoch FROM d.decided_at) / 86400)::bigint, count(*)
@@ -395,24 +453,6 @@ pub(crate) mod postgres {
             &span,
         )?;
         let decisions_by_day = all(by_day, |r| Ok((day(r.get(0))?, count(r.get(1))?)))?;
-        let actions = tx.query(
-            &format!(
-                "SELECT a->>'type', '', count(*)
-                 FROM decisions d CROSS JOIN LATERAL json_array_elements(d.body->'actions') a
-                 WHERE {live} AND a->>'type' IS NOT NULL GROUP BY 1"
-            ),
-            &span,
-        )?;
-        let detectors = tx.query(
-            &format!(
-                "SELECT s->>'detector', count(DISTINCT d.id), count(DISTINCT v.decision_id)
-                 FROM decisions d CROSS JOIN LATERAL json_array_elements({SIGNALS}) s
-                 LEFT JOIN reversals v ON v.decision_id = d.id
-                 WHERE {live} AND s->>'detector' IS NOT NULL
-                 GROUP BY 1"
-            ),
-            &span,
-        )?;
         let restrictions = tx.query(
             "SELECT kind, CASE WHEN end_at IS NULL THEN 'permanent'
                 WHEN end_at - start_at <= interval '1 day' THEN 'up_to_1_day'
@@ -474,10 +514,8 @@ pub(crate) mod postgres {
         Ok(TransparencyCounts {
             decisions,
             decisions_by_day,
-            actions: all(actions, tally)?,
-            detectors: all(detectors, |r| {
-                Ok(DetectorTally { detector: r.get(0), decisions: count(r.get(1))?, reversed: count(r.get(2))? })
-            })?,
+            actions,
+            detectors,
             restrictions: all(restrictions, |r| {
                 Ok(LengthTally { kind: r.get(0), length: Length::parse(r.get(1))?, count: count(r.get(2))? })
             })?,
