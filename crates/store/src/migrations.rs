@@ -416,7 +416,12 @@ CREATE INDEX appeals_filed ON appeals (filed_at);
     },
 ];
 
+// `cases_free` gains `id`, so that it serves the claim query's whole order (rank, then id)
+// without a sort; the claim query names it, as `cases_by_queue` has the same order and
+// walks past every claimed case (10,000 claims by two moderators: 288 a second on that one).
 const CASE_LIST_INDEXES: &str = r#"
+DROP INDEX cases_free;
+CREATE INDEX cases_free ON cases (queue, rank DESC, id) WHERE state IN ('open', 'escalated');
 CREATE INDEX cases_listed ON cases (queue, state, rank DESC, id, opened_at);
 CREATE INDEX cases_by_state ON cases (state, rank DESC, id);
 CREATE INDEX cases_by_queue ON cases (queue, rank DESC, id);
