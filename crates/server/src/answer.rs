@@ -39,16 +39,55 @@ pub struct IngestAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReasonCount {
     pub field: String,
+    /// The first of these messages. Messages that differ only in the values they quote
+    /// (text in quotes, numbers) count as one reason.
     pub error: String,
     pub count: usize,
+}
+
+/// A rejection message without the values it quotes, which vary from record to record:
+/// text in double quotes or backticks after the field's own name becomes `"…"`, and runs of
+/// digits `#`. Used as a key only: "RFC 3339" becomes "RFC #" in both messages it compares.
+fn reason_shape(error: &str) -> String {
+    // The field's name, in backticks, leads the message; keep it as it is.
+    let (head, rest) = match error.strip_prefix("field `").and_then(|r| r.find("`: ").map(|i| i + 10)) {
+        Some(end) => error.split_at(end),
+        None => ("", error),
+    };
+    let mut out = String::with_capacity(error.len());
+    out.push_str(head);
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '`' => {
+                // To the closing quote, past escaped quotes; an unclosed quote elides the rest.
+                let mut escaped = false;
+                for d in chars.by_ref() {
+                    if d == c && !escaped {
+                        break;
+                    }
+                    escaped = d == '\\' && !escaped;
+                }
+                out.push(c);
+                out.push('…');
+                out.push(c);
+            }
+            '0'..='9' => {
+                while chars.next_if(|d| d.is_ascii_digit()).is_some() {}
+                out.push('#');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Builds an [`IngestAnswer`] from the outcomes of a request's slices, in order.
 #[derive(Debug)]
 pub struct AnswerBuilder {
     answer: IngestAnswer,
-    /// Rejections by field, then by message.
-    counts: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Rejections by field, then by [`reason_shape`]: the first message and the count.
+    counts: BTreeMap<String, BTreeMap<String, (String, usize)>>,
     /// Distinct (field, message) pairs in `counts`.
     reasons: usize,
     /// Rejections whose reason came after `rejection_reasons` distinct ones.
@@ -72,11 +111,12 @@ impl AnswerBuilder {
         a.shadow_decisions += outcome.shadow_decisions;
         for mut r in outcome.rejected {
             a.rejected_total += 1;
+            let shape = reason_shape(&r.error);
             // Looked up by reference: most rejections of a large body repeat a reason.
-            match self.counts.get_mut(&r.field).and_then(|by_error| by_error.get_mut(&r.error)) {
-                Some(n) => *n += 1,
+            match self.counts.get_mut(&r.field).and_then(|by_error| by_error.get_mut(&shape)) {
+                Some((_, n)) => *n += 1,
                 None if self.reasons < self.limits.rejection_reasons => {
-                    self.counts.entry(r.field.clone()).or_default().insert(r.error.clone(), 1);
+                    self.counts.entry(r.field.clone()).or_default().insert(shape, (r.error.clone(), 1));
                     self.reasons += 1;
                 }
                 None => self.other_reasons += 1,
@@ -102,7 +142,7 @@ impl AnswerBuilder {
                 .counts
                 .into_iter()
                 .flat_map(|(field, by_error)| {
-                    by_error.into_iter().map(move |(error, count)| ReasonCount { field: field.clone(), error, count })
+                    by_error.into_values().map(move |(error, count)| ReasonCount { field: field.clone(), error, count })
                 })
                 .chain((self.other_reasons > 0).then(|| ReasonCount {
                     field: OTHER.into(),
@@ -143,5 +183,36 @@ mod tests {
         b.add(IngestOutcome { rejected: vec![rejection(0, "at")], ..Default::default() }, 10);
         let a = b.finish();
         assert_eq!((a.rejected[0].index, a.rejected_by_reason.len()), (10, 0));
+    }
+
+    #[test]
+    fn bad_values_of_one_kind_count_as_one_reason() {
+        let limits = Limits { listed_rejections: 0, ..Limits::default() };
+        let mut b = AnswerBuilder::new(limits);
+        let rejected = (0..300)
+            .map(|i| Rejection {
+                index: i,
+                line: None,
+                field: "at".into(),
+                error: format!("field `at`: \"{i}x\\\"y\" is not an RFC 3339 time (input is out of range at {i})"),
+            })
+            .chain([Rejection {
+                index: 300,
+                line: Some(7),
+                field: "(record)".into(),
+                error: "invalid UTF-8 at byte 12".into(),
+            }])
+            .collect();
+        b.add(IngestOutcome { rejected, ..Default::default() }, 0);
+        let a = b.finish();
+        let counts: Vec<(&str, &str, usize)> =
+            a.rejected_by_reason.iter().map(|c| (c.field.as_str(), c.error.as_str(), c.count)).collect();
+        assert_eq!(
+            counts,
+            [
+                ("at", "field `at`: \"0x\\\"y\" is not an RFC 3339 time (input is out of range at 0)", 300),
+                ("(record)", "invalid UTF-8 at byte 12", 1),
+            ]
+        );
     }
 }
