@@ -8,14 +8,34 @@ use crate::message::{Segment, scalar, to_array};
 /// An action (an API call) the bot can make.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    SendGroupMsg { group_id: String, message: Vec<Segment> },
-    SendPrivateMsg { user_id: String, message: Vec<Segment> },
+    SendGroupMsg {
+        group_id: String,
+        message: Vec<Segment>,
+    },
+    SendPrivateMsg {
+        user_id: String,
+        message: Vec<Segment>,
+    },
     /// Recall a message.
-    DeleteMsg { message_id: String },
+    DeleteMsg {
+        message_id: String,
+    },
     /// Mute a member for `duration` seconds; 0 lifts a mute.
-    SetGroupBan { group_id: String, user_id: String, duration: u64 },
-    SetGroupKick { group_id: String, user_id: String, reject_add_request: bool },
-    GetGroupMemberInfo { group_id: String, user_id: String, no_cache: bool },
+    SetGroupBan {
+        group_id: String,
+        user_id: String,
+        duration: u64,
+    },
+    SetGroupKick {
+        group_id: String,
+        user_id: String,
+        reject_add_request: bool,
+    },
+    GetGroupMemberInfo {
+        group_id: String,
+        user_id: String,
+        no_cache: bool,
+    },
 }
 
 /// An id as a JSON number when it is an i64, else as the string it is.
@@ -39,8 +59,12 @@ impl Action {
     /// The `params` object.
     pub fn params(&self) -> Value {
         match self {
-            Action::SendGroupMsg { group_id, message } => json!({"group_id": id(group_id), "message": to_array(message)}),
-            Action::SendPrivateMsg { user_id, message } => json!({"user_id": id(user_id), "message": to_array(message)}),
+            Action::SendGroupMsg { group_id, message } => {
+                json!({"group_id": id(group_id), "message": to_array(message)})
+            }
+            Action::SendPrivateMsg { user_id, message } => {
+                json!({"user_id": id(user_id), "message": to_array(message)})
+            }
             Action::DeleteMsg { message_id } => json!({"message_id": id(message_id)}),
             Action::SetGroupBan { group_id, user_id, duration } => {
                 json!({"group_id": id(group_id), "user_id": id(user_id), "duration": duration})
@@ -87,7 +111,9 @@ impl Response {
     pub fn from_object(mut obj: Map<String, Value>) -> Result<Response, ParseError> {
         let retcode = match obj.get("retcode") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| ParseError::new("$.retcode", "must be an integer"))?),
+            Some(Value::Number(n)) => {
+                Some(n.as_i64().ok_or_else(|| ParseError::new("$.retcode", "must be an integer"))?)
+            }
             Some(_) => return Err(ParseError::new("$.retcode", "must be an integer")),
         };
         let status = match obj.get("status") {
@@ -181,10 +207,14 @@ mod tests {
 
     #[test]
     fn responses() {
-        let r = Response::parse(br#"{"status":"ok","retcode":0,"data":{"message_id":5},"message":"","wording":"","echo":"x"}"#).unwrap();
+        let r = Response::parse(
+            br#"{"status":"ok","retcode":0,"data":{"message_id":5},"message":"","wording":"","echo":"x"}"#,
+        )
+        .unwrap();
         assert_eq!((r.status, r.retcode, r.echo.as_deref()), (Status::Ok, 0, Some("x")));
         assert_eq!(r.data["message_id"], 5);
-        let r = Response::parse(br#"{"status":"failed","retcode":100,"data":null,"wording":"no right","echo":7}"#).unwrap();
+        let r =
+            Response::parse(br#"{"status":"failed","retcode":100,"data":null,"wording":"no right","echo":7}"#).unwrap();
         assert_eq!((r.status, r.message.as_str(), r.echo.as_deref()), (Status::Failed, "no right", Some("7")));
         let r = Response::parse(br#"{"retcode":1}"#).unwrap();
         assert_eq!(r.status, Status::Async);
@@ -194,7 +224,8 @@ mod tests {
 
     #[test]
     fn member_info() {
-        let m = MemberInfo::from_data(&json!({"group_id": 1, "user_id": "2", "nickname": "n", "role": "owner"})).unwrap();
+        let m =
+            MemberInfo::from_data(&json!({"group_id": 1, "user_id": "2", "nickname": "n", "role": "owner"})).unwrap();
         assert_eq!((m.user_id.as_str(), m.role), ("2", Role::Owner));
         assert_eq!(MemberInfo::from_data(&json!({"group_id": 1})).unwrap_err().path, "$.data.user_id");
     }

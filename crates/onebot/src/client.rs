@@ -30,9 +30,7 @@ impl ActionReply {
     /// The `message_id` of a sent message, as a decimal string.
     pub fn message_id(&self) -> Option<String> {
         match self {
-            ActionReply::Done(Value::Object(o)) => {
-                crate::event::opt_id(o, "message_id").ok().flatten()
-            }
+            ActionReply::Done(Value::Object(o)) => crate::event::opt_id(o, "message_id").ok().flatten(),
             _ => None,
         }
     }
@@ -200,7 +198,13 @@ mod tests {
     use crate::action::Status;
 
     fn ok(echo: &str) -> Response {
-        Response { status: Status::Ok, retcode: 0, data: serde_json::json!({"message_id": 9}), message: String::new(), echo: Some(echo.into()) }
+        Response {
+            status: Status::Ok,
+            retcode: 0,
+            data: serde_json::json!({"message_id": 9}),
+            message: String::new(),
+            echo: Some(echo.into()),
+        }
     }
 
     #[tokio::test]
@@ -224,7 +228,10 @@ mod tests {
         link.close();
         let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
         let results = [r1, r2];
-        assert_eq!(results.iter().filter(|r| r.as_ref().ok().and_then(|x| x.message_id()).as_deref() == Some("9")).count(), 1);
+        assert_eq!(
+            results.iter().filter(|r| r.as_ref().ok().and_then(|x| x.message_id()).as_deref() == Some("9")).count(),
+            1
+        );
         assert_eq!(results.iter().filter(|r| **r == Err(ActionError::Disconnected)).count(), 1);
         assert_eq!(client.call(&a).await, Err(ActionError::Disconnected));
     }

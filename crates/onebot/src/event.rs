@@ -130,7 +130,10 @@ pub enum Event {
     Notice(Notice),
     Meta(Meta),
     /// Requests, the bot's own sent messages and anything else, by `post_type`.
-    Other { post_type: String, self_id: Option<String> },
+    Other {
+        post_type: String,
+        self_id: Option<String>,
+    },
 }
 
 impl Event {
@@ -140,9 +143,9 @@ impl Event {
             Event::GroupMessage(m) => Some(&m.self_id),
             Event::PrivateMessage(m) => Some(&m.self_id),
             Event::Notice(n) => Some(&n.self_id),
-            Event::Meta(Meta::Heartbeat { self_id, .. } | Meta::Lifecycle { self_id, .. } | Meta::Other { self_id, .. }) => {
-                Some(self_id)
-            }
+            Event::Meta(
+                Meta::Heartbeat { self_id, .. } | Meta::Lifecycle { self_id, .. } | Meta::Other { self_id, .. },
+            ) => Some(self_id),
             Event::Other { self_id, .. } => self_id.as_deref(),
         }
     }
@@ -218,7 +221,8 @@ fn message_event(obj: &Map<String, Value>) -> Result<Event, ParseError> {
     };
     let raw_message = opt_string(obj, "raw_message")?.unwrap_or_else(|| crate::message::to_cq(&message));
     let sender = sender(obj)?;
-    let (self_id, message_id, user_id, time) = (id(obj, "self_id")?, id(obj, "message_id")?, id(obj, "user_id")?, time(obj)?);
+    let (self_id, message_id, user_id, time) =
+        (id(obj, "self_id")?, id(obj, "message_id")?, id(obj, "user_id")?, time(obj)?);
     let sub_type = opt_string(obj, "sub_type")?.unwrap_or_default();
     Ok(if message_type == "group" {
         Event::GroupMessage(GroupMessage {
@@ -233,7 +237,16 @@ fn message_event(obj: &Map<String, Value>) -> Result<Event, ParseError> {
             raw_message,
         })
     } else {
-        Event::PrivateMessage(PrivateMessage { self_id, message_id, user_id, time, sub_type, sender, message, raw_message })
+        Event::PrivateMessage(PrivateMessage {
+            self_id,
+            message_id,
+            user_id,
+            time,
+            sub_type,
+            sender,
+            message,
+            raw_message,
+        })
     })
 }
 
@@ -293,7 +306,9 @@ pub(crate) fn opt_id(obj: &Map<String, Value>, key: &str) -> Result<Option<Strin
 }
 
 fn opt_int(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, ParseError> {
-    opt_id(obj, key)?.map(|s| s.parse::<i64>().map_err(|_| ParseError::new(format!("$.{key}"), "out of range"))).transpose()
+    opt_id(obj, key)?
+        .map(|s| s.parse::<i64>().map_err(|_| ParseError::new(format!("$.{key}"), "out of range")))
+        .transpose()
 }
 
 fn time(obj: &Map<String, Value>) -> Result<i64, ParseError> {
@@ -341,7 +356,10 @@ mod tests {
             (group(json!([{"type": "text", "data": {"text": "x"}}, {"data": {}}]), false), "$.message[1].type"),
             (group(json!(42), false), "$.message"),
             (br#"{"post_type":"message","message_type":"group","message":"x","self_id":"12a"}"#.to_vec(), "$.self_id"),
-            (br#"{"post_type":"message","message_type":"group","message":"x","sender":{"role":1}}"#.to_vec(), "$.sender.role"),
+            (
+                br#"{"post_type":"message","message_type":"group","message":"x","sender":{"role":1}}"#.to_vec(),
+                "$.sender.role",
+            ),
             (br#"{"post_type":"notice","self_id":1}"#.to_vec(), "$.notice_type"),
             (br#"{"post_type":7}"#.to_vec(), "$.post_type"),
             (br#"{"status":"ok","retcode":0,"echo":"1"}"#.to_vec(), "$.post_type"),
@@ -379,7 +397,8 @@ mod tests {
 
     #[test]
     fn responses_are_told_from_events() {
-        let Frame::Response(r) = parse_frame(br#"{"status":"failed","retcode":1404,"data":null,"echo":"e9","message":"no"}"#).unwrap()
+        let Frame::Response(r) =
+            parse_frame(br#"{"status":"failed","retcode":1404,"data":null,"echo":"e9","message":"no"}"#).unwrap()
         else {
             panic!()
         };

@@ -75,11 +75,16 @@ pub(crate) struct HttpApi {
 
 impl HttpApi {
     pub(crate) fn new(base: &str, token: Option<&str>) -> HttpApi {
-        HttpApi { base: base.trim_end_matches('/').to_string(), token: token.map(str::to_string), http: reqwest::Client::new() }
+        HttpApi {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.map(str::to_string),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub(crate) async fn call(&self, action: &Action, timeout: Duration) -> Result<ActionReply, ActionError> {
-        let mut request = self.http.post(format!("{}/{}", self.base, action.name())).json(&action.params()).timeout(timeout);
+        let mut request =
+            self.http.post(format!("{}/{}", self.base, action.name())).json(&action.params()).timeout(timeout);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }

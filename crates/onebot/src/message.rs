@@ -111,7 +111,8 @@ pub struct SegmentError {
 
 /// Parses the array form.
 pub fn parse_array(items: &[Value]) -> Result<Vec<Segment>, SegmentError> {
-    let err = |i: usize, field: &str, reason: &str| SegmentError { path: format!("[{i}]{field}"), reason: reason.into() };
+    let err =
+        |i: usize, field: &str, reason: &str| SegmentError { path: format!("[{i}]{field}"), reason: reason.into() };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let obj = item.as_object().ok_or_else(|| err(i, "", "a segment must be an object"))?;
@@ -154,16 +155,22 @@ pub fn parse_cq(source: &str) -> Vec<Segment> {
             continue;
         }
         text.push_str(&unescape(&rest[..start]));
-        if !text.is_empty() {
-            out.push(Segment::Text { text: std::mem::take(&mut text) });
-        }
+        rest = &after[end + 1..];
         let mut data = Map::new();
         for part in params.split(',').filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
             data.insert(key.to_string(), Value::String(unescape(value)));
         }
-        out.push(Segment::from_parts(kind, data));
-        rest = &after[end + 1..];
+        match Segment::from_parts(kind, data) {
+            // A `[CQ:text,...]` code is text like any other, joined to its neighbours.
+            Segment::Text { text: t } => text.push_str(&t),
+            segment => {
+                if !text.is_empty() {
+                    out.push(Segment::Text { text: std::mem::take(&mut text) });
+                }
+                out.push(segment);
+            }
+        }
     }
     text.push_str(&unescape(rest));
     if !text.is_empty() {
@@ -279,6 +286,7 @@ mod tests {
         assert_eq!(parse_cq("a[CQ:]b"), vec![Segment::text("a[CQ:]b")]);
         assert_eq!(parse_cq("&amp;#91; &x"), vec![Segment::text("&#91; &x")]);
         assert_eq!(parse_cq(""), vec![]);
+        assert_eq!(parse_cq("a[CQ:text,text=b]c[CQ:text,text=]"), vec![Segment::text("abc")]);
     }
 
     #[test]

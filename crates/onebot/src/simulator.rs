@@ -276,9 +276,8 @@ async fn run(
             },
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(t))) => {
-                    if let Some(reply) = answer(&state, t.as_str()) {
-                        if sink.send(Message::text(reply)).await.is_err() { return }
-                    }
+                    let reply = answer(&state, t.as_str());
+                    if let Some(reply) = reply && sink.send(Message::text(reply)).await.is_err() { return }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
@@ -300,7 +299,9 @@ fn answer(state: &State, text: &str) -> Option<String> {
     state.arrived.notify_waiters();
     let reply = match behaviour {
         Behaviour::Silent => return None,
-        Behaviour::Async => json!({"status": "async", "retcode": 1, "data": null, "message": "", "wording": "", "echo": echo}),
+        Behaviour::Async => {
+            json!({"status": "async", "retcode": 1, "data": null, "message": "", "wording": "", "echo": echo})
+        }
         Behaviour::Fail { retcode, message } => {
             json!({"status": "failed", "retcode": retcode, "data": null, "message": message, "wording": message, "echo": echo})
         }
@@ -312,7 +313,8 @@ fn answer(state: &State, text: &str) -> Option<String> {
                 "get_group_member_info" => {
                     let key = |k: &str| params.get(k).and_then(crate::message::scalar).unwrap_or_default();
                     let (group, user) = (key("group_id"), key("user_id"));
-                    let role = lock(&state.members).get(&(group.clone(), user.clone())).copied().unwrap_or(Role::Member);
+                    let role =
+                        lock(&state.members).get(&(group.clone(), user.clone())).copied().unwrap_or(Role::Member);
                     let num = |s: &str| s.parse::<i64>().map_or(json!(s), Value::from);
                     json!({"group_id": num(&group), "user_id": num(&user), "nickname": format!("user{user}"),
                         "card": "", "sex": "unknown", "age": 0, "area": "", "level": "1", "role": role.as_str(),

@@ -131,7 +131,11 @@ async fn serve(hub: Hub, socket: WebSocket, self_id: String, role: ClientRole, s
     hub.detach(&self_id, &link);
     writer.abort();
     drop(slot);
-    tracing::warn!(self_id, error = lost.as_deref().unwrap_or("closed"), "onebot: connection lost; waiting for the implementation to reconnect");
+    tracing::warn!(
+        self_id,
+        error = lost.as_deref().unwrap_or("closed"),
+        "onebot: connection lost; waiting for the implementation to reconnect"
+    );
 }
 
 #[cfg(test)]

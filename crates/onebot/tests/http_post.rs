@@ -52,13 +52,21 @@ async fn signed_events_are_delivered_and_others_refused() {
 }
 
 /// A stand-in for the implementation's HTTP API: checks the token and answers by action.
-async fn api(headers: HeaderMap, action: axum::extract::Path<String>, Json(params): Json<Value>) -> (StatusCode, Json<Value>) {
+async fn api(
+    headers: HeaderMap,
+    action: axum::extract::Path<String>,
+    Json(params): Json<Value>,
+) -> (StatusCode, Json<Value>) {
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer t0k") {
         return (StatusCode::UNAUTHORIZED, Json(Value::Null));
     }
     let answer = match action.0.as_str() {
-        "send_group_msg" => json!({"status": "ok", "retcode": 0, "data": {"message_id": params["group_id"]}, "message": "", "wording": ""}),
-        "set_group_ban" => json!({"status": "failed", "retcode": 100, "data": null, "message": "bad", "wording": "not admin"}),
+        "send_group_msg" => {
+            json!({"status": "ok", "retcode": 0, "data": {"message_id": params["group_id"]}, "message": "", "wording": ""})
+        }
+        "set_group_ban" => {
+            json!({"status": "failed", "retcode": 100, "data": null, "message": "bad", "wording": "not admin"})
+        }
         "delete_msg" => json!({"status": "async", "retcode": 1, "data": null}),
         _ => return (StatusCode::NOT_FOUND, Json(Value::Null)),
     };

@@ -139,7 +139,8 @@ async fn actions_round_trip_by_echo_with_ok_failed_and_async() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silence_times_out() {
-    let (hub, _events, url) = serve(HubConfig { action_timeout: Duration::from_millis(200), ..HubConfig::default() }).await;
+    let (hub, _events, url) =
+        serve(HubConfig { action_timeout: Duration::from_millis(200), ..HubConfig::default() }).await;
     let sim = Simulator::connect(&url, None, BOT).await.unwrap();
     wait_until(|| !hub.bots().is_empty()).await;
     sim.set_behaviour("set_group_kick", Behaviour::Silent);
@@ -170,7 +171,10 @@ async fn disconnect_fails_pending_and_a_reconnect_is_picked_up() {
     sim.reconnect().await.unwrap();
     wait_until(|| !hub.bots().is_empty()).await;
     sim.set_behaviour("delete_msg", Behaviour::Ok);
-    assert_eq!(client.call(&Action::DeleteMsg { message_id: "1".into() }).await, Ok(ActionReply::Done(serde_json::Value::Null)));
+    assert_eq!(
+        client.call(&Action::DeleteMsg { message_id: "1".into() }).await,
+        Ok(ActionReply::Done(serde_json::Value::Null))
+    );
     sim.send_group_text("5", "6", Role::Member, "after", Format::ARRAY).await.unwrap();
     let Event::GroupMessage(m) = next_message(&mut events).await.event else { panic!() };
     assert_eq!(plain_text(&m.message), "after");
@@ -205,5 +209,8 @@ async fn throughput_of_one_connection() {
     }
     assert_eq!(consumer.await.unwrap(), N);
     let secs = start.elapsed().as_secs_f64();
-    println!("onebot throughput: {N} group messages over one reverse WebSocket in {secs:.3} s = {:.0} events/s", N as f64 / secs);
+    println!(
+        "onebot throughput: {N} group messages over one reverse WebSocket in {secs:.3} s = {:.0} events/s",
+        N as f64 / secs
+    );
 }
