@@ -88,6 +88,11 @@ impl Hub {
         self.inner.connections.load(Ordering::Relaxed)
     }
 
+    /// Room for one event in the channel; `None` when no one receives events.
+    pub(crate) async fn reserve(&self) -> Option<mpsc::Permit<'_, Incoming>> {
+        self.inner.events.reserve().await.ok()
+    }
+
     pub(crate) async fn deliver(&self, incoming: Incoming) {
         if self.inner.events.send(incoming).await.is_err() {
             tracing::debug!("onebot: no one receives events; one dropped");

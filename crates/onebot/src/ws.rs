@@ -2,7 +2,7 @@
 //! `GET /onebot/v11/ws` with `X-Self-ID`, `X-Client-Role` and its access token, then pushes
 //! events and answers the actions we send on the same connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -16,6 +16,9 @@ use tokio::sync::mpsc;
 use crate::client::Link;
 use crate::event::{Frame, parse_frame};
 use crate::hub::{Hub, Incoming, Slot};
+
+/// Events read from one connection and not yet taken by the consumer, at most.
+const BACKLOG: usize = 4096;
 
 /// Path of the reverse WebSocket endpoint.
 pub const PATH: &str = "/onebot/v11/ws";
@@ -106,27 +109,43 @@ async fn serve(hub: Hub, socket: WebSocket, self_id: String, role: ClientRole, s
         }
         let _ = sink.close().await;
     });
+    // Events wait in a backlog while the consumer is busy, so answers to actions are still
+    // read: a consumer that awaits an action while events pile up gets its answer. Past
+    // BACKLOG events, reading pauses (backpressure on the implementation).
+    let mut backlog: VecDeque<Incoming> = VecDeque::new();
     let mut lost = None;
-    while let Some(message) = stream.next().await {
-        let bytes = match &message {
-            Ok(Message::Text(t)) => t.as_bytes(),
-            Ok(Message::Binary(b)) => b.as_ref(),
-            Ok(Message::Close(_)) => break,
-            Ok(_) => continue,
-            Err(e) => {
-                lost = Some(e.to_string());
-                break;
-            }
-        };
-        match parse_frame(bytes) {
-            Ok(Frame::Event(event)) => hub.deliver(Incoming { self_id: self_id.clone(), event }).await,
-            Ok(Frame::Response(response)) => {
-                if !link.resolve(response) {
-                    tracing::debug!(self_id, "onebot: an answer no call waits for (late or unknown echo)");
+    loop {
+        tokio::select! {
+            permit = hub.reserve(), if !backlog.is_empty() => match permit {
+                Some(permit) => permit.send(backlog.pop_front().expect("the backlog is not empty")),
+                None => backlog.clear(),
+            },
+            message = stream.next(), if backlog.len() < BACKLOG => {
+                let bytes = match &message {
+                    Some(Ok(Message::Text(t))) => t.as_bytes(),
+                    Some(Ok(Message::Binary(b))) => b.as_ref(),
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => {
+                        lost = Some(e.to_string());
+                        break;
+                    }
+                };
+                match parse_frame(bytes) {
+                    Ok(Frame::Event(event)) => backlog.push_back(Incoming { self_id: self_id.clone(), event }),
+                    Ok(Frame::Response(response)) => {
+                        if !link.resolve(response) {
+                            tracing::debug!(self_id, "onebot: an answer no call waits for (late or unknown echo)");
+                        }
+                    }
+                    Err(error) => tracing::warn!(self_id, %error, "onebot: bad frame skipped"),
                 }
             }
-            Err(error) => tracing::warn!(self_id, %error, "onebot: bad frame skipped"),
         }
+    }
+    // What was read before the connection went is still delivered.
+    for incoming in backlog {
+        hub.deliver(incoming).await;
     }
     hub.detach(&self_id, &link);
     writer.abort();

@@ -184,6 +184,26 @@ async fn disconnect_fails_pending_and_a_reconnect_is_picked_up() {
     wait_until(|| hub.bots().is_empty()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_get_through_while_events_wait_for_a_busy_consumer() {
+    let (hub, mut events, url) = serve(HubConfig { event_buffer: 4, ..HubConfig::default() }).await;
+    let sim = Simulator::connect(&url, None, BOT).await.unwrap();
+    wait_until(|| !hub.bots().is_empty()).await;
+    // The consumer reads nothing while 500 events arrive, then makes a call.
+    for _ in 0..500 {
+        sim.send_group_text("1", "2", Role::Member, "flood", Format::ARRAY).await.unwrap();
+    }
+    let delete = Action::DeleteMsg { message_id: "1".into() };
+    assert_eq!(hub.client(BOT).call(&delete).await, Ok(ActionReply::Done(serde_json::Value::Null)));
+    // None of the events was lost.
+    let mut messages = 0;
+    while messages < 500 {
+        if matches!(next(&mut events).await.event, Event::GroupMessage(_)) {
+            messages += 1;
+        }
+    }
+}
+
 /// Not a gate: how many events a second one connection carries from the simulator's
 /// socket to the hub's channel, parsed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
