@@ -16,6 +16,7 @@ pub fn post_event(post_id: &str, account_id: &str, title: Option<&str>, text: &s
             text: text.into(),
             created_at: at,
             group_id: None,
+            group_role: None,
             reposted_from: None,
             ai_generated: None,
             explicit_label: false,

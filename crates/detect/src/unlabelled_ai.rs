@@ -60,6 +60,7 @@ mod tests {
                 text: "t".into(),
                 created_at: at,
                 group_id: None,
+                group_role: None,
                 reposted_from: None,
                 ai_generated: ai,
                 explicit_label,

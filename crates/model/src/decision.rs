@@ -28,6 +28,9 @@ pub enum Action {
     Suspend { days: u32 },
     /// Close the account for good.
     Close {},
+    /// Mute the author in the message's chat group for the length the group's rules give
+    /// this breach (`[[groups]] mutes`, escalating within `mute_window_hours`).
+    Mute {},
     /// Keep the account's identity disclosure on for `days`, whatever its follower count
     /// (after a follower purge that landed just under the disclosure threshold).
     RequireDisclosure { days: u32 },
@@ -49,6 +52,7 @@ impl Action {
             Action::Demonetize { .. } => "demonetize",
             Action::Suspend { .. } => "suspend",
             Action::Close {} => "close",
+            Action::Mute {} => "mute",
             Action::RequireDisclosure { .. } => "require_disclosure",
             Action::QueueReview { .. } => "queue_review",
             Action::DeductCredit { .. } => "deduct_credit",
@@ -66,6 +70,7 @@ pub const ACTION_TYPES: &[&str] = &[
     "demonetize",
     "suspend",
     "close",
+    "mute",
     "require_disclosure",
     "queue_review",
     "deduct_credit",
@@ -93,6 +98,8 @@ pub enum RestrictionKind {
     Closed,
     /// Account: must show its verified identity and IP region whatever its follower count.
     Disclosure,
+    /// Account: muted in one chat group (the group's id is in `detail`).
+    Muted,
 }
 
 #[cfg(test)]
@@ -110,6 +117,7 @@ mod tests {
             Action::Demonetize { features: vec![], days: 1 },
             Action::Suspend { days: 1 },
             Action::Close {},
+            Action::Mute {},
             Action::RequireDisclosure { days: 1 },
             Action::QueueReview { queue: "q".into() },
             Action::DeductCredit { points: 1 },
@@ -134,6 +142,7 @@ impl RestrictionKind {
             RestrictionKind::Suspended => "suspended",
             RestrictionKind::Closed => "closed",
             RestrictionKind::Disclosure => "disclosure",
+            RestrictionKind::Muted => "muted",
         }
     }
 }

@@ -7,6 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::chat_group::GroupRole;
+
 /// A self-media account or group member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +114,9 @@ pub struct Post {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// For a group message: the author's role in the group, as the chat platform reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_role: Option<GroupRole>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reposted_from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

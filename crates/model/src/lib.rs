@@ -14,6 +14,7 @@
 //! ```
 
 pub mod chars;
+pub mod chat_group;
 pub mod decision;
 pub mod entity;
 pub mod event;
@@ -26,6 +27,7 @@ pub mod signal;
 pub mod sor;
 pub mod standing;
 
+pub use chat_group::{GroupRole, GroupRules};
 pub use decision::*;
 pub use entity::*;
 pub use event::*;

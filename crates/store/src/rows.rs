@@ -29,7 +29,7 @@ pub(crate) fn entity_kind(kind: &str) -> &'static str {
     k
 }
 
-const RESTRICTION_KINDS: [RestrictionKind; 9] = [
+const RESTRICTION_KINDS: [RestrictionKind; 10] = [
     RestrictionKind::Label,
     RestrictionKind::LimitReach,
     RestrictionKind::Removed,
@@ -39,6 +39,7 @@ const RESTRICTION_KINDS: [RestrictionKind; 9] = [
     RestrictionKind::Suspended,
     RestrictionKind::Closed,
     RestrictionKind::Disclosure,
+    RestrictionKind::Muted,
 ];
 
 pub(crate) fn restriction_kind(s: &str) -> Result<RestrictionKind> {

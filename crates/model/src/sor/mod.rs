@@ -140,7 +140,7 @@ fn restriction_value(r: &Restriction) -> (Kind, &'static str) {
         RestrictionKind::LimitReach => (Kind::Visibility, "DECISION_VISIBILITY_CONTENT_DEMOTED"),
         RestrictionKind::Removed => (Kind::Visibility, "DECISION_VISIBILITY_CONTENT_REMOVED"),
         RestrictionKind::Disclosure => (Kind::Visibility, "DECISION_VISIBILITY_OTHER"),
-        RestrictionKind::Posting | RestrictionKind::NewFollowers => {
+        RestrictionKind::Posting | RestrictionKind::NewFollowers | RestrictionKind::Muted => {
             (Kind::Provision, "DECISION_PROVISION_PARTIAL_SUSPENSION")
         }
         RestrictionKind::Monetization if r.end.is_some() => (Kind::Monetary, "DECISION_MONETARY_SUSPENSION"),
