@@ -51,6 +51,7 @@ fn decision(rule: &str, event: &str, post: Option<&str>, at: DateTime<Utc>, acti
             Action::Demonetize { days, .. } => Some(restriction(RestrictionKind::Monetization, None, Some(*days), "")),
             Action::Suspend { days } => Some(restriction(RestrictionKind::Suspended, None, Some(*days), "")),
             Action::Close {} => Some(restriction(RestrictionKind::Closed, None, None, "")),
+            Action::Mute {} => Some(restriction(RestrictionKind::Muted, None, Some(1), "g1")),
             Action::RequireDisclosure { days } => Some(restriction(RestrictionKind::Disclosure, None, Some(*days), "")),
             Action::QueueReview { .. } | Action::DeductCredit { .. } => None,
         })

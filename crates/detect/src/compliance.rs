@@ -3,9 +3,10 @@
 
 use std::collections::HashSet;
 
-use steward_model::{Limits, parse_event};
+use steward_model::chat_group::{Flood, language_scripts};
+use steward_model::{GroupRules, Limits, parse_event};
 
-use crate::{Context, Findings, registry};
+use crate::{Context, Findings, Settings, registry};
 
 const EVENTS: &[&str] = &[
     r#"{"id":"1","type":"account.upserted","at":"2026-11-22T08:00:00Z","account":{"id":"a1","handle":"h","display_name":"","followers":0}}"#,
@@ -20,7 +21,23 @@ const EVENTS: &[&str] = &[
     r#"{"id":"8b","type":"post.created","at":"2026-11-22T08:00:00Z","post":{"id":"p3","account_id":"a2","kind":"short_post","text":"我是一名医生，建议高血压患者停药，改吃偏方","created_at":"2026-11-22T08:00:00Z"}}"#,
     r#"{"id":"9","type":"follower.snapshot","at":"2026-11-22T08:00:00Z","snapshot":{"account_id":"a1","followers":2500000}}"#,
     r#"{"id":"9b","type":"follower.snapshot","at":"2026-11-23T08:00:00Z","snapshot":{"account_id":"a1","followers":999999}}"#,
+    // In group g1 of `settings()`: Chinese with a link in an English group, then a flood.
+    r#"{"id":"10","type":"post.created","at":"2026-11-23T08:00:00Z","post":{"id":"m1","account_id":"a4","kind":"group_message","group_id":"g1","group_role":"member","text":"请大家看看这个链接 https://example.com","created_at":"2026-11-23T08:00:00Z"}}"#,
+    r#"{"id":"10b","type":"post.created","at":"2026-11-23T08:00:01Z","post":{"id":"m2","account_id":"a4","kind":"group_message","group_id":"g1","text":"hello","created_at":"2026-11-23T08:00:01Z"}}"#,
+    r#"{"id":"10c","type":"post.created","at":"2026-11-23T08:00:02Z","post":{"id":"m3","account_id":"a4","kind":"group_message","group_id":"g1","text":"hello again","created_at":"2026-11-23T08:00:02Z"}}"#,
 ];
+
+/// Settings under which every detector has something to look at.
+fn settings() -> Settings {
+    let group = GroupRules {
+        language: Some("en".into()),
+        scripts: language_scripts("en").unwrap_or_default(),
+        flood: Some(Flood { messages: 2, seconds: 60 }),
+        links: false,
+        ..GroupRules::new("g1")
+    };
+    Settings { groups: vec![group], ..Settings::default() }
+}
 
 #[test]
 fn every_detector_complies() {
@@ -39,7 +56,7 @@ fn every_detector_complies() {
         .collect();
     let mut names = HashSet::new();
     let mut raised = HashSet::new();
-    for mut detector in registry(&Default::default()) {
+    for mut detector in registry(&settings()) {
         let name = detector.about().name;
         assert!(!name.is_empty());
         assert!(names.insert(name), "two detectors are named {name}");
@@ -64,7 +81,7 @@ fn every_detector_complies() {
         }
     }
     // The fixtures exercise every detector at least once.
-    for detector in registry(&Default::default()) {
+    for detector in registry(&settings()) {
         for spec in detector.about().signals {
             assert!(raised.contains(spec.name), "no fixture raises {}", spec.name);
         }

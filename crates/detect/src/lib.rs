@@ -20,12 +20,13 @@
 //! assert_eq!(findings.signals[0].name, "unlabelled_ai");
 //! ```
 
-use steward_model::{Account, Event, GroupChange, Signal};
+use steward_model::{Account, Event, GroupChange, GroupRules, Signal};
 
 pub mod claims;
 pub mod clickbait;
 pub mod copy_campaign;
 pub mod follower_purge;
+pub mod group_rules;
 pub mod impersonation;
 pub mod professional;
 pub mod profile;
@@ -118,15 +119,17 @@ pub trait Detector: Send {
 }
 
 /// What detectors take from the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Followers from which an account must disclose its identity (`[disclosure] followers`).
     pub disclosure_followers: u64,
+    /// Chat groups' rules (`[[groups]]`).
+    pub groups: Vec<GroupRules>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { disclosure_followers: 1_000_000 }
+        Settings { disclosure_followers: 1_000_000, groups: Vec::new() }
     }
 }
 
@@ -141,6 +144,7 @@ pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
         Box::new(impersonation::Impersonation::default()),
         Box::new(follower_purge::FollowerPurge::new(settings.disclosure_followers)),
         Box::new(professional::Professionals::default()),
+        Box::new(group_rules::GroupRulesDetector::new(&settings.groups)),
     ]
 }
 

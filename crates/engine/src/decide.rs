@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
+use steward_model::chat_group::{DEFAULT_MUTES, MAX_MUTE_SECONDS};
 use steward_model::{
-    Action, Appeal, CreditEntry, Decision, Event, Restriction, RestrictionKind, Signal, Standing, decision_id,
+    Action, Appeal, CreditEntry, Decision, Event, Payload, Restriction, RestrictionKind, Signal, Standing, decision_id,
 };
 use steward_policy::Policy;
 use steward_store::audit::{AuditBody, CanonicalObject};
@@ -41,7 +42,7 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
     let mut credits = Vec::new();
     let mut skipped = Vec::new();
     for action in v.actions {
-        let account_level = |kind, days: Option<u32>, detail: String| {
+        let account_until = |kind, end: Option<DateTime<Utc>>, detail: String| {
             c.account_id.map(|account_id| Restriction {
                 decision_id: id.clone(),
                 account_id: account_id.to_string(),
@@ -49,8 +50,11 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
                 kind,
                 detail,
                 start: c.now,
-                end: days.map(|d| c.now + Duration::days(d as i64)),
+                end,
             })
+        };
+        let account_level = |kind, days: Option<u32>, detail| {
+            account_until(kind, days.map(|d| c.now + Duration::days(d as i64)), detail)
         };
         let post_level = |kind, detail: String| {
             c.post_id.zip(c.account_id).map(|(post_id, account_id)| Restriction {
@@ -81,6 +85,11 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
             }
             Action::Suspend { days } => account_level(RestrictionKind::Suspended, Some(*days), String::new()),
             Action::Close {} => account_level(RestrictionKind::Closed, None, String::new()),
+            // In the message's group, for as long as the group's rules give this breach.
+            Action::Mute {} => group_of(c.event).and_then(|group| {
+                let end = c.now + Duration::seconds(i64::from(mute_seconds(c.signals)));
+                account_until(RestrictionKind::Muted, Some(end), group.to_string())
+            }),
             Action::RequireDisclosure { days } => {
                 account_level(RestrictionKind::Disclosure, Some(*days), String::new())
             }
@@ -125,6 +134,24 @@ pub(crate) fn decide(policy: &Policy, c: &Circumstances, v: Verdict) -> Outcome 
         shadow: false,
     };
     Outcome { decision, credits }
+}
+
+/// The chat group of a group message.
+fn group_of(event: &Event) -> Option<&str> {
+    match &event.payload {
+        Payload::PostCreated(p) => p.group_id.as_deref(),
+        _ => None,
+    }
+}
+
+/// The longest mute the event's signals earn (`mute_seconds` evidence of the group rules),
+/// or the groups' first default length when none says.
+fn mute_seconds(signals: &[Signal]) -> u32 {
+    signals
+        .iter()
+        .filter_map(|s| s.evidence.get("mute_seconds")?.as_u64())
+        .max()
+        .map_or(DEFAULT_MUTES[0], |s| s.min(u64::from(MAX_MUTE_SECONDS)) as u32)
 }
 
 fn facts(c: &Circumstances, skipped: &[&str]) -> Value {
@@ -216,7 +243,7 @@ fn write_action(a: &Action, out: &mut Vec<u8>) -> Result<(), serde_json::Error> 
         | Action::RestrictNewFollowers { days }
         | Action::Suspend { days }
         | Action::RequireDisclosure { days } => o.field("days", days)?,
-        Action::LimitReach {} | Action::Remove {} | Action::Close {} => {}
+        Action::LimitReach {} | Action::Remove {} | Action::Close {} | Action::Mute {} => {}
     }
     o.field("type", a.name())?;
     o.end();

@@ -1086,7 +1086,7 @@ fn json<T: Serialize>(value: &T) -> String {
 
 /// The detectors, set up for the policy.
 fn detectors_for(policy: &Policy) -> Detectors {
-    Detectors::with(&Settings { disclosure_followers: policy.disclosure.followers })
+    Detectors::with(&Settings { disclosure_followers: policy.disclosure.followers, groups: policy.groups.clone() })
 }
 
 /// An account's standing now, read from the store (restrictions lapse by time alone).

@@ -588,3 +588,58 @@ fn verified_professionals_are_left_alone_and_their_credentials_survive_a_restart
         assert_eq!(decided(&outcome, "professional"), [("professional@q5".to_string(), "q5".to_string())]);
     });
 }
+
+#[test]
+fn a_group_mutes_for_longer_on_each_breach_across_restarts_and_never_the_owner() {
+    let text = format!(
+        "{POLICY}\n{}",
+        r#"
+[[groups]]
+id = "g1"
+name = "Rust learners"
+language = "en"
+mutes = [60, 600]
+
+[[rules]]
+id = "group-language"
+ground = "The group's rules"
+category = "group_rules"
+when = "has(signals.group_language)"
+actions = [{ type = "remove" }, { type = "mute" }]
+reason = "Muted in {{signals.group_language.evidence.group_name}} for {{signals.group_language.evidence.mute_for}}."
+"#
+    );
+    let policy = Arc::new(Policy::parse(&text, "test.toml", &steward_engine::schema()).unwrap());
+    each_store(|store| {
+        let (clock, options) = TestClock::start();
+        let message = |id: &str, account: &str, role: &str| {
+            json!({"id": id, "type": "post.created", "at": clock.now(), "post": {"id": format!("p-{id}"),
+                "account_id": account, "kind": "group_message", "group_id": "g1", "group_role": role,
+                "text": "请用中文回答我的问题，谢谢", "created_at": clock.now()}})
+            .to_string()
+        };
+        let mut engine = Engine::open(store.clone(), policy.clone(), options.clone()).unwrap();
+        let outcome = ingest(&mut engine, &[message("e1", "m1", "member"), message("e2", "boss", "owner")]);
+        assert_eq!(outcome.decisions.len(), 1, "the owner is never held to the group's rules");
+        let d = &outcome.decisions[0];
+        assert_eq!(
+            (d.id.as_str(), d.explanation.as_str()),
+            ("group-language@e1", "Muted in Rust learners for 1 minute.")
+        );
+        let kinds: Vec<_> = d.restrictions.iter().map(|r| (r.kind, r.detail.as_str(), r.end)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (RestrictionKind::Removed, "", None),
+                (RestrictionKind::Muted, "g1", Some(clock.now() + Duration::seconds(60)))
+            ]
+        );
+        // The breach is remembered over a restart: the second mute is the longer one.
+        drop(engine);
+        let mut engine = Engine::open(store.clone(), policy.clone(), options).unwrap();
+        clock.advance(Duration::hours(1));
+        let outcome = ingest(&mut engine, &[message("e3", "m1", "member")]);
+        let muted = outcome.decisions[0].restrictions.iter().find(|r| r.kind == RestrictionKind::Muted).unwrap();
+        assert_eq!(muted.end, Some(clock.now() + Duration::seconds(600)));
+    });
+}

@@ -180,7 +180,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cel::common::types::CelBool;
 use cel::{Context, Env, IdedExpr, Value};
-use steward_model::{Account, Action, Event, Limits, Post, Signal, Standing};
+use steward_model::{Account, Action, Event, GroupRules, Limits, Post, Signal, Standing};
 
 pub use budget::{Budget, RULE_STEPS};
 pub use error::{EvalError, EvalErrorKind, Evaluated, PolicyError, PolicyErrors};
@@ -665,6 +665,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// The routes, in file order.
     pub routes: Vec<Route>,
+    /// Chat groups' rules (`[[groups]]`), in file order.
+    pub groups: Vec<GroupRules>,
     /// The built-in queues, then those the policy declares, in file order.
     queues: Vec<QueueSpec>,
     env: Arc<Env>,
@@ -686,6 +688,7 @@ impl fmt::Debug for Policy {
             .field("rules", &self.rules)
             .field("queues", &self.queues)
             .field("routes", &self.routes)
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }

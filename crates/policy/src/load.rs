@@ -33,7 +33,10 @@ pub(crate) fn valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
 }
 
-const TOP_KEYS: &[&str] = &["version", "credit", "appeal", "disclosure", "queues", "ladder", "rules", "routes"];
+mod groups;
+
+const TOP_KEYS: &[&str] =
+    &["version", "credit", "appeal", "disclosure", "queues", "ladder", "rules", "routes", "groups"];
 const CREDIT_KEYS: &[&str] = &["initial", "restore_days"];
 const APPEAL_KEYS: &[&str] = &["days", "how"];
 const DISCLOSURE_KEYS: &[&str] = &["followers"];
@@ -143,6 +146,7 @@ impl<'t> Loader<'t> {
         let appeal = self.appeal(table.get("appeal"));
         let disclosure = self.disclosure(table.get("disclosure"));
         let queues = self.queues(table.get("queues"));
+        let groups = self.groups(table.get("groups"));
 
         let mut ids: Vec<(String, usize)> = Vec::new();
         let mut ladder = Vec::new();
@@ -189,6 +193,7 @@ impl<'t> Loader<'t> {
             ladder,
             rules,
             routes,
+            groups,
             queues,
             env: self.env,
             budget: self.schema.budget,

@@ -173,6 +173,7 @@ pub(crate) const POST_FIELDS: &[Field<Post>] = &[
     Field { name: "text", ty: Ty::Str, get: |p| s(&p.text) },
     Field { name: "created_at", ty: Ty::Str, get: |p| time(&p.created_at) },
     Field { name: "group_id", ty: Ty::OptStr, get: |p| opt(&p.group_id) },
+    Field { name: "group_role", ty: Ty::OptStr, get: |p| p.group_role.map_or(Scalar::Null, |r| s(r.as_str())) },
     Field { name: "reposted_from", ty: Ty::OptStr, get: |p| opt(&p.reposted_from) },
     Field { name: "explicit_label", ty: Ty::Bool, get: |p| Scalar::Bool(p.explicit_label) },
     Field { name: "ai_declared", ty: Ty::Bool, get: |p| Scalar::Bool(p.ai_generated.is_some_and(|a| a.declared)) },

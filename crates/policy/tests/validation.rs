@@ -488,3 +488,71 @@ fn mangled_policies_never_panic() {
         }
     }
 }
+
+#[test]
+fn groups_are_read_with_their_defaults() {
+    let text = r#"version = "v"
+[[groups]]
+id = 123456789
+name = "Rust learners"
+language = "EN"
+flood = { messages = 5, seconds = 10 }
+links = false
+mutes = [60, 600]
+admins = [10001, "10002"]
+
+[[groups]]
+id = "g2"
+"#;
+    let policy = Policy::parse(text, "p.toml", &schema()).unwrap();
+    let [g, g2] = &policy.groups[..] else { panic!("{:?}", policy.groups) };
+    assert_eq!((g.id.as_str(), g.name.as_str(), g.language.as_deref()), ("123456789", "Rust learners", Some("en")));
+    assert_eq!(g.flood.map(|f| (f.messages, f.seconds)), Some((5, 10)));
+    assert!(!g.links && g.admins_exempt);
+    assert_eq!(
+        (g.mutes.clone(), g.mute_window_hours, g.admins.clone()),
+        (vec![60, 600], 24, vec!["10001".into(), "10002".into()])
+    );
+    assert_eq!(
+        (g2.name.as_str(), g2.language.as_deref(), g2.links, g2.mutes.clone()),
+        ("g2", None, true, vec![600, 3600, 86_400])
+    );
+}
+
+#[test]
+fn every_problem_of_a_group_is_reported_where_it_is() {
+    let text = r#"version = "v"
+[[groups]]
+id = "g1"
+language = "english"
+flood = { messages = 1, seconds = 7200, burst = 3 }
+mutes = [60, 9999999]
+mute_window_hours = 200
+links = "no"
+colour = "red"
+
+[[groups]]
+id = "g1"
+[[groups]]
+name = "no id"
+"#;
+    let errs = errors(text);
+    let found = lines(&errs);
+    for (line, part) in [
+        (4, "unknown language `english`"),
+        (5, "`flood.messages` must be at least 2"),
+        (5, "`flood.seconds` is at most 3600"),
+        (5, "unknown key `burst` in `flood`"),
+        (6, "a mute is at most 2592000 seconds"),
+        (7, "`mute_window_hours` is at most 168"),
+        (8, "`links` must be true or false"),
+        (9, "unknown key `colour` in [[groups]]"),
+        (12, "duplicate group `g1`: already declared on line 3"),
+        (13, "the group on line 13 is missing `id`"),
+    ] {
+        assert!(
+            errs.iter().any(|e| e.line == line && e.message.contains(part)),
+            "no {part:?} on line {line} in:\n{found}"
+        );
+    }
+}

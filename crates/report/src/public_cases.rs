@@ -158,6 +158,7 @@ fn describe(a: &Action) -> Option<String> {
         Action::Demonetize { days: n, .. } => format!("monetization off for {}", days(n)),
         Action::Suspend { days: n } => format!("suspended for {}", days(n)),
         Action::Close {} => "account closed".into(),
+        Action::Mute {} => "muted in the group".into(),
         Action::RequireDisclosure { days: n } => format!("identity disclosure required for {}", days(n)),
         Action::DeductCredit { points: 1 } => "1 credit point deducted".into(),
         Action::DeductCredit { points } => format!("{points} credit points deducted"),

@@ -51,6 +51,15 @@ pub fn strip_links<'a>(text: &'a str, buf: &'a mut String) -> &'a str {
     buf
 }
 
+/// Whether `text` holds a web link: `http://`, `https://` or a `www.` host.
+pub fn has_link(text: &str) -> bool {
+    find_link(text).is_some()
+        || text.match_indices("www.").any(|(at, _)| {
+            let starts_word = !text[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric());
+            starts_word && text[at + 4..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        })
+}
+
 /// Byte offset of the first `http://` or `https://` in `text`.
 fn find_link(text: &str) -> Option<usize> {
     let mut from = 0;
@@ -88,6 +97,12 @@ mod tests {
         // A link cut short by an edit ends where URL characters end.
         assert_eq!(stripped("链接http://t.cn/A6就d"), "链接 就d");
         assert_eq!(stripped("httpx 与 http 不是链接"), "httpx 与 http 不是链接");
+    }
+
+    #[test]
+    fn links_are_found_with_a_scheme_or_www() {
+        assert!(has_link("see https://example.com/x") && has_link("go to www.example.com now"));
+        assert!(!has_link("the www. prefix") && !has_link("awww.cute") && !has_link("plain text"));
     }
 
     #[test]

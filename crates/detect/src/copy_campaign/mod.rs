@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use steward_model::{GroupChange, GroupMember, Payload, Signal};
 
-pub use boilerplate::{is_trivial, strip_links};
+pub use boilerplate::{has_link, is_trivial, strip_links};
 pub use tracker::{Campaign, CampaignConfig, Member, PostRef, Tracker, Update};
 
 use crate::{About, Context, Detector, EarlierSignal, Findings, SignalSpec};

@@ -39,6 +39,15 @@ pub fn schema() -> Schema {
             &["identity", "identity_name", "kind", "score", "matched", "how", "place", "avatar_distance"],
         )
         .with_signal("unqualified_professional_claim", &["field", "title", "where", "advice"])
+        .with_signal(
+            "group_language",
+            &["group", "group_name", "offence", "mute_seconds", "mute_for", "language", "off_script_share"],
+        )
+        .with_signal(
+            "group_flood",
+            &["group", "group_name", "offence", "mute_seconds", "mute_for", "messages", "seconds"],
+        )
+        .with_signal("group_link", &["group", "group_name", "offence", "mute_seconds", "mute_for"])
 }
 
 pub fn now() -> chrono::DateTime<Utc> {
