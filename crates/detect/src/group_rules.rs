@@ -106,18 +106,8 @@ impl GroupRulesDetector {
         if !rules.links && has_link(&post.text) {
             found.push(Signal::new("group_link", NAME, VERSION, 1.0));
         }
-        if let Some(language) = &rules.language {
-            let text = strip_links(&post.text, &mut self.links);
-            let text = strip_mentions(text, &mut self.mentions);
-            let (share, letters) = off_script_share(text, rules.scripts);
-            if letters >= MIN_LETTERS && share > OFF_SCRIPT {
-                let share = (share * 1000.0).round() / 1000.0;
-                found.push(
-                    Signal::new("group_language", NAME, VERSION, share)
-                        .with("language", language.as_str())
-                        .with("off_script_share", share),
-                );
-            }
+        if let Some(signal) = language_signal(rules, &post.text, &mut self.links, &mut self.mentions) {
+            found.push(signal);
         }
         if found.is_empty() {
             return;
@@ -137,6 +127,21 @@ impl GroupRulesDetector {
             );
         }
     }
+}
+
+/// The `group_language` signal (without the escalation evidence) when `text` breaks the
+/// group's language rule; `links` and `mentions` are scratch buffers. The group bot's output
+/// rails hold its own answers to the rule with this too.
+pub fn language_signal(rules: &GroupRules, text: &str, links: &mut String, mentions: &mut String) -> Option<Signal> {
+    let language = rules.language.as_deref()?;
+    let text = strip_links(text, links);
+    let text = strip_mentions(text, mentions);
+    let (share, letters) = off_script_share(text, rules.scripts);
+    if letters < MIN_LETTERS || share <= OFF_SCRIPT {
+        return None;
+    }
+    let share = (share * 1000.0).round() / 1000.0;
+    Some(Signal::new("group_language", NAME, VERSION, share).with("language", language).with("off_script_share", share))
 }
 
 /// A length in the largest whole unit that fits it: "90 seconds", "10 minutes", "1 day".

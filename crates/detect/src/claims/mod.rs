@@ -139,7 +139,9 @@ impl ClaimMatcher {
         self.best_debunking(top).filter(|m| m.score >= self.config.threshold)
     }
 
-    fn signals(&self, m: Match, post_time: DateTime<Utc>) -> (Signal, Option<Signal>) {
+    /// The `debunked_claim` signal of a match, and `spread_after_debunk` when the text came
+    /// after the fact-check was published.
+    pub fn signals(&self, m: Match, post_time: DateTime<Utc>) -> (Signal, Option<Signal>) {
         let fc = &self.kb.entry(m.entry).fact_check;
         let score = (f64::from(m.score) * 1000.0).round() / 1000.0;
         let mut debunked = Signal::new(NAME, NAME, VERSION, score);

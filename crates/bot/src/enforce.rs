@@ -1,0 +1,130 @@
+//! From a decision on a group message to what the bot does in the group: the OneBot
+//! actions that enforce it, the line that tells the member why, and the details its admins
+//! get.
+//!
+//! | restriction | action |
+//! |---|---|
+//! | `removed` (this message) | `delete_msg` |
+//! | `muted` in this group, `posting`, `suspended` | `set_group_ban` for what is left of it (at most 30 days) |
+//! | `closed` | `set_group_kick` |
+//!
+//! Labels and reach limits have no meaning in a group and do nothing there. The group's
+//! owner is never actioned: the bot tells the admins instead.
+
+use chrono::{DateTime, Utc};
+
+use steward_model::chat_group::MAX_MUTE_SECONDS;
+use steward_model::{Decision, GroupRules, RestrictionKind};
+use steward_onebot::event::Role;
+use steward_onebot::message::Segment;
+use steward_onebot::{Action, GroupMessage};
+
+use crate::message;
+
+/// What the bot does about the decisions on one message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// The enforcing actions, in order.
+    pub actions: Vec<Action>,
+    /// The member's notice, in the group.
+    pub notice: Option<Action>,
+    /// The admins' details, one private message each.
+    pub admin_details: Vec<Action>,
+    /// Whether the message itself is gone (the bot does not answer it).
+    pub removed: bool,
+}
+
+/// Plans the enforcement of `decisions` (live ones, on message `m`).
+pub fn plan(m: &GroupMessage, decisions: &[&Decision], rules: Option<&GroupRules>) -> Plan {
+    let mut plan = Plan::default();
+    if decisions.is_empty() {
+        return plan;
+    }
+    let owner = m.sender.role() == Role::Owner;
+    let post_id = message::post_id(m);
+    let mut ban: Option<u64> = None;
+    let mut kick = false;
+    for d in decisions {
+        for r in &d.restrictions {
+            // The whole length: the mute starts when the group enforces it.
+            let left = |end: Option<DateTime<Utc>>| {
+                end.map_or(u64::from(MAX_MUTE_SECONDS), |end| (end - r.start).num_seconds().max(1) as u64)
+                    .min(u64::from(MAX_MUTE_SECONDS))
+            };
+            match r.kind {
+                RestrictionKind::Removed if r.post_id.as_deref() == Some(post_id.as_str()) => plan.removed = true,
+                RestrictionKind::Muted if r.detail == m.group_id => ban = ban.max(Some(left(r.end))),
+                RestrictionKind::Posting | RestrictionKind::Suspended => ban = ban.max(Some(left(r.end))),
+                RestrictionKind::Closed => kick = true,
+                _ => {}
+            }
+        }
+    }
+    let acted = plan.removed || ban.is_some() || kick;
+    if !owner {
+        if plan.removed {
+            plan.actions.push(Action::DeleteMsg { message_id: m.message_id.clone() });
+        }
+        if kick {
+            plan.actions.push(Action::SetGroupKick {
+                group_id: m.group_id.clone(),
+                user_id: m.user_id.clone(),
+                reject_add_request: false,
+            });
+        } else if let Some(duration) = ban {
+            plan.actions.push(Action::SetGroupBan {
+                group_id: m.group_id.clone(),
+                user_id: m.user_id.clone(),
+                duration,
+            });
+        }
+    }
+    if acted && !owner {
+        let text =
+            m.message.iter().filter_map(|s| if let Segment::Text { text } = s { Some(text.as_str()) } else { None });
+        let said: String = text.collect();
+        let why: Vec<String> = decisions.iter().map(|d| without_quote(&d.explanation, said.trim())).collect();
+        plan.notice = Some(Action::SendGroupMsg {
+            group_id: m.group_id.clone(),
+            message: vec![Segment::at(m.user_id.clone()), Segment::text(format!(" {}", why.join(" ")))],
+        });
+    }
+    if let Some(rules) = rules {
+        let who = if m.sender.card.is_empty() { &m.sender.nickname } else { &m.sender.card };
+        let mut details = format!("[steward] In {} ({}): {who} ({})", rules.name, m.group_id, m.user_id);
+        if owner {
+            details.push_str(" is the group's owner, so nothing was done; the rules would have");
+        }
+        for d in decisions {
+            let actions: Vec<&str> = d.actions.iter().map(|a| a.name()).collect();
+            details.push_str(&format!(
+                "\n- {} ({}): {}. Decision {}.",
+                d.rule_id,
+                actions.join(", "),
+                d.explanation,
+                d.id
+            ));
+        }
+        details.push_str(&format!("\nThe message: \u{201c}{}\u{201d}", excerpt(&message::text(m), 200)));
+        plan.admin_details = rules
+            .admins
+            .iter()
+            .filter(|a| **a != m.user_id)
+            .map(|a| Action::SendPrivateMsg { user_id: a.clone(), message: vec![Segment::text(details.clone())] })
+            .collect();
+    }
+    plan
+}
+
+/// A reason with the offending text taken out, should the policy's template quote it: the
+/// group is told the rule, never what was said.
+fn without_quote(reason: &str, said: &str) -> String {
+    if said.chars().count() < 4 { reason.to_string() } else { reason.replace(said, "[the message]") }
+}
+
+fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
