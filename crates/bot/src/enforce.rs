@@ -97,13 +97,8 @@ pub fn plan(m: &GroupMessage, decisions: &[&Decision], rules: Option<&GroupRules
         }
         for d in decisions {
             let actions: Vec<&str> = d.actions.iter().map(|a| a.name()).collect();
-            details.push_str(&format!(
-                "\n- {} ({}): {}. Decision {}.",
-                d.rule_id,
-                actions.join(", "),
-                d.explanation,
-                d.id
-            ));
+            let why = d.explanation.trim_end_matches(['.', ' ']);
+            details.push_str(&format!("\n- {} ({}): {why}. Decision {}.", d.rule_id, actions.join(", "), d.id));
         }
         details.push_str(&format!("\nThe message: \u{201c}{}\u{201d}", excerpt(&message::text(m), 200)));
         plan.admin_details = rules

@@ -48,6 +48,16 @@ pub struct BotConfig {
     pub batch: usize,
     /// How many recent messages' texts are kept for "is this true?".
     pub remembered: usize,
+    /// In HTTP POST mode, the implementation's HTTP API that actions go to (with its
+    /// token); otherwise actions go over the bot's reverse WebSocket.
+    pub http_api: Option<HttpApi>,
+}
+
+/// An implementation's HTTP API.
+#[derive(Debug, Clone)]
+pub struct HttpApi {
+    pub base_url: String,
+    pub token: Option<String>,
 }
 
 impl Default for BotConfig {
@@ -59,6 +69,7 @@ impl Default for BotConfig {
             knowledge_refresh: Duration::from_secs(60),
             batch: 256,
             remembered: 10_000,
+            http_api: None,
         }
     }
 }
@@ -115,6 +126,14 @@ impl Bot {
         refresher.abort();
     }
 
+    /// The action client of bot account `self_id`.
+    pub fn client(&self, self_id: &str) -> ActionClient {
+        match &self.config.http_api {
+            Some(api) => ActionClient::http(&api.base_url, api.token.as_deref()),
+            None => self.hub.client(self_id),
+        }
+    }
+
     /// Keeps a message's text for "is this true?"; false when it was seen before (delivered
     /// again after a reconnect).
     fn remember(&self, m: &GroupMessage) -> bool {
@@ -161,7 +180,7 @@ impl Bot {
 
     /// Enforces the decisions on one message, then answers what it asks.
     async fn act(self: Arc<Self>, m: GroupMessage, decisions: Vec<Decision>, rules: Option<GroupRules>) {
-        let client = self.hub.client(&m.self_id);
+        let client = self.client(&m.self_id);
         let refs: Vec<&Decision> = decisions.iter().collect();
         let plan = enforce::plan(&m, &refs, rules.as_ref());
         for action in plan.actions.iter().chain(&plan.notice).chain(&plan.admin_details) {

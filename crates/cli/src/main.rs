@@ -17,7 +17,9 @@ mod bench_impersonation;
 mod bench_ingest;
 mod bench_report;
 mod bench_sketch;
+mod bot;
 mod demo;
+mod demo_bot;
 mod eval;
 mod eval_claims;
 mod eval_clickbait;
@@ -73,6 +75,10 @@ enum Command {
         #[command(flatten)]
         limits: ServeLimits,
     },
+    /// Run the group bot: a OneBot v11 implementation (NapCatQQ) connects to it; group
+    /// messages go through the engine and the groups' rules, decisions become group actions,
+    /// and members can ask `ai <question>` and "is this true?".
+    Bot(bot::BotArgs),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -125,6 +131,10 @@ enum Command {
         /// Print the summary and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// Play a scripted afternoon in two QQ groups instead: a OneBot simulator into the
+        /// group bot (`steward bot`), with a scripted model for `ai` answers; then exit.
+        #[arg(long)]
+        bot: bool,
     },
     /// Score the detectors against labelled files (the quality gates).
     Eval {
@@ -372,7 +382,7 @@ fn main() -> ExitCode {
     // command-line tools do, rather than as a panic on the next write. Not for commands that
     // hold sockets (serving, the demo, benchmarks), which must see a peer that has gone as
     // an error on that socket, not die of it.
-    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. } | Command::Bench { .. }) {
+    if !matches!(cli.command, Command::Serve { .. } | Command::Bot(_) | Command::Demo { .. } | Command::Bench { .. }) {
         // SAFETY: setting a signal's disposition to its default before any thread starts.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -405,6 +415,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             anchor::finish(checkpoints)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bot(args) => bot::run(args),
         Command::Keys { command: KeysCommand::Create { store, role } } => {
             let key = steward_server::auth::create_key(store.open()?.as_ref(), role)?;
             println!("{key}");
@@ -498,7 +509,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             anchor::verify(store.open()?.as_ref(), &store.data_dir, checkpoints.as_deref(), public_key.as_deref())
         }
         Command::Audit { command: AuditCommand::Keygen { out } } => anchor::keygen(&out),
-        Command::Demo { data_dir, listen, no_serve } => demo::run(data_dir, listen, no_serve),
+        Command::Demo { data_dir, bot: true, .. } => demo_bot::run(data_dir),
+        Command::Demo { data_dir, listen, no_serve, bot: false } => demo::run(data_dir, listen, no_serve),
         Command::Eval { command } => eval::run(command),
         Command::Train { command: TrainCommand::Clickbait { zh, en, out, folds, seed } } => {
             train::run(&zh, &en, &out, folds, seed)
