@@ -233,6 +233,7 @@ impl Bot {
             chunk_chars: self.config.chunk_chars,
         };
         let outcome = answer::answer(llm, &to, question).await;
+        self.stats.answers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(group = %m.group_id, ?outcome, "AI answer");
     }
 

@@ -44,9 +44,16 @@ pub struct Stats {
     pub release: Samples,
     /// Group messages committed through the engine.
     pub ingested: AtomicU64,
+    /// AI answers finished, however they ended.
+    pub answers: AtomicU64,
 }
 
 impl Stats {
+    /// AI answers finished so far.
+    pub fn answers(&self) -> u64 {
+        self.answers.load(Ordering::Relaxed)
+    }
+
     /// Group messages committed through the engine so far.
     pub fn ingested(&self) -> u64 {
         self.ingested.load(Ordering::Relaxed)

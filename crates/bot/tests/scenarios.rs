@@ -64,7 +64,7 @@ async fn start(scripts: Vec<Script>, config: BotConfig) -> Group {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(axum::serve(listener, steward_onebot::router(hub.clone())).into_future());
     let llm = ScriptedServer::start(scripts).await;
-    let config = BotConfig { llm: Some(llm.config("test-model")), ..config };
+    let config = BotConfig { llm: config.llm.clone().or_else(|| Some(llm.config("test-model"))), ..config };
     let bot = Bot::new(state, hub, config).unwrap();
     tokio::spawn(bot.clone().run(events));
     let sim = Simulator::connect(&format!("ws://{addr}/onebot/v11/ws"), Some("secret"), BOT).await.unwrap();
@@ -301,4 +301,56 @@ fn chatter(i: u64) -> String {
         words.push(WORDS[(x % WORDS.len() as u64) as usize]);
     }
     format!("{} {i}", words.join(" "))
+}
+
+/// The one scenario against a real model: SmolLM2-135M served by llama.cpp on loopback
+/// (`scripts/llm.sh`). Skipped, with a message, when it is not running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_local_model_answers_through_the_rails() {
+    let Ok(base_url) = std::env::var("STEWARD_TEST_LLM_URL") else {
+        if std::env::var("STEWARD_REQUIRE_LLM").as_deref() == Ok("1") {
+            panic!("STEWARD_REQUIRE_LLM=1 but STEWARD_TEST_LLM_URL is unset: source scripts/llm.sh and run start_llm");
+        }
+        println!("skipped: no local LLM (STEWARD_TEST_LLM_URL unset; scripts/llm.sh installs one)");
+        return;
+    };
+    let model = std::env::var("STEWARD_TEST_LLM_MODEL").unwrap_or_else(|_| "local".into());
+    let llm = steward_llm::ChatConfig {
+        base_url,
+        model,
+        api_key: None,
+        timeouts: steward_llm::Timeouts {
+            first_token: Duration::from_secs(60),
+            total: Duration::from_secs(120),
+            ..Default::default()
+        },
+        max_tokens: Some(64),
+        temperature: Some(0.0),
+    };
+    let g = start(vec![], BotConfig { llm: Some(llm), ..BotConfig::default() }).await;
+    let started = Instant::now();
+    g.say("510", Role::Member, "ai What is the capital of France?").await;
+    while g.bot.stats.answers() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(150), "no answer in 150 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed();
+    let got: Vec<_> = g.actions(Duration::from_millis(300)).await.iter().map(summary).collect();
+    eprintln!("the real model's answer, in {took:.2?}: {got:#?}");
+    assert!(!got.is_empty());
+    for (action, text) in &got {
+        assert!(action == "send_group_msg" || action == "delete_msg", "{got:?}");
+        if action == "send_group_msg" {
+            let text = text.split_once("]").filter(|_| text.starts_with("[reply")).map_or(text.as_str(), |(_, t)| t);
+            assert!(text.starts_with("[AI] "), "every line is labelled: {text:?}");
+        }
+    }
+    let (rails, release) = (&g.bot.stats.rails, &g.bot.stats.release);
+    eprintln!(
+        "rails per chunk: median {:?}, max {:?}; sentence to group: median {:?}, max {:?}",
+        rails.quantile(0.5),
+        rails.quantile(1.0),
+        release.quantile(0.5),
+        release.quantile(1.0)
+    );
 }
