@@ -70,6 +70,14 @@ nats_wait_node() {
   return 1
 }
 
+# True when all three nodes answer /healthz (JetStream current included).
+nats_cluster_healthy() {
+  local i
+  for i in $(seq 1 $NATS_NODES); do
+    curl -sf -m 2 "http://127.0.0.1:$(nats_monitor_port "$i")/healthz" >/dev/null 2>&1 || return 1
+  done
+}
+
 start_nats_cluster() {
   local urls="" i start=$SECONDS
   for i in $(seq 1 $NATS_NODES); do
@@ -77,23 +85,36 @@ start_nats_cluster() {
   done
   # The fault tests call kill_nats_node/restart_nats_node from their own shells.
   export STEWARD_TEST_NATS_URL="$urls" STEWARD_NATS_PORT="$NATS_PORT" STEWARD_NATS_DIR="$NATS_DIR"
-  if curl -sf "http://127.0.0.1:$(nats_monitor_port 1)/healthz" >/dev/null 2>&1; then
+  if nats_cluster_healthy; then
     echo "NATS cluster already running on $urls"
     return 0
   fi
   install_nats || return 1
-  rm -rf "$NATS_DIR"; mkdir -p "$NATS_DIR"
+  # Whatever is left of an earlier cluster on these ports (a node down, a store behind) goes.
+  stop_nats_cluster
+  mkdir -p "$NATS_DIR"
   for i in $(seq 1 $NATS_NODES); do nats_write_config "$i"; nats_start_node "$i"; done
   for i in $(seq 1 $NATS_NODES); do nats_wait_node "$i" || return 1; done
   echo "NATS JetStream cluster of $NATS_NODES started on $urls in $((SECONDS - start))s ($(nats-server --version))"
 }
 
+# The pid of node N: from its pid file, else the process started on its config file.
+nats_node_pid() {
+  cat "$NATS_DIR/n$1.pid" 2>/dev/null || pgrep -f -x "nats-server -c $NATS_DIR/n$1.conf" | head -1 || true
+}
+
+# A process that has exited but is not yet reaped (a zombie) counts as gone.
+nats_pid_alive() {
+  ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'
+}
+
 # SIGKILL node N: no chance to flush, as a crash.
 kill_nats_node() {
   local n=$1 pid
-  pid=$(cat "$NATS_DIR/n$n.pid" 2>/dev/null) || return 0
+  pid=$(nats_node_pid "$n")
+  [ -n "$pid" ] || return 0
   kill -9 "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  while nats_pid_alive "$pid"; do sleep 0.05; done
   rm -f "$NATS_DIR/n$n.pid"
 }
 
@@ -106,15 +127,14 @@ restart_nats_node() {
 }
 
 stop_nats_cluster() {
-  local i pid
+  local i pid pids=()
   for i in $(seq 1 $NATS_NODES); do
-    pid=$(cat "$NATS_DIR/n$i.pid" 2>/dev/null) || continue
-    kill "$pid" 2>/dev/null || true
+    pid=$(nats_node_pid "$i")
+    if [ -n "$pid" ]; then pids+=("$pid"); kill "$pid" 2>/dev/null || true; fi
   done
-  for i in $(seq 1 $NATS_NODES); do
-    pid=$(cat "$NATS_DIR/n$i.pid" 2>/dev/null) || continue
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  local deadline=$((SECONDS + 10))
+  for pid in ${pids[@]+"${pids[@]}"}; do
+    while nats_pid_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf "$NATS_DIR"

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
@@ -67,29 +67,35 @@ pub const DEFAULT_PARTITIONS: u32 = 64;
 pub struct RetryPolicy {
     /// How long one attempt waits for JetStream's publish ack.
     pub ack_timeout: Duration,
-    /// Attempts in all (1 = no retry), on ack timeout or no responders (a stream leader
-    /// election after a node failure answers so for a few seconds).
-    pub attempts: u32,
+    /// Retries (same id) go on while less than this has passed since the first send, on ack
+    /// timeout, lost connection or no responders. A stream leader election after a node failure
+    /// answers "no responders" for a few seconds; a client reconnecting to another node loses the
+    /// acks in flight.
+    pub retry_for: Duration,
     /// Pause before each retry.
     pub backoff: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { ack_timeout: Duration::from_secs(5), attempts: 6, backoff: Duration::from_millis(500) }
+        RetryPolicy {
+            ack_timeout: Duration::from_secs(5),
+            retry_for: Duration::from_secs(30),
+            backoff: Duration::from_millis(250),
+        }
     }
 }
 
 impl RetryPolicy {
-    /// The longest time from the first send of an event to its last retry.
+    /// The longest time from the first send of an event to the end of its last attempt.
     pub fn span(&self) -> Duration {
-        (self.ack_timeout + self.backoff) * self.attempts.max(1)
+        self.retry_for + self.backoff + self.ack_timeout
     }
 }
 
 /// The event stream. Defaults: Limits retention kept 8 days (the longest detector window is 7),
 /// file storage, 3 replicas, 64 partitions, a 5-minute duplicate window (the default retry span
-/// is 33 s). A client that retries after the window is still stored once: the worker's insert is
+/// is 35.25 s). A client that retries after the window is still stored once: the worker's insert is
 /// idempotent on the event id. The server keeps the ids of the window in memory, about
 /// rate × window entries.
 #[derive(Debug, Clone)]
@@ -213,7 +219,7 @@ pub enum ConnectError {
 pub enum PublishError {
     #[error("event id is empty")]
     EmptyEventId,
-    #[error("no publish ack for event {event_id} within {ack_timeout:?}, {attempts} attempts")]
+    #[error("no publish ack for event {event_id} within {ack_timeout:?} per attempt, {attempts} attempts")]
     Timeout { event_id: String, ack_timeout: Duration, attempts: u32 },
     #[error("no stream answers {subject} (no responders), {attempts} attempts")]
     NoResponders { subject: String, attempts: u32 },
@@ -336,6 +342,7 @@ impl Publisher {
             return Err(PublishError::EmptyEventId);
         }
         let subject = self.config.subject_for(event_type, account_id);
+        let start = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -344,7 +351,7 @@ impl Publisher {
                 Err(e) => Err(e),
             };
             match result {
-                Err(e) if e.retryable() && attempt < self.retry.attempts => {
+                Err(e) if e.retryable() && start.elapsed() < self.retry.retry_for => {
                     tracing::debug!(event_id, attempt, error = %e, "publish retry");
                     tokio::time::sleep(self.retry.backoff).await;
                 }
@@ -354,18 +361,49 @@ impl Publisher {
         }
     }
 
-    /// Publishes many events pipelined: up to the window's count are in flight before the first
-    /// ack is awaited. Returns one result per event, in order. Events whose ack failed in a
-    /// retryable way are published again one by one under the retry policy.
+    /// Publishes many events pipelined: up to the window's count are in flight before the oldest
+    /// ack is awaited. Returns one result per event, in order. The events whose attempt failed in
+    /// a retryable way are pipelined again, after a pause, under the same retry budget as
+    /// [`Publisher::publish`].
     pub async fn publish_batch(&self, events: &[Event]) -> Vec<Result<Ack, PublishError>> {
+        let start = Instant::now();
         let mut results: Vec<Option<Result<Ack, PublishError>>> = (0..events.len()).map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..events.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            self.pipeline(events, &pending, &mut results).await;
+            let retry: Vec<usize> =
+                pending.into_iter().filter(|&i| matches!(&results[i], Some(Err(e)) if e.retryable())).collect();
+            if retry.is_empty() || start.elapsed() >= self.retry.retry_for {
+                for &i in &retry {
+                    if let Some(Err(e)) = results[i].take() {
+                        results[i] = Some(Err(self.with_attempts(e, attempt)));
+                    }
+                }
+                break;
+            }
+            tracing::debug!(attempt, retries = retry.len(), "batch publish retry");
+            tokio::time::sleep(self.retry.backoff).await;
+            pending = retry;
+        }
+        results
+            .into_iter()
+            .zip(events)
+            .map(|(r, ev)| r.unwrap_or_else(|| Err(PublishError::Disconnected { event_id: ev.event_id.clone() })))
+            .collect()
+    }
+
+    /// One pass of `publish_batch` over the events at `indexes`.
+    async fn pipeline(&self, events: &[Event], indexes: &[usize], results: &mut [Option<Result<Ack, PublishError>>]) {
         let mut in_flight: VecDeque<(usize, String, AckFuture)> = VecDeque::with_capacity(self.window);
-        for (i, ev) in events.iter().enumerate() {
+        for &i in indexes {
             if in_flight.len() >= self.window
                 && let Some((j, subject, fut)) = in_flight.pop_front()
             {
                 results[j] = Some(self.ack(&events[j].event_id, &subject, fut.await));
             }
+            let ev = &events[i];
             if ev.event_id.is_empty() {
                 results[i] = Some(Err(PublishError::EmptyEventId));
                 continue;
@@ -379,18 +417,6 @@ impl Publisher {
         while let Some((j, subject, fut)) = in_flight.pop_front() {
             results[j] = Some(self.ack(&events[j].event_id, &subject, fut.await));
         }
-        let mut out = Vec::with_capacity(events.len());
-        for (i, r) in results.into_iter().enumerate() {
-            let r = r.unwrap_or(Err(PublishError::Disconnected { event_id: events[i].event_id.clone() }));
-            out.push(match r {
-                Err(e) if e.retryable() => {
-                    let ev = &events[i];
-                    self.publish(&ev.event_id, &ev.event_type, &ev.account_id, ev.payload.clone()).await
-                }
-                r => r,
-            });
-        }
-        out
     }
 
     async fn send(&self, subject: &str, event_id: &str, payload: Bytes) -> Result<PublishAckFuture, PublishError> {
