@@ -65,6 +65,7 @@ async fn publishing_survives_losing_one_of_three_nodes() {
         for r in p.publish_batch(&before).await {
             r.expect("publish before the kill");
         }
+        let connected = p.client().server_info().server_name;
         tokio::task::spawn_blocking(move || nats_script(&format!("kill_nats_node {node}"))).await.unwrap();
         let down = Down(node);
         let t = Instant::now();
@@ -77,7 +78,10 @@ async fn publishing_survives_losing_one_of_three_nodes() {
                 .await
                 .expect("single publish with one node down");
         }
-        eprintln!("round {round}: n{node} killed; 550 events acknowledged in {:?} with it down", t.elapsed());
+        eprintln!(
+            "round {round}: n{node} killed (publisher connected to {connected}); 550 events acknowledged in {:?} with it down",
+            t.elapsed()
+        );
         published += 850;
         let t = Instant::now();
         tokio::task::spawn_blocking(move || nats_script(&format!("restart_nats_node {node}"))).await.unwrap();
