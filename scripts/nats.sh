@@ -135,7 +135,7 @@ stop_nats_cluster() {
   local deadline=$((SECONDS + 10))
   for pid in ${pids[@]+"${pids[@]}"}; do
     while nats_pid_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    if nats_pid_alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
   done
   rm -rf "$NATS_DIR"
 }
