@@ -75,9 +75,10 @@ enum Command {
         /// validated as without it; each valid event goes to the stream `steward-events`
         /// (created if missing: R3, kept 8 days) on subject ev.<type>.<partition>, the partition
         /// a hash of its account id (else of its event id), with Nats-Msg-Id = the event id. A
-        /// request is answered `accepted` only for events JetStream acknowledged; when it does
-        /// not, 503 and nothing false. Workers make the decisions: answers carry none. Keys and
-        /// reads still use the store.
+        /// request is answered `accepted` only for events JetStream acknowledged; valid events it
+        /// did not acknowledge (after retrying for 30 s) make the request a 503 that counts them,
+        /// never `accepted`. Workers make the decisions: answers carry none. Keys and reads still
+        /// use the store.
         #[arg(long, value_name = "URL[,URL...]")]
         nats: Option<String>,
         #[command(flatten)]

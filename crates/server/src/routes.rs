@@ -76,7 +76,7 @@ pub(crate) fn ingest_error(state: &AppState, e: IngestFailure) -> ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "the event stream did not acknowledge {not_acked} valid events of this request ({error}); \
-                 they are not accepted. {acked} events of it were acknowledged and the rest were not sent: \
+                 they are not accepted. {acked} events of it were acknowledged; the others were not, or were not sent: \
                  send the request again, and the acknowledged ones count as duplicates"
             ),
         )
