@@ -13,7 +13,11 @@ install_browser
 # test; if it cannot be installed, that test says so and is skipped.
 source scripts/llm.sh
 start_llm
+# A 3-node NATS JetStream cluster on loopback (Debian's nats-server) for steward-stream.
+source scripts/nats.sh
+start_nats_cluster
 
 export STEWARD_TEST_DATABASE_URL="$PG_URL"
 export STEWARD_REQUIRE_POSTGRES=1
+export STEWARD_REQUIRE_NATS=1
 cargo test --workspace --release --locked "$@"

@@ -105,6 +105,7 @@ pub fn run(data_dir: Option<PathBuf>, listen: SocketAddr, no_serve: bool) -> Res
         webhooks: None,
         public_transparency: true,
         banner: Some(banner),
+        nats: None,
     };
     crate::serve(store, policy, listen, options)?;
     Ok(ExitCode::SUCCESS)

@@ -33,6 +33,8 @@ pub struct Totals {
     pub decisions: usize,
     /// Decisions by rule id.
     pub by_rule: std::collections::BTreeMap<String, usize>,
+    /// `--nats`: valid events the stream did not acknowledge (not accepted).
+    pub not_acked: usize,
 }
 
 pub fn run(store: Arc<dyn Store>, policy: Arc<Policy>, files: &[PathBuf]) -> Result<ExitCode> {
@@ -91,12 +93,38 @@ pub fn ingest_events(engine: &mut Engine, name: &str, events: &[(usize, String)]
 /// Reads NDJSON files (`-` for stdin) and streams them through the engine, with a progress
 /// bar on a terminal. Returns what was committed, and the error that stopped it, if any.
 pub fn ingest_files(engine: &mut Engine, files: &[PathBuf]) -> (Totals, Result<()>) {
-    let limits = engine.options().limits;
-    let clock = engine.options().clock.clone();
     let mut totals = Totals::default();
-    // Reading and parsing run on their own thread, ahead of the engine.
-    let (batches, received) = std::sync::mpsc::sync_channel::<(String, Vec<Parsed>)>(4);
     let bar = ProgressBar::hidden();
+    let (received, reader) = spawn_reader(files, engine.options().limits, engine.options().clock.clone(), &bar);
+    let names = std::cell::RefCell::new(std::collections::VecDeque::new());
+    let stream = received.iter().map(|(name, parsed)| {
+        names.borrow_mut().push_back(name);
+        parsed
+    });
+    let ingested = engine.ingest_stream(stream, |outcome| {
+        let name = names.borrow_mut().pop_front().unwrap_or_default();
+        report(&bar, &name, &outcome, &mut totals);
+    });
+    drop(received);
+    let read = reader.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked")));
+    bar.finish_and_clear();
+    let result = ingested.map_err(anyhow::Error::from).and(read);
+    (totals, result)
+}
+
+/// Batches of parsed records of one file.
+type Batches = std::sync::mpsc::Receiver<(String, Vec<Parsed>)>;
+
+/// Reading and parsing run on their own thread, ahead of the consumer: batches of [`BATCH`]
+/// records, each named by its file, validated with `limits` and `clock`. The thread stops when
+/// the receiver is dropped, and returns the error that stopped it, if any.
+fn spawn_reader(
+    files: &[PathBuf],
+    limits: steward_model::Limits,
+    clock: steward_engine::Clock,
+    bar: &ProgressBar,
+) -> (Batches, std::thread::JoinHandle<Result<()>>) {
+    let (batches, received) = std::sync::mpsc::sync_channel::<(String, Vec<Parsed>)>(4);
     let reader_bar = bar.clone();
     let files = files.to_vec();
     let reader = std::thread::spawn(move || -> Result<()> {
@@ -123,7 +151,7 @@ pub fn ingest_files(engine: &mut Engine, files: &[PathBuf]) -> (Totals, Result<(
                 if lines == BATCH || (read == 0 && lines > 0) {
                     let parsed = parse_records(&split_ndjson(&chunk, first_line), &limits, clock());
                     if batches.send((name.clone(), parsed)).is_err() {
-                        return Ok(()); // the engine stopped; its error is reported
+                        return Ok(()); // the consumer stopped; its error is reported
                     }
                     first_line += lines;
                     lines = 0;
@@ -136,20 +164,64 @@ pub fn ingest_files(engine: &mut Engine, files: &[PathBuf]) -> (Totals, Result<(
         }
         Ok(())
     });
-    let names = std::cell::RefCell::new(std::collections::VecDeque::new());
-    let stream = received.iter().map(|(name, parsed)| {
-        names.borrow_mut().push_back(name);
-        parsed
-    });
-    let ingested = engine.ingest_stream(stream, |outcome| {
-        let name = names.borrow_mut().pop_front().unwrap_or_default();
-        report(&bar, &name, &outcome, &mut totals);
-    });
+    (received, reader)
+}
+
+/// `steward ingest --nats`: validates the files' records as the engine does and publishes the
+/// accepted events to the JetStream stream, a batch at a time, pipelined. `accepted` counts
+/// only events JetStream acknowledged; `duplicates` those it already had. At the first batch
+/// with events it did not acknowledge (after retrying for 30 s), ingest stops and says how many
+/// were not acknowledged and where; running it again is safe.
+pub fn run_nats(urls: &str, files: &[PathBuf]) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let publisher = runtime
+        .block_on(steward_stream::Publisher::connect(urls, steward_stream::StreamConfig::default()))
+        .map_err(|e| anyhow::anyhow!("cannot publish to the NATS JetStream cluster at {urls}: {e}"))?;
+    let options = steward_engine::EngineOptions::default();
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let bar = ProgressBar::hidden();
+    let (received, reader) = spawn_reader(files, options.limits, options.clock.clone(), &bar);
+    let mut stopped = None;
+    for (name, parsed) in received.iter() {
+        let published = runtime.block_on(steward_server::publish::publish_parsed(&publisher, parsed));
+        report(&bar, &name, &published.outcome, &mut totals);
+        if let Some(first) = published.not_acked.first() {
+            totals.not_acked += published.not_acked.len();
+            let lines: Vec<String> =
+                published.not_acked.iter().take(10).map(|n| n.line.unwrap_or(0).to_string()).collect();
+            let more = if published.not_acked.len() > 10 { ", ..." } else { "" };
+            stopped = Some(anyhow::anyhow!(
+                "{name}: {} valid events were not acknowledged by the stream and are not accepted \
+                 (lines {}{more}): {}; the records after this batch were not sent. Run the ingest again: \
+                 the acknowledged events count as duplicates",
+                published.not_acked.len(),
+                lines.join(", "),
+                first.error
+            ));
+            break;
+        }
+    }
     drop(received);
     let read = reader.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked")));
     bar.finish_and_clear();
-    let result = ingested.map_err(anyhow::Error::from).and(read);
-    (totals, result)
+    let seconds = started.elapsed().as_secs_f64();
+    let total = totals.accepted + totals.duplicates + totals.rejected + totals.not_acked;
+    eprintln!(
+        "published {total} records in {seconds:.2} s ({:.0}/s) to {}: {} accepted (acknowledged), {} duplicates, \
+         {} rejected, {} not acknowledged",
+        total as f64 / seconds.max(1e-9),
+        publisher.config().name,
+        totals.accepted,
+        totals.duplicates,
+        totals.rejected,
+        totals.not_acked
+    );
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    read.context("ingest stopped; the counts above were acknowledged")?;
+    Ok(if totals.rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn start_bar(bar: &ProgressBar, path: &Path, size: Option<u64>) {

@@ -72,6 +72,17 @@ enum Command {
         /// /transparency (the last 30 days, or ?from=&to=). Off by default.
         #[arg(long)]
         public_transparency: bool,
+        /// Distributed mode: POST /v1/events publishes to NATS JetStream instead of the local
+        /// store. URLs of the NATS servers, comma-separated (nats://10.0.0.1:4222,...). Records are
+        /// validated as without it; each valid event goes to the stream `steward-events`
+        /// (created if missing: R3, kept 8 days) on subject ev.<type>.<partition>, the partition
+        /// a hash of its account id (else of its event id), with Nats-Msg-Id = the event id. A
+        /// request is answered `accepted` only for events JetStream acknowledged; valid events it
+        /// did not acknowledge (after retrying for 30 s) make the request a 503 that counts them,
+        /// never `accepted`. Workers make the decisions: answers carry none. Keys and reads still
+        /// use the store.
+        #[arg(long, value_name = "URL[,URL...]")]
+        nats: Option<String>,
         #[command(flatten)]
         limits: ServeLimits,
     },
@@ -95,6 +106,17 @@ enum Command {
         /// else the shipped default.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Distributed mode: publish to NATS JetStream instead of ingesting into the local
+        /// store. URLs of the NATS servers, comma-separated (nats://10.0.0.1:4222,...). Records
+        /// are validated and rejected as without it; each valid event goes to the stream
+        /// `steward-events` (created if missing: R3, kept 8 days) on subject
+        /// ev.<type>.<partition>, the partition a hash of its account id (else of its event id),
+        /// with Nats-Msg-Id = the event id, pipelined. `accepted` counts only events JetStream
+        /// acknowledged, `duplicates` those it already had; events not acknowledged are counted
+        /// and stop the ingest (exit 2; run it again). Workers make the decisions. The store,
+        /// --policy and the anchor options are not used.
+        #[arg(long, value_name = "URL[,URL...]", conflicts_with = "policy")]
+        nats: Option<String>,
         /// NDJSON files, one event a line; `-` reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -405,12 +427,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { store: args, anchor, listen, policy, webhooks, public_transparency, limits } => {
+        Command::Serve { store: args, anchor, listen, policy, webhooks, public_transparency, nats, limits } => {
             let webhooks = webhooks.map(|f| steward_server::webhooks::WebhookConfig::load(&f)).transpose()?;
             let store = args.open()?;
             let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
-            let options = ServeOptions { limits: limits.into(), webhooks, public_transparency, banner: None };
+            let options = ServeOptions { limits: limits.into(), webhooks, public_transparency, banner: None, nats };
             serve(store, policy, listen, options)?;
             anchor::finish(checkpoints)?;
             Ok(ExitCode::SUCCESS)
@@ -437,7 +459,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ingest { store: args, anchor, policy, files } => {
+        Command::Ingest { nats: Some(urls), files, .. } => ingest::run_nats(&urls, &files),
+        Command::Ingest { store: args, anchor, policy, files, nats: None } => {
             let store = args.open()?;
             let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;
@@ -530,6 +553,8 @@ pub(crate) struct ServeOptions {
     pub public_transparency: bool,
     /// Printed once listening, in place of the address.
     pub banner: Option<String>,
+    /// NATS URLs: ingest publishes to the JetStream stream (`serve --nats`).
+    pub nats: Option<String>,
 }
 
 /// Serves the API until Ctrl-C.
@@ -539,10 +564,20 @@ pub(crate) fn serve(
     listen: SocketAddr,
     options: ServeOptions,
 ) -> Result<()> {
-    let ServeOptions { limits, webhooks, public_transparency, banner } = options;
+    let ServeOptions { limits, webhooks, public_transparency, banner, nats } = options;
     let engine = steward_engine::Engine::open(store, policy, Default::default())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        let publisher = match nats {
+            Some(urls) => {
+                let publisher = steward_stream::Publisher::connect(&urls, steward_stream::StreamConfig::default())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot publish to the NATS JetStream cluster at {urls}: {e}"))?;
+                eprintln!("ingest publishes to the NATS stream {} at {urls}", publisher.config().name);
+                Some(publisher)
+            }
+            None => None,
+        };
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
@@ -553,6 +588,9 @@ pub(crate) fn serve(
         let mut state = steward_server::AppState::new(engine, limits);
         if public_transparency {
             state = state.with_public_transparency();
+        }
+        if let Some(publisher) = publisher {
+            state = state.with_publisher(publisher);
         }
         if let Some(webhooks) = webhooks {
             steward_server::deliver::spawn(state.store.clone(), state.metrics.clone(), webhooks);

@@ -8,6 +8,11 @@
 //! and a large body cannot hold the engine while a small one waits. A request is answered
 //! once its last slice is committed. What may wait is bounded: past it, a request is
 //! refused at once with [`IngestFailure::Busy`].
+//!
+//! With a NATS sink (`steward serve --nats`, [`Sink::Nats`]) the engine thread takes no ingest:
+//! each request's slices are validated as the engine validates them and published to the
+//! JetStream stream, and the request is answered once every event of it is acknowledged
+//! (see [`crate::publish`]). The queue's bounds apply the same way.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,6 +25,7 @@ use steward_engine::{Engine, Group};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::answer::{AnswerBuilder, IngestAnswer};
+use crate::publish::{NatsSink, publish_parsed};
 use crate::{Limits, Metrics};
 
 /// Why a body could not be ingested, or not all of it.
@@ -34,6 +40,17 @@ pub enum IngestFailure {
     Busy,
     /// The engine thread is gone.
     Stopped,
+    /// JetStream did not acknowledge `not_acked` valid events of the body (after retrying):
+    /// they are not accepted. `acked` others were acknowledged (stored or duplicates);
+    /// sending the body again is safe, those count as duplicates.
+    Publish { error: String, acked: usize, not_acked: usize },
+}
+
+/// Where accepted events go: the engine and its store (single box), or the NATS stream.
+#[derive(Clone)]
+pub enum Sink {
+    Store,
+    Nats(Arc<NatsSink>),
 }
 
 /// The engine thread is gone.
@@ -86,6 +103,10 @@ pub struct EngineHandle {
     work: mpsc::UnboundedSender<Work>,
     queue: Arc<Queue>,
     limits: Limits,
+    sink: Sink,
+    /// The engine's record limits and clock, for validating records off its thread.
+    validation: (steward_model::Limits, steward_engine::Clock),
+    metrics: Arc<Metrics>,
 }
 
 impl EngineHandle {
@@ -93,11 +114,24 @@ impl EngineHandle {
     pub fn spawn(engine: Engine, limits: Limits, metrics: Arc<Metrics>) -> EngineHandle {
         // Unbounded as a channel; what it may hold is bounded by the queue's counts.
         let (tx, rx) = mpsc::unbounded_channel::<Work>();
+        let validation = (engine.options().limits, engine.options().clock.clone());
+        let thread_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("steward-engine".into())
-            .spawn(move || take_turns(engine, rx, limits, &metrics))
+            .spawn(move || take_turns(engine, rx, limits, &thread_metrics))
             .expect("spawning the engine thread");
-        EngineHandle { work: tx, queue: Arc::default(), limits }
+        EngineHandle { work: tx, queue: Arc::default(), limits, sink: Sink::Store, validation, metrics }
+    }
+
+    /// Ingest publishes accepted events to the stream instead of the engine's store.
+    pub fn with_publisher(mut self, publisher: steward_stream::Publisher) -> EngineHandle {
+        let (limits, clock) = self.validation.clone();
+        self.sink = Sink::Nats(Arc::new(NatsSink { publisher, limits, clock }));
+        self
+    }
+
+    pub fn sink(&self) -> &Sink {
+        &self.sink
     }
 
     /// Runs `f` on the engine thread, between two turns of ingest.
@@ -117,6 +151,11 @@ impl EngineHandle {
     pub async fn ingest(&self, body: Bytes, format: BodyFormat) -> Result<IngestAnswer, IngestFailure> {
         let place = self.enter(body.len())?;
         let cursor = Cursor::new(&body, format).map_err(IngestFailure::BadBody)?;
+        if let Sink::Nats(nats) = &self.sink {
+            let answer = publish_body(nats, &body, cursor, &self.limits, &self.metrics).await;
+            drop(place);
+            return answer;
+        }
         let (reply, answer) = oneshot::channel();
         let request = Request { body, cursor, answer: AnswerBuilder::new(self.limits), reply, base: 0, _place: place };
         self.work.send(Work::Ingest(Box::new(request))).map_err(|_| IngestFailure::Stopped)?;
@@ -136,6 +175,33 @@ impl EngineHandle {
         }
         Ok(place)
     }
+}
+
+/// Validates and publishes a body a slice at a time; answers once all of it is acknowledged, or
+/// fails at the first slice with events JetStream did not acknowledge.
+async fn publish_body(
+    nats: &NatsSink,
+    body: &[u8],
+    mut cursor: Cursor,
+    limits: &Limits,
+    metrics: &Metrics,
+) -> Result<IngestAnswer, IngestFailure> {
+    let mut answer = AnswerBuilder::new(*limits);
+    let mut acked = 0;
+    while !cursor.is_done() {
+        let base = cursor.index();
+        let parsed = nats.parse(&cursor.next_slice(body, limits.slice_records, limits.slice_bytes));
+        let published = publish_parsed(&nats.publisher, parsed).await;
+        metrics.record(&published.outcome);
+        acked += published.outcome.accepted + published.outcome.duplicates;
+        if let Some(first) = published.not_acked.first() {
+            let error = format!("event at index {}: {}", base + first.index, first.error);
+            tracing::error!("publish: {error}");
+            return Err(IngestFailure::Publish { error, acked, not_acked: published.not_acked.len() });
+        }
+        answer.add(published.outcome, base);
+    }
+    Ok(answer.finish())
 }
 
 /// What a record has lately cost to process, to size slices to [`Limits::turn_time`].

@@ -42,6 +42,7 @@ mod metrics;
 mod notices;
 mod openapi;
 mod policy;
+pub mod publish;
 mod review;
 mod routes;
 mod transparency;
@@ -49,7 +50,7 @@ pub mod webhooks;
 
 pub use answer::IngestAnswer;
 pub use connections::serve;
-pub use ingest::EngineHandle;
+pub use ingest::{EngineHandle, Sink};
 pub use limits::Limits;
 pub use metrics::Metrics;
 
@@ -88,6 +89,14 @@ impl AppState {
             sessions: console::Sessions::default(),
             public_transparency: None,
         }
+    }
+
+    /// Ingest publishes accepted events to the NATS JetStream stream (distributed mode)
+    /// instead of committing them to the local store; a request is answered `accepted` only
+    /// for events JetStream acknowledged. Everything else is served as without it.
+    pub fn with_publisher(mut self, publisher: steward_stream::Publisher) -> AppState {
+        self.engine = self.engine.with_publisher(publisher);
+        self
     }
 
     /// Serves the transparency report to anyone at `GET /transparency` (off by default).

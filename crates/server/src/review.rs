@@ -68,6 +68,7 @@ pub struct ReportRequest {
 #[utoipa::path(post, path = "/v1/reports", tag = "review", request_body = ReportRequest,
     responses((status = 201, description = "Filed", body = CaseReport),
         (status = 200, description = "Filed before with this id", body = CaseReport),
+        (status = 202, description = "Published to the event stream (`serve --nats`); a worker files it", body = crate::IngestAnswer),
         (status = 422, description = "Not a valid report, or its subject is unknown", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -88,6 +89,10 @@ pub async fn post_report(
         .map_err(|e| ingest_error(&state, e))?;
     if let Some(rejected) = answer.rejected.first() {
         return Err(ApiError::unprocessable(rejected.error.clone()));
+    }
+    if matches!(state.engine.sink(), crate::Sink::Nats(_)) {
+        // Distributed mode: the report is on the stream; a worker files it.
+        return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
     }
     let store = state.store.clone();
     let id = r.id.clone();

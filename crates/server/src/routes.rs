@@ -72,6 +72,15 @@ pub(crate) fn ingest_error(state: &AppState, e: IngestFailure) -> ApiError {
             ApiError::busy("too many requests are waiting for the engine; retry shortly")
         }
         IngestFailure::Stopped => ApiError::internal("the engine has stopped"),
+        IngestFailure::Publish { error, acked, not_acked } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the event stream did not acknowledge {not_acked} valid events of this request ({error}); \
+                 they are not accepted. {acked} events of it were acknowledged; the others were not, or were not sent: \
+                 send the request again, and the acknowledged ones count as duplicates"
+            ),
+        )
+        .retry_after(5),
     }
 }
 

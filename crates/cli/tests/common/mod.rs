@@ -43,3 +43,22 @@ pub fn key(dir: &std::path::Path, role: &str) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// `STEWARD_TEST_NATS_URL`, set by `source scripts/nats.sh && start_nats_cluster`. Unset: the
+/// test is skipped with a message, or fails when `STEWARD_REQUIRE_NATS=1`.
+pub fn nats_url(test: &str) -> Option<String> {
+    match std::env::var("STEWARD_TEST_NATS_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("STEWARD_REQUIRE_NATS").as_deref() != Ok("1"),
+                "{test}: STEWARD_REQUIRE_NATS=1 but STEWARD_TEST_NATS_URL is not set \
+                 (source scripts/nats.sh && start_nats_cluster)"
+            );
+            eprintln!(
+                "{test}: skipped, STEWARD_TEST_NATS_URL is not set (source scripts/nats.sh && start_nats_cluster)"
+            );
+            None
+        }
+    }
+}

@@ -124,3 +124,22 @@ pub fn start_ai_review() -> Server {
     let policy = steward_policy::Policy::parse(&text, "test.toml", &steward_engine::schema()).unwrap();
     start_with(steward_server::Limits::default(), Arc::new(policy))
 }
+
+/// `STEWARD_TEST_NATS_URL`, set by `source scripts/nats.sh && start_nats_cluster`. Unset: the
+/// test is skipped with a message, or fails when `STEWARD_REQUIRE_NATS=1`.
+pub fn nats_url(test: &str) -> Option<String> {
+    match std::env::var("STEWARD_TEST_NATS_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("STEWARD_REQUIRE_NATS").as_deref() != Ok("1"),
+                "{test}: STEWARD_REQUIRE_NATS=1 but STEWARD_TEST_NATS_URL is not set \
+                 (source scripts/nats.sh && start_nats_cluster)"
+            );
+            eprintln!(
+                "{test}: skipped, STEWARD_TEST_NATS_URL is not set (source scripts/nats.sh && start_nats_cluster)"
+            );
+            None
+        }
+    }
+}
