@@ -215,6 +215,18 @@ pub enum ConnectError {
     Stream { stream: String, detail: String },
 }
 
+impl ConnectError {
+    /// Whether another attempt may succeed: a request that timed out or found no responder.
+    fn is_transient(&self) -> bool {
+        match self {
+            ConnectError::JetStreamUnavailable { detail, .. } | ConnectError::Stream { detail, .. } => {
+                detail.contains("timed out") || detail.contains("no responders")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Failure to get one event acknowledged. The client must not be told `accepted`.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -306,7 +318,19 @@ impl Publisher {
             .timeout(retry.ack_timeout)
             .max_ack_inflight(window * 4)
             .build(client.clone());
-        ensure_stream(&js, &config, urls).await?;
+        // A cluster under load, or electing a leader, may time a management request out:
+        // tried again within the publish retry span before giving up.
+        let started = std::time::Instant::now();
+        loop {
+            match ensure_stream(&js, &config, urls).await {
+                Ok(()) => break,
+                Err(e) if e.is_transient() && started.elapsed() < retry.retry_for => {
+                    tracing::warn!("setting up the stream, trying again: {e}");
+                    tokio::time::sleep(retry.backoff).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok(Publisher { client, js, config, retry, window })
     }
 
