@@ -9,17 +9,47 @@
 //! | `closed` | `set_group_kick` |
 //!
 //! Labels and reach limits have no meaning in a group and do nothing there. The group's
-//! owner is never actioned: the bot tells the admins instead.
+//! owner is never actioned: the bot tells the admins instead. The plan is carried out by
+//! the group deliverer ([`crate::deliver`]), from the outbox.
 
 use chrono::{DateTime, Utc};
-
 use steward_model::chat_group::MAX_MUTE_SECONDS;
-use steward_model::{Decision, GroupRules, RestrictionKind};
-use steward_onebot::event::Role;
+use steward_model::{Decision, GroupRole, GroupRules, Post, RestrictionKind};
+use steward_onebot::Action;
 use steward_onebot::message::Segment;
-use steward_onebot::{Action, GroupMessage};
 
 use crate::message;
+
+/// The message decisions are about, as the bot needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The bot account that saw it.
+    pub self_id: String,
+    pub message_id: String,
+    pub group_id: String,
+    pub user_id: String,
+    pub role: Option<GroupRole>,
+    pub text: String,
+    /// The post's id in steward.
+    pub post_id: String,
+}
+
+impl Target {
+    /// The target of a stored group message; `None` for a post that did not come through a
+    /// OneBot bot.
+    pub fn of_post(post: &Post) -> Option<Target> {
+        let (self_id, message_id) = message::ids_of_post(&post.id)?;
+        Some(Target {
+            self_id: self_id.to_string(),
+            message_id: message_id.to_string(),
+            group_id: post.group_id.clone()?,
+            user_id: post.account_id.clone(),
+            role: post.group_role,
+            text: post.text.clone(),
+            post_id: post.id.clone(),
+        })
+    }
+}
 
 /// What the bot does about the decisions on one message.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -35,13 +65,13 @@ pub struct Plan {
 }
 
 /// Plans the enforcement of `decisions` (live ones, on message `m`).
-pub fn plan(m: &GroupMessage, decisions: &[&Decision], rules: Option<&GroupRules>) -> Plan {
+pub fn plan(m: &Target, decisions: &[&Decision], rules: Option<&GroupRules>) -> Plan {
     let mut plan = Plan::default();
     if decisions.is_empty() {
         return plan;
     }
-    let owner = m.sender.role() == Role::Owner;
-    let post_id = message::post_id(m);
+    let owner = m.role == Some(GroupRole::Owner);
+    let post_id = m.post_id.as_str();
     let mut ban: Option<u64> = None;
     let mut kick = false;
     for d in decisions {
@@ -52,7 +82,7 @@ pub fn plan(m: &GroupMessage, decisions: &[&Decision], rules: Option<&GroupRules
                     .min(u64::from(MAX_MUTE_SECONDS))
             };
             match r.kind {
-                RestrictionKind::Removed if r.post_id.as_deref() == Some(post_id.as_str()) => plan.removed = true,
+                RestrictionKind::Removed if r.post_id.as_deref() == Some(post_id) => plan.removed = true,
                 RestrictionKind::Muted if r.detail == m.group_id => ban = ban.max(Some(left(r.end))),
                 RestrictionKind::Posting | RestrictionKind::Suspended => ban = ban.max(Some(left(r.end))),
                 RestrictionKind::Closed => kick = true,
@@ -80,18 +110,14 @@ pub fn plan(m: &GroupMessage, decisions: &[&Decision], rules: Option<&GroupRules
         }
     }
     if acted && !owner {
-        let text =
-            m.message.iter().filter_map(|s| if let Segment::Text { text } = s { Some(text.as_str()) } else { None });
-        let said: String = text.collect();
-        let why: Vec<String> = decisions.iter().map(|d| without_quote(&d.explanation, said.trim())).collect();
+        let why: Vec<String> = decisions.iter().map(|d| without_quote(&d.explanation, m.text.trim())).collect();
         plan.notice = Some(Action::SendGroupMsg {
             group_id: m.group_id.clone(),
             message: vec![Segment::at(m.user_id.clone()), Segment::text(format!(" {}", why.join(" ")))],
         });
     }
     if let Some(rules) = rules {
-        let who = if m.sender.card.is_empty() { &m.sender.nickname } else { &m.sender.card };
-        let mut details = format!("[steward] In {} ({}): {who} ({})", rules.name, m.group_id, m.user_id);
+        let mut details = format!("[steward] In {} ({}): member {}", rules.name, m.group_id, m.user_id);
         if owner {
             details.push_str(" is the group's owner, so nothing was done; the rules would have");
         }
@@ -100,7 +126,7 @@ pub fn plan(m: &GroupMessage, decisions: &[&Decision], rules: Option<&GroupRules
             let why = d.explanation.trim_end_matches(['.', ' ']);
             details.push_str(&format!("\n- {} ({}): {why}. Decision {}.", d.rule_id, actions.join(", "), d.id));
         }
-        details.push_str(&format!("\nThe message: \u{201c}{}\u{201d}", excerpt(&message::text(m), 200)));
+        details.push_str(&format!("\nThe message: \u{201c}{}\u{201d}", excerpt(&m.text, 200)));
         plan.admin_details = rules
             .admins
             .iter()
@@ -109,6 +135,14 @@ pub fn plan(m: &GroupMessage, decisions: &[&Decision], rules: Option<&GroupRules
             .collect();
     }
     plan
+}
+
+/// Whether the decisions remove post `post_id`.
+pub fn removes(decisions: &[Decision], post_id: &str) -> bool {
+    decisions
+        .iter()
+        .flat_map(|d| &d.restrictions)
+        .any(|r| r.kind == RestrictionKind::Removed && r.post_id.as_deref() == Some(post_id))
 }
 
 /// A reason with the offending text taken out, should the policy's template quote it: the

@@ -6,8 +6,10 @@
 //! ([`answer`]), and ask "is this true?" of a message they quote.
 //!
 //! [`Bot::run`] takes the hub's events: it ingests what has arrived as one batch (so a busy
-//! group costs one commit per batch, not per message), then acts on each message in its
-//! own task, so that a slow answer never holds the next batch.
+//! group costs one commit per batch, not per message), then answers each message in its
+//! own task, so that a slow answer never holds the next batch. Enforcement goes through the
+//! outbox: the engine commits a `group_actions` notice with the decisions, and the bot
+//! delivers it ([`deliver`]), so a decision is enforced even if the bot stops in between.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -21,10 +23,11 @@ use steward_model::{Decision, FactCheck, GroupRules};
 use steward_onebot::message::Segment;
 use steward_onebot::{Action, ActionClient, Event, GroupMessage, Hub, Incoming};
 use steward_server::AppState;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 pub mod answer;
 pub mod ask;
+mod deliver;
 pub mod enforce;
 pub mod message;
 pub mod rails;
@@ -77,6 +80,8 @@ impl Default for BotConfig {
 /// The bot: the engine's state, the OneBot hub, the model, the rails.
 pub struct Bot {
     state: AppState,
+    /// Wakes the group deliverer when a batch made decisions.
+    wake: Notify,
     hub: Hub,
     config: BotConfig,
     llm: Option<ChatClient>,
@@ -96,6 +101,7 @@ impl Bot {
             recent: Mutex::new(Recent::new(config.remembered)),
             rails: Mutex::new(rails),
             state,
+            wake: Notify::new(),
             hub,
             config,
             llm,
@@ -107,6 +113,7 @@ impl Bot {
     /// and then, for the rails.
     pub async fn run(self: Arc<Self>, mut events: mpsc::Receiver<Incoming>) {
         let refresher = tokio::spawn(self.clone().refresh_knowledge());
+        let deliverer = tokio::spawn(deliver::run(self.clone()));
         while let Some(first) = events.recv().await {
             let mut messages = Vec::new();
             let mut next = Some(first);
@@ -124,6 +131,7 @@ impl Bot {
             }
         }
         refresher.abort();
+        deliverer.abort();
     }
 
     /// The action client of bot account `self_id`.
@@ -166,6 +174,9 @@ impl Bot {
                 other => tracing::error!(decision = %id, "a decision of the batch cannot be read: {other:?}"),
             }
         }
+        if !all.is_empty() {
+            self.wake.notify_one();
+        }
         for d in all {
             decided.entry(d.event_id.clone()).or_default().push(d);
         }
@@ -178,19 +189,12 @@ impl Bot {
         }
     }
 
-    /// Enforces the decisions on one message, then answers what it asks.
+    /// Answers what one message asks, unless its decisions removed it.
     async fn act(self: Arc<Self>, m: GroupMessage, decisions: Vec<Decision>, rules: Option<GroupRules>) {
-        let client = self.client(&m.self_id);
-        let refs: Vec<&Decision> = decisions.iter().collect();
-        let plan = enforce::plan(&m, &refs, rules.as_ref());
-        for action in plan.actions.iter().chain(&plan.notice).chain(&plan.admin_details) {
-            if let Err(e) = client.call(action).await {
-                tracing::warn!(group = %m.group_id, action = action.name(), "group action failed: {e}");
-            }
-        }
-        if plan.removed {
+        if enforce::removes(&decisions, &message::post_id(&m)) {
             return;
         }
+        let client = self.client(&m.self_id);
         // A message that repeats a refuted claim gets the fact-check in reply.
         if let Some(fc) = decisions.iter().find_map(|d| debunked(&d.facts)) {
             reply(&client, &m, fact_check_note(&fc)).await;

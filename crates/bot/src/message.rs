@@ -19,6 +19,11 @@ pub fn post_id(m: &GroupMessage) -> String {
     format!("qq:{}:{}", m.self_id, m.message_id)
 }
 
+/// The bot and message ids of a post made by [`post_id`].
+pub fn ids_of_post(post_id: &str) -> Option<(&str, &str)> {
+    post_id.strip_prefix("qq:")?.split_once(':')
+}
+
 /// The member's role as the policy knows it; `None` when the implementation did not say.
 pub fn role(m: &GroupMessage) -> Option<GroupRole> {
     match m.sender.role() {
@@ -78,6 +83,7 @@ mod tests {
         assert_eq!(event.id, "onebot:10:-77");
         let Payload::PostCreated(p) = event.payload else { panic!() };
         assert_eq!((p.id.as_str(), p.account_id.as_str(), p.text.as_str()), ("qq:10:-77", "42", "hello \"there\""));
+        assert_eq!(ids_of_post(&p.id), Some(("10", "-77")));
         assert_eq!((p.group_id.as_deref(), p.group_role), (Some("123456"), Some(GroupRole::Admin)));
     }
 }

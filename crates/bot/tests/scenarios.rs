@@ -12,7 +12,7 @@ use steward_engine::{DEFAULT_POLICY, Engine};
 use steward_llm::testing::{Script, ScriptedServer, Step, delta_event};
 use steward_onebot::event::Role;
 use steward_onebot::message::Segment;
-use steward_onebot::simulator::{Format, ReceivedAction, Simulator};
+use steward_onebot::simulator::{Behaviour, Format, ReceivedAction, Simulator};
 use steward_onebot::{Hub, HubConfig};
 use steward_policy::Policy;
 use steward_server::{AppState, Limits};
@@ -53,13 +53,17 @@ struct Group {
 }
 
 async fn start(scripts: Vec<Script>, config: BotConfig) -> Group {
+    start_with(scripts, config, HubConfig::default()).await
+}
+
+async fn start_with(scripts: Vec<Script>, config: BotConfig, hub: HubConfig) -> Group {
     let dir = tempfile::tempdir().unwrap();
     let store = steward_store::open(dir.path(), None).unwrap();
     let policy = Policy::parse(&format!("{DEFAULT_POLICY}\n{GROUPS}"), "test.toml", &steward_engine::schema()).unwrap();
     let mut engine = Engine::open(store, Arc::new(policy), Default::default()).unwrap();
     engine.ingest(&split_ndjson(FACT_CHECK.as_bytes(), 1)).unwrap();
     let state = AppState::new(engine, Limits::default());
-    let (hub, events) = Hub::new(HubConfig { access_token: Some("secret".into()), ..HubConfig::default() });
+    let (hub, events) = Hub::new(HubConfig { access_token: Some("secret".into()), ..hub });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(axum::serve(listener, steward_onebot::router(hub.clone())).into_future());
@@ -142,6 +146,21 @@ async fn an_english_group_removes_and_mutes_with_the_reason_and_never_touches_th
     g.say(OWNER, Role::Owner, "这是群主的消息，用中文写的。").await;
     g.say(ADMIN, Role::Admin, "管理员也用中文说一句话吧。").await;
     assert!(g.actions(quiet).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforcement_is_retried_from_the_outbox_until_the_implementation_answers() {
+    let hub = HubConfig { action_timeout: Duration::from_millis(300), ..HubConfig::default() };
+    let g = start_with(vec![], BotConfig::default(), hub).await;
+    g.sim.set_behaviour("delete_msg", Behaviour::Silent);
+    let id = g.say("511", Role::Member, "这条消息应该被撤回才对吧？").await;
+    let first = g.actions(Duration::from_millis(700)).await;
+    assert_eq!(names(&first), ["delete_msg"], "the first attempt times out at the recall");
+    g.sim.set_behaviour("delete_msg", Behaviour::Ok);
+    // Retried after the first backoff (2 s), in full and in order.
+    let again = g.actions(Duration::from_millis(3000)).await;
+    assert_eq!(names(&again), ["delete_msg", "set_group_ban", "send_group_msg", "send_private_msg"]);
+    assert_eq!(again[0].params["message_id"].to_string(), id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -769,7 +769,12 @@ impl Engine {
             outcome.shadow_decisions += 1;
             batch.decisions.push(Decision { shadow: true, ..o.decision });
         }
+        let on_message = |d: &Decision| post.is_some_and(|p| d.post_id.as_deref() == Some(p.id.as_str()));
+        let mut group_decisions: Vec<String> = Vec::new();
         for o in outcomes(&policy, &circumstances, &input, live, true) {
+            if on_message(&o.decision) {
+                group_decisions.push(o.decision.id.clone());
+            }
             self.stats.count(&o.decision.rule_id, false);
             self.state.enforce(&o.decision.restrictions, &o.credits, now);
             batch.audit.push(AuditRecord {
@@ -788,6 +793,8 @@ impl Engine {
             batch.notices.extend(notice::decision(&o.decision));
             batch.decisions.push(o.decision);
         }
+        let ids: Vec<&str> = group_decisions.iter().map(String::as_str).collect();
+        batch.notices.extend(notice::group_actions(event, &ids, now));
         Ok(())
     }
 

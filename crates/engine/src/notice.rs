@@ -18,7 +18,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use steward_model::{Audience, Decision, Notice, NoticeKind};
+use steward_model::{Audience, Decision, Event, Notice, NoticeKind, Payload};
 
 /// The notice of a live decision to the account it concerns, or `None` for a shadow
 /// decision (no one is told) or one without an account.
@@ -37,6 +37,26 @@ pub fn decision(d: &Decision) -> Option<Notice> {
         // The statement of reasons is the decision's, which is stored: it is written out
         // when the notice is read or sent rather than kept twice.
         body: Value::Null,
+    })
+}
+
+/// The group actions for the live decisions `decisions` (ids) an event made on its own
+/// message, when that is a group message: one notice per message, to its group, which the
+/// group's bot delivers by enforcing them in order.
+pub fn group_actions(event: &Event, decisions: &[&str], at: DateTime<Utc>) -> Option<Notice> {
+    let Payload::PostCreated(post) = &event.payload else { return None };
+    let group = post.group_id.as_ref()?;
+    if decisions.is_empty() {
+        return None;
+    }
+    Some(Notice {
+        id: Notice::group_actions_id(&event.id),
+        recipient: group.clone(),
+        audience: Audience::Group,
+        kind: NoticeKind::GroupActions,
+        subject: event.id.clone(),
+        created_at: at,
+        body: serde_json::json!({ "post_id": post.id, "decisions": decisions }),
     })
 }
 

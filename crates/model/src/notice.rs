@@ -9,13 +9,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Who a notice is for: the account a decision or outcome concerns, or a person who
-/// reported something. Each audience has its own webhook endpoint.
+/// Who a notice is for: the account a decision or outcome concerns, a person who reported
+/// something, or the chat group a decided message was posted in (whose bot enforces the
+/// decisions there). Each audience has its own deliverer: a webhook endpoint, or the bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     Account,
     Reporter,
+    /// A chat group, by its id.
+    Group,
 }
 
 /// What a notice is about.
@@ -30,6 +33,9 @@ pub enum NoticeKind {
     AppealOutcome,
     /// What came of a report the recipient filed.
     ReportOutcome,
+    /// What a group's bot does about the live decisions on one message in the group:
+    /// its body holds the post and the decisions.
+    GroupActions,
 }
 
 /// How far a notice's delivery has got.
@@ -60,12 +66,13 @@ macro_rules! names {
     };
 }
 
-names!(Audience { Account => "account", Reporter => "reporter" });
+names!(Audience { Account => "account", Reporter => "reporter", Group => "group" });
 names!(NoticeKind {
     Decision => "decision",
     CaseOutcome => "case_outcome",
     AppealOutcome => "appeal_outcome",
     ReportOutcome => "report_outcome",
+    GroupActions => "group_actions",
 });
 names!(DeliveryState { Pending => "pending", Delivered => "delivered", Dead => "dead" });
 
@@ -93,6 +100,11 @@ impl Notice {
         format!("decision:{decision_id}")
     }
 
+    /// The id of the group actions for the decisions on the message of event `event_id`.
+    pub fn group_actions_id(event_id: &str) -> String {
+        format!("group:{event_id}")
+    }
+
     /// The id of the `n`th notice of its kind about `subject` (a case, appeal or report) to
     /// `recipient`: `case:<case id>:<n>` for the account concerned, with `:<recipient>`
     /// added for a reporter, as a case may have many.
@@ -102,10 +114,11 @@ impl Notice {
             NoticeKind::CaseOutcome => "case",
             NoticeKind::AppealOutcome => "appeal",
             NoticeKind::ReportOutcome => "report",
+            NoticeKind::GroupActions => "group",
         };
         match audience {
             Audience::Account => format!("{prefix}:{subject}:{n}"),
-            Audience::Reporter => format!("{prefix}:{subject}:{n}:{recipient}"),
+            Audience::Reporter | Audience::Group => format!("{prefix}:{subject}:{n}:{recipient}"),
         }
     }
 }

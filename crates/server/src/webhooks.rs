@@ -216,7 +216,7 @@ impl WebhookConfig {
                 None => {
                     fail(
                         e.audience.span().start,
-                        format!("audience {:?} is neither account nor reporter", e.audience.get_ref()),
+                        format!("audience {:?} is not account, reporter or group", e.audience.get_ref()),
                     );
                     None
                 }
@@ -309,7 +309,7 @@ mod tests {
                 (2, "url \"ftp://n.example.org/\" is not http(s)".to_string()),
                 (3, "environment variable MISSING (secret_env) is not set".to_string()),
                 (8, "the secret in SHORT is 9 bytes; at least 32 are needed".to_string()),
-                (9, "audience \"everyone\" is neither account nor reporter".to_string()),
+                (9, "audience \"everyone\" is not account, reporter or group".to_string()),
             ]
         );
         let shown = WebhookConfig::parse(text, "hooks.toml", env).unwrap_err().to_string();
