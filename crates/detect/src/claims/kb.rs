@@ -11,10 +11,14 @@
 //!   never counts more than a fresh start). So "无症状感染者" is worth about one rare word,
 //!   not five independent bigrams, and a place name the claims seldom use is worth more than
 //!   the template words around it.
-//! - A segment is a run of the claim's characters that the post carries as consecutive
-//!   bigrams (or a word of another script); then each character of the claim the post has
-//!   anywhere else is a segment of its own, counting no more than it would in general text
-//!   ([`SHIPPED_CHARS`]): 他 or 的 in a post says little, however seldom the claims use it.
+//! - Words of spaced scripts are read as characters are: a word starting a piece carries
+//!   `-ln p(word)`, one continuing it `-ln p(word | previous)` (backing off to the word alone
+//!   more readily than a character: `WORD_BIGRAM_PRIOR`).
+//! - A segment is a run of the claim's characters (or words) that the post carries as
+//!   consecutive bigrams; then each character or word of the claim the post has anywhere
+//!   else is a segment of its own, a character counting no more than it would in general
+//!   text ([`SHIPPED_CHARS`]): 他 or 的 in a post says little, however seldom the claims use
+//!   it.
 //!   Each bigram, word and character of the post is credited once. A post of `L` positions
 //!   holds a piece of probability `p` somewhere with a chance of about `L·p`, so a segment
 //!   counts `max(0, info − ln L)`: a phrase repeated whole pays `ln L` once, the same words
@@ -60,10 +64,10 @@ pub fn debunks(verdict: Verdict) -> bool {
     matches!(verdict, Verdict::False | Verdict::Misleading)
 }
 
-/// One position of a claim: a character (`ch`, with `term` the bigram joining it to the
-/// character before it in its run, or [`NONE`]), or a word (`ch` is [`NONE`], `term` the
-/// word). `repeat`: the claim had the term before; `first`: the first position with the
-/// same character (so that a text's bigram, word or character is credited once).
+/// One position of a claim: a character or a word (`ch`, with `term` the bigram joining it
+/// to the one before it in its run, or [`NONE`]). `repeat`: the claim had the term before;
+/// `first`: the first position with the same character or word (so that a text's bigram,
+/// character or word is credited once).
 #[derive(Debug, Clone, Copy)]
 struct Pos {
     term: u32,
@@ -119,6 +123,8 @@ pub struct KnowledgeBase {
     /// Per character, its information in general text ([`SHIPPED_CHARS`]; infinite when
     /// the table lacks it).
     char_general: Vec<f32>,
+    /// Per character, whether it is a word of a spaced script.
+    char_is_word: Vec<bool>,
     /// Positions (characters and words) of the live claims.
     positions: u64,
     live: u32,
@@ -174,6 +180,12 @@ const PRIOR_VOCABULARY: f32 = 5000.0;
 /// Pseudo-occurrences of a bigram's first character through which its second backs off to
 /// its own probability: one bigram seen once is not yet a phrase.
 const BIGRAM_PRIOR: f32 = 5.0;
+/// [`BIGRAM_PRIOR`] for two words in a row. A word is followed by far more different words
+/// than a character by characters, so a pair of words seen once or twice in the claims says
+/// much less that the second follows the first: without this, a claim's words after its
+/// first would count for little as a phrase, and the same words found scattered over a post
+/// (each counting whole) would outweigh the phrase itself.
+const WORD_BIGRAM_PRIOR: f32 = 50.0;
 
 impl Background {
     fn of(kb: &KnowledgeBase) -> Self {
@@ -188,9 +200,10 @@ impl Background {
         -self.p(count).ln()
     }
 
-    /// A bigram's second character given its first; never more than the character alone.
-    fn bigram_info(&self, df: u32, first: u32, second: u32) -> f32 {
-        let p = (df as f32 + BIGRAM_PRIOR * self.p(second)) / (first as f32 + BIGRAM_PRIOR);
+    /// A bigram's second character (or word) given its first, backing off to it alone through
+    /// `prior` pseudo-occurrences of the first; never more than the second alone.
+    fn bigram_info(&self, df: u32, first: u32, second: u32, prior: f32) -> f32 {
+        let p = (df as f32 + prior * self.p(second)) / (first as f32 + prior);
         (-p.ln()).min(self.char_info(second)).max(0.0)
     }
 }
@@ -198,11 +211,10 @@ impl Background {
 /// One position of a claim as [`carried`] reads it.
 #[derive(Debug, Clone, Copy)]
 struct Step {
-    word: bool,
-    /// The position's bigram (joining it to the character before) or word is in the text,
+    /// The position's bigram (joining it to the character or word before) is in the text,
     /// and the claim did not have it before.
     joined: bool,
-    /// The character is in the text.
+    /// The character or word is in the text.
     present: bool,
     /// Information of the character starting a segment, continuing one, and found alone.
     start: f32,
@@ -224,8 +236,8 @@ fn carried(steps: &[Step], chance: f32, used: &mut Vec<bool>) -> f32 {
     let mut add = |segment: f32| found += (segment - chance).max(0.0);
     let mut segment: Option<f32> = None;
     for (i, s) in steps.iter().enumerate() {
-        if s.joined && !s.word {
-            // A joined character always follows another of its run.
+        if s.joined {
+            // A joined position always follows another of its run.
             let previous = &steps[i.saturating_sub(1)];
             if segment.is_none() {
                 used[previous.first as usize] = true;
@@ -237,14 +249,11 @@ fn carried(steps: &[Step], chance: f32, used: &mut Vec<bool>) -> f32 {
         if let Some(x) = segment.take() {
             add(x);
         }
-        if s.joined {
-            add(s.start);
-        }
     }
     if let Some(x) = segment {
         add(x);
     }
-    for s in steps.iter().filter(|s| !s.word && s.present) {
+    for s in steps.iter().filter(|s| s.present) {
         if !std::mem::replace(&mut used[s.first as usize], true) {
             add(s.lone);
         }
@@ -312,7 +321,7 @@ impl KnowledgeBase {
         term
     }
 
-    fn char_id(&mut self, key: Token) -> u32 {
+    fn char_id(&mut self, key: Token, word: bool) -> u32 {
         let next = self.char_count.len() as u32;
         let ch = *self.chars.entry(key).or_insert(next);
         if ch == next {
@@ -320,6 +329,7 @@ impl KnowledgeBase {
             self.char_in_query.push(false);
             self.char_keys.push(key as u32);
             self.char_general.push(general_chars().get(&key).copied().unwrap_or(f32::INFINITY));
+            self.char_is_word.push(word);
         }
         ch
     }
@@ -343,20 +353,16 @@ impl KnowledgeBase {
         let (mut seen_terms, mut first_of) = (std::collections::HashSet::new(), HashMap::new());
         let mut previous = NONE;
         for unit in &claim.units {
-            let (term, ch) = match *unit {
-                Unit::Word(token) => (self.term_id(token), NONE),
-                Unit::Char { key, joined } => {
-                    let ch = self.char_id(key);
-                    self.char_count[ch as usize] += 1;
-                    let term = joined.map_or(NONE, |t| self.term_id(t));
-                    if term != NONE && previous != NONE {
-                        self.term_chars[term as usize] = [previous, ch];
-                    }
-                    (term, ch)
-                }
-            };
+            // A word is read as a character is (see the tokens module docs).
+            let (Unit::Char { key, joined } | Unit::Word { key, joined }) = *unit;
+            let ch = self.char_id(key, matches!(unit, Unit::Word { .. }));
+            self.char_count[ch as usize] += 1;
+            let term = joined.map_or(NONE, |t| self.term_id(t));
+            if term != NONE && previous != NONE {
+                self.term_chars[term as usize] = [previous, ch];
+            }
             let here = shape.len() as u32;
-            let first = if ch == NONE { here } else { *first_of.entry(ch).or_insert(here) };
+            let first = *first_of.entry(ch).or_insert(here);
             let repeat = term != NONE && !seen_terms.insert(term);
             previous = ch;
             shape.push(Pos { term, ch, first, repeat });
@@ -390,7 +396,10 @@ impl KnowledgeBase {
     /// The information of term `t`: a bigram as a continuation, a word whole.
     fn term_info(&self, bg: &Background, t: usize) -> f32 {
         match self.term_chars[t] {
-            [a, b] if a != NONE => bg.bigram_info(self.df[t], self.char_count[a as usize], self.char_count[b as usize]),
+            [a, b] if a != NONE => {
+                let prior = if self.char_is_word[a as usize] { WORD_BIGRAM_PRIOR } else { BIGRAM_PRIOR };
+                bg.bigram_info(self.df[t], self.char_count[a as usize], self.char_count[b as usize], prior)
+            }
             _ => bg.char_info(self.df[t]),
         }
     }
@@ -443,20 +452,14 @@ impl KnowledgeBase {
         out.clear();
         out.extend(self.entries[index as usize].shape.iter().map(|p| {
             let joined = p.term != NONE && !p.repeat && text.is_none_or(|m| m.terms[p.term as usize]);
-            if p.ch == NONE {
-                let start = w.term_info[p.term as usize];
-                Step { word: true, joined, present: joined, start, cont: 0.0, lone: 0.0, first: p.first }
-            } else {
-                let ch = p.ch as usize;
-                Step {
-                    word: false,
-                    joined,
-                    present: text.is_none_or(|m| m.chars[ch]),
-                    start: w.char_info[ch],
-                    cont: if p.term == NONE { 0.0 } else { w.term_info[p.term as usize] },
-                    lone: w.lone_info[ch],
-                    first: p.first,
-                }
+            let ch = p.ch as usize;
+            Step {
+                joined,
+                present: text.is_none_or(|m| m.chars[ch]),
+                start: w.char_info[ch],
+                cont: if p.term == NONE { 0.0 } else { w.term_info[p.term as usize] },
+                lone: w.lone_info[ch],
+                first: p.first,
             }
         }));
     }
@@ -544,7 +547,7 @@ impl KnowledgeBase {
             .iter()
             .map(|p| {
                 let term = if p.repeat { None } else { key(p.term) };
-                (term, if p.ch == NONE { None } else { Some(self.char_keys[p.ch as usize]) })
+                (term, Some(self.char_keys[p.ch as usize]))
             })
             .collect();
         StoredScorer { steps, keys, claim_info: self.weights.claim_info[index as usize] }
@@ -575,10 +578,7 @@ impl StoredScorer {
             .steps
             .iter()
             .zip(&self.keys)
-            .map(|(s, &(term, ch))| {
-                let joined = has(term);
-                Step { joined, present: if s.word { joined } else { has(ch) }, ..*s }
-            })
+            .map(|(s, &(term, ch))| Step { joined: has(term), present: has(ch), ..*s })
             .collect();
         evidence(&steps, self.claim_info, length, &mut Vec::new())
     }

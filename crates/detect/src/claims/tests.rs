@@ -190,3 +190,77 @@ fn recent_posts_score_as_a_search_would_score_them() {
     assert_eq!(m.knowledge_base().entry(searched.entry).fact_check.id, "fc-new");
     assert!((f.earlier[0].signal.score - f64::from(searched.score)).abs() < 2e-3, "{f:?} {searched:?}");
 }
+
+/// [`matcher`] with made-up English rulings on made-up rumours, published at t0.
+fn english_matcher() -> ClaimMatcher {
+    let mut m = matcher();
+    for (id, claim) in [
+        ("fc-5g", "5G towers spread the coronavirus"),
+        ("fc-5g-long", "5G mobile phone towers are spreading the coronavirus across the country"),
+        ("fc-bleach", "Drinking bleach cures the coronavirus"),
+        ("fc-chips", "The government is putting microchips in the vaccines"),
+        ("fc-sharks", "A photo shows sharks swimming on a flooded highway in Houston"),
+        ("fc-breath", "Holding your breath for ten seconds is a test for the virus"),
+        ("fc-turbines", "Wind turbines cause cancer in people living near them"),
+    ] {
+        m.add_fact_check(fact_check(id, claim, Verdict::False, Some(t0())));
+    }
+    m
+}
+
+/// Regression: an English post repeating a refuted claim word for word scored below the
+/// threshold (0.39 for "Warning: 5G towers spread the coronavirus!"), because every word
+/// was a segment of its own, paying the chance of a post's length again and again, and that
+/// length counted letters rather than words.
+#[test]
+fn an_english_repeat_with_extra_words_is_flagged() {
+    let mut m = english_matcher();
+    for (text, id) in [
+        ("5G towers spread the coronavirus", "fc-5g"),
+        ("Warning: 5G towers spread the coronavirus!", "fc-5g"),
+        ("In fact, 5G towers spread the coronavirus in 2020. Share before they delete this", "fc-5g"),
+        ("Warning: 5G mobile phone towers are spreading the coronavirus across the country!", "fc-5g-long"),
+        ("BREAKING: a photo shows SHARKS swimming on a flooded highway in Houston 😱😱", "fc-sharks"),
+    ] {
+        let f = inspect(&mut m, &post_event("p", "a", None, text, t0() + Duration::hours(1)));
+        assert_eq!(names(&f), ["debunked_claim", "spread_after_debunk"], "{text}");
+        assert_eq!(f.signals[0].evidence["factcheck"], id, "{text}");
+        assert!(f.signals[0].score > f64::from(THRESHOLD) + 0.1, "{text}: {}", f.signals[0].score);
+    }
+    // As high as a Chinese post carrying its claim whole with as many words around it.
+    let en = m.check("Warning: 5G mobile phone towers are spreading the coronavirus across the country!").unwrap();
+    let zh = m.check("听说某国政府在街上放了五百只老虎防止居民外出，真的假的").unwrap();
+    assert!(en.score > zh.score - 0.1, "{en:?} {zh:?}");
+}
+
+#[test]
+fn unrelated_english_and_a_few_shared_words_are_not_flagged() {
+    let mut m = english_matcher();
+    for text in [
+        "Towers of pancakes and the best coffee in the country",
+        "The government said the new towers will improve phone coverage across the country",
+        "5G towers are being built in our town this year",
+        "The coronavirus spread fast this winter, doctors say",
+        "We went swimming in Houston, the weather was great",
+        "Drinking water is good for you",
+        "",
+    ] {
+        let f = inspect(&mut m, &post_event("p", "a", None, text, t0()));
+        assert!(f.signals.is_empty(), "{text}: {f:?}");
+    }
+}
+
+#[test]
+fn an_english_post_before_the_fact_check_is_flagged_when_it_arrives() {
+    let mut m = ClaimMatcher::default();
+    let post_at = t0() - Duration::hours(3);
+    let text = "Wake up people: wind turbines cause cancer in people living near them!!";
+    inspect(&mut m, &post_event("p1", "a1", None, text, post_at));
+    inspect(&mut m, &post_event("p2", "a2", None, "The new wind farm near us is huge", post_at));
+    let fc = fact_check("fc-turbines", "Wind turbines cause cancer in people living near them", Verdict::False, None);
+    let f = inspect(&mut m, &fact_check_event(fc, t0()));
+    let flagged: Vec<&str> = f.earlier.iter().map(|e| e.post_id.as_str()).collect();
+    assert_eq!(flagged, ["p1"]);
+    let searched = m.search(text, 1)[0];
+    assert!((f.earlier[0].signal.score - f64::from(searched.score)).abs() < 2e-3, "{f:?} {searched:?}");
+}
