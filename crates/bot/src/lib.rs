@@ -93,9 +93,13 @@ pub struct Bot {
 
 impl Bot {
     /// A bot over the engine of `state` and the connections of `hub`.
-    pub fn new(state: AppState, hub: Hub, config: BotConfig) -> Result<Arc<Bot>, BotError> {
+    pub async fn new(state: AppState, hub: Hub, config: BotConfig) -> Result<Arc<Bot>, BotError> {
         let llm = config.llm.clone().map(ChatClient::new).transpose().map_err(BotError::Llm)?;
-        let rails = Rails::load(state.store.as_ref()).map_err(|e| BotError::Store(e.to_string()))?;
+        let store = state.store.clone();
+        let rails = tokio::task::spawn_blocking(move || Rails::load(store.as_ref()))
+            .await
+            .map_err(|e| BotError::Store(e.to_string()))?
+            .map_err(|e| BotError::Store(e.to_string()))?;
         Ok(Arc::new(Bot {
             limiter: Mutex::new(RateLimiter::new(config.limits)),
             recent: Mutex::new(Recent::new(config.remembered)),
@@ -167,11 +171,20 @@ impl Bot {
         }
         let mut decided: HashMap<String, Vec<Decision>> = HashMap::new();
         let inline: std::collections::HashSet<&str> = answer.decisions.iter().map(|d| d.id.as_str()).collect();
+        let rest: Vec<String> =
+            answer.decision_ids.iter().filter(|id| !inline.contains(id.as_str())).cloned().collect();
         let mut all = answer.decisions.clone();
-        for id in answer.decision_ids.iter().filter(|id| !inline.contains(id.as_str())) {
-            match self.state.store.decision(id) {
-                Ok(Some(d)) => all.push(d),
-                other => tracing::error!(decision = %id, "a decision of the batch cannot be read: {other:?}"),
+        if !rest.is_empty() {
+            // The store's clients block (PostgreSQL's runs a runtime of its own): off the runtime.
+            let store = self.state.store.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                rest.iter().map(|id| (id.clone(), store.decision(id))).collect::<Vec<_>>()
+            });
+            for (id, read) in read.await.unwrap_or_default() {
+                match read {
+                    Ok(Some(d)) => all.push(d),
+                    other => tracing::error!(decision = %id, "a decision of the batch cannot be read: {other:?}"),
+                }
             }
         }
         if !all.is_empty() {

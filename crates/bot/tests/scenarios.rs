@@ -69,7 +69,7 @@ async fn start_with(scripts: Vec<Script>, config: BotConfig, hub: HubConfig) -> 
     tokio::spawn(axum::serve(listener, steward_onebot::router(hub.clone())).into_future());
     let llm = ScriptedServer::start(scripts).await;
     let config = BotConfig { llm: config.llm.clone().or_else(|| Some(llm.config("test-model"))), ..config };
-    let bot = Bot::new(state, hub, config).unwrap();
+    let bot = Bot::new(state, hub, config).await.unwrap();
     tokio::spawn(bot.clone().run(events));
     let sim = Simulator::connect(&format!("ws://{addr}/onebot/v11/ws"), Some("secret"), BOT).await.unwrap();
     Group { sim, llm, bot, _dir: dir }

@@ -84,7 +84,7 @@ pub fn run(args: BotArgs) -> Result<ExitCode> {
             ..HubConfig::default()
         });
         let with_llm = llm.is_some();
-        let bot = Bot::new(state.clone(), hub.clone(), BotConfig { llm, http_api, ..BotConfig::default() })?;
+        let bot = Bot::new(state.clone(), hub.clone(), BotConfig { llm, http_api, ..BotConfig::default() }).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

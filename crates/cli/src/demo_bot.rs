@@ -118,7 +118,7 @@ async fn play(engine: steward_engine::Engine) -> Result<()> {
     let addr = listener.local_addr()?;
     tokio::spawn(axum::serve(listener, steward_onebot::router(hub.clone())).into_future());
     let llm = ScriptedServer::start(answers()).await;
-    let bot = Bot::new(state, hub, BotConfig { llm: Some(llm.config("scripted")), ..BotConfig::default() })?;
+    let bot = Bot::new(state, hub, BotConfig { llm: Some(llm.config("scripted")), ..BotConfig::default() }).await?;
     tokio::spawn(bot.clone().run(events));
     let sim = Simulator::connect(&format!("ws://{addr}/onebot/v11/ws"), Some("demo"), BOT)
         .await

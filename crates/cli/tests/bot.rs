@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{STEWARD, free_port, key};
+use common::{STEWARD, free_port};
 use steward_onebot::event::Role;
 use steward_onebot::simulator::{Format, SimError, Simulator};
 
@@ -20,15 +20,46 @@ language = "en"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_takes_a_napcat_connection_with_its_token_and_enforces_the_group_rules() {
     let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    bot_process(&dir, &["--data-dir", data.to_str().unwrap()]).await;
+}
+
+/// The same on PostgreSQL, in a schema of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_runs_on_postgresql() {
+    let Ok(url) = std::env::var("STEWARD_TEST_DATABASE_URL") else {
+        assert_ne!(std::env::var("STEWARD_REQUIRE_POSTGRES").as_deref(), Ok("1"), "STEWARD_TEST_DATABASE_URL is unset");
+        eprintln!("PostgreSQL skipped: set STEWARD_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let schema = format!("steward_bot_{}", std::process::id());
+    // The synchronous client runs a runtime of its own: off this one.
+    let sql = |statement: String, url: String| {
+        tokio::task::spawn_blocking(move || {
+            postgres::Client::connect(&url, postgres::NoTls).unwrap().batch_execute(&statement).unwrap()
+        })
+    };
+    sql(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"), url.clone()).await.unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    bot_process(&dir, &["--database-url", &scoped]).await;
+    sql(format!("DROP SCHEMA {schema} CASCADE"), url).await.unwrap();
+}
+
+/// Runs `steward bot` on the store `store` names, connects a simulator and checks a group
+/// rule is enforced and its decision served by the API.
+async fn bot_process(dir: &tempfile::TempDir, store: &[&str]) {
     let policy = dir.path().join("policy.toml");
     let default = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/default.toml")).unwrap();
     std::fs::write(&policy, format!("{default}\n{GROUPS}")).unwrap();
-    let data = dir.path().join("data");
-    let admin = key(&data, "admin");
+    let created = Command::new(STEWARD).args(["keys", "create", "--role", "admin"]).args(store).output().unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let admin = String::from_utf8(created.stdout).unwrap().trim().to_string();
     let (port, api) = (free_port(), free_port());
     let mut child = Command::new(STEWARD)
-        .args(["bot", "--data-dir"])
-        .arg(&data)
+        .arg("bot")
+        .args(store)
         .arg("--policy")
         .arg(&policy)
         .args(["--listen", &format!("127.0.0.1:{port}"), "--api-listen", &format!("127.0.0.1:{api}")])
