@@ -25,7 +25,9 @@ pub fn serve_with(dir: &std::path::Path, port: u16, more: impl FnOnce(&mut Comma
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut child = more(&mut command).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Generous: a loaded machine (or a JetStream cluster electing leaders under it) is slow
+    // to start; a healthy start takes well under a second.
+    let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_ok_and(|r| r.status().is_success()) {
             return child;
