@@ -1,7 +1,8 @@
 //! `steward worker` (issue 20, item 2) against the real NATS cluster of scripts/nats.sh and the
 //! PostgreSQL of scripts/postgres.sh: events published with `steward ingest --nats` and consumed
 //! by workers give the single box's decisions (same ids); events delivered again change nothing;
-//! a worker SIGKILLed midway is replaced by a standby that takes its partitions over, and every
+//! two workers with `--partitions-per-worker 32` take half each and decide the same; a worker
+//! SIGKILLed midway is replaced by a standby that takes its partitions over, and every
 //! event is stored once and decided at most once, nothing left pending.
 //!
 //! ```sh
@@ -214,6 +215,23 @@ fn check_once(db: &str, expected_events: &[String]) {
     assert_eq!(audited, live, "every live decision audited once");
 }
 
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn event_ids(lines: &[String]) -> Vec<String> {
     lines
         .iter()
@@ -369,5 +387,39 @@ fn a_killed_workers_partitions_are_taken_over() {
     let missing = single.difference(&got).count();
     let extra = got.difference(&single).count();
     eprintln!("after the kill: {} decisions, single box {}; {missing} missing, {extra} extra", got.len(), single.len());
+    rt.block_on(async { js.delete_stream(&stream).await.unwrap() });
+}
+
+#[test]
+fn two_workers_share_the_partitions() {
+    let test = "two_workers_share_the_partitions";
+    let Some(url) = nats_url(test) else { return };
+    let tag = unique("wk_two");
+    let Some(db) = database_url(test, &tag) else { return };
+    let stream = tag.replace('_', "-");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    let lines = workload(&stream, 300, 6000, 0x5eed_0003);
+    write(&file, &lines);
+    let rt = runtime();
+    let js = rt.block_on(jetstream_at(&url));
+    publish(&url, &stream, &file);
+    let logs = [dir.path().join("1.log"), dir.path().join("2.log")];
+    let workers: Vec<Child> =
+        logs.iter().map(|log| worker(&url, &db, &stream, log, &["--partitions-per-worker", "32"])).collect();
+    wait_drained(&rt, &js, &stream, Duration::from_secs(300));
+    for (w, log) in workers.into_iter().zip(&logs) {
+        let (code, stderr) = terminate(w, log);
+        assert_eq!(code, Some(0), "{stderr}");
+        // Each took half: 32 partitions, at once or over several claims (the log's fields are
+        // coloured: escapes stripped).
+        let plain = strip_ansi(&stderr);
+        assert!(plain.contains("owned=32"), "{plain}");
+        eprintln!("{}", stderr.lines().last().unwrap_or_default());
+    }
+    check_once(&db, &event_ids(&lines));
+    audit_verifies(&db);
+    let single = single_box(&file, &dir.path().join("single")).0;
+    assert_eq!(pg_decisions(&db), single, "two workers' decisions differ from the single box's");
     rt.block_on(async { js.delete_stream(&stream).await.unwrap() });
 }
