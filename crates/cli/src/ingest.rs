@@ -172,10 +172,10 @@ fn spawn_reader(
 /// only events JetStream acknowledged; `duplicates` those it already had. At the first batch
 /// with events it did not acknowledge (after retrying for 30 s), ingest stops and says how many
 /// were not acknowledged and where; running it again is safe.
-pub fn run_nats(urls: &str, files: &[PathBuf]) -> Result<ExitCode> {
+pub fn run_nats(urls: &str, config: steward_stream::StreamConfig, files: &[PathBuf]) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let publisher = runtime
-        .block_on(steward_stream::Publisher::connect(urls, steward_stream::StreamConfig::default()))
+        .block_on(steward_stream::Publisher::connect(urls, config))
         .map_err(|e| anyhow::anyhow!("cannot publish to the NATS JetStream cluster at {urls}: {e}"))?;
     let options = steward_engine::EngineOptions::default();
     let started = Instant::now();

@@ -33,6 +33,7 @@ mod kb;
 mod registry;
 mod report;
 mod train;
+mod worker;
 
 #[derive(Parser)]
 #[command(
@@ -117,10 +118,30 @@ enum Command {
         /// --policy and the anchor options are not used.
         #[arg(long, value_name = "URL[,URL...]", conflicts_with = "policy")]
         nats: Option<String>,
+        /// With --nats: the JetStream stream to publish to (tests use their own).
+        #[arg(long, default_value = steward_stream::DEFAULT_STREAM, hide = true)]
+        nats_stream: String,
+        /// With --nats: the stream's subject prefix.
+        #[arg(long, default_value = steward_stream::DEFAULT_SUBJECT_PREFIX, hide = true)]
+        nats_subject_prefix: String,
         /// NDJSON files, one event a line; `-` reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Distributed mode: consume the events `ingest --nats` and `serve --nats` published to
+    /// NATS JetStream and run them through the pipeline into PostgreSQL.
+    ///
+    /// Each of the stream's 64 partitions is owned by one worker at a time: the one holding its
+    /// session-level PostgreSQL advisory lock (pg_try_advisory_lock(classid, partition), classid
+    /// from the stream's name), on a connection the worker keeps open while it owns the
+    /// partition. A killed worker's locks go with its connection; the others look for free
+    /// partitions every --claim-interval seconds and take them over. Per owned partition a
+    /// durable pull consumer (explicit ack) is read in batches; each batch is one transaction
+    /// through the engine (idempotent insert, detectors, policy, decisions, audit), committed
+    /// and only then acknowledged, so an event delivered again after a crash is a duplicate
+    /// that changes nothing. SIGTERM or Ctrl-C: stop fetching, commit and acknowledge the batch
+    /// in hand, release the locks, exit 0.
+    Worker(worker::WorkerArgs),
     /// The knowledge base of fact-checks the claim matcher uses.
     Kb {
         #[command(subcommand)]
@@ -404,7 +425,10 @@ fn main() -> ExitCode {
     // command-line tools do, rather than as a panic on the next write. Not for commands that
     // hold sockets (serving, the demo, benchmarks), which must see a peer that has gone as
     // an error on that socket, not die of it.
-    if !matches!(cli.command, Command::Serve { .. } | Command::Bot(_) | Command::Demo { .. } | Command::Bench { .. }) {
+    if !matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Worker(_) | Command::Bot(_) | Command::Demo { .. } | Command::Bench { .. }
+    ) {
         // SAFETY: setting a signal's disposition to its default before any thread starts.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -459,8 +483,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ingest { nats: Some(urls), files, .. } => ingest::run_nats(&urls, &files),
-        Command::Ingest { store: args, anchor, policy, files, nats: None } => {
+        Command::Ingest { nats: Some(urls), files, nats_stream, nats_subject_prefix, .. } => {
+            ingest::run_nats(&urls, worker::stream_config(&nats_stream, &nats_subject_prefix), &files)
+        }
+        Command::Worker(args) => worker::run(args),
+        Command::Ingest { store: args, anchor, policy, files, nats: None, .. } => {
             let store = args.open()?;
             let checkpoints = anchor.start(&store, &args.data_dir)?;
             let policy = load_policy(store.as_ref(), policy.as_deref())?;

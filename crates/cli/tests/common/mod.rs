@@ -64,3 +64,25 @@ pub fn nats_url(test: &str) -> Option<String> {
         }
     }
 }
+
+/// `STEWARD_TEST_DATABASE_URL` (scripts/postgres.sh's `$PG_URL`), scoped to a fresh schema named
+/// `schema`. Unset: the test is skipped with a message, or fails when
+/// `STEWARD_REQUIRE_POSTGRES=1`.
+pub fn database_url(test: &str, schema: &str) -> Option<String> {
+    let url = match std::env::var("STEWARD_TEST_DATABASE_URL") {
+        Ok(u) if !u.trim().is_empty() => u,
+        _ => {
+            assert!(
+                std::env::var("STEWARD_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "{test}: STEWARD_REQUIRE_POSTGRES=1 but STEWARD_TEST_DATABASE_URL is not set \
+                 (source scripts/postgres.sh && start_postgres; export STEWARD_TEST_DATABASE_URL=$PG_URL)"
+            );
+            eprintln!("{test}: skipped, STEWARD_TEST_DATABASE_URL is not set (source scripts/postgres.sh)");
+            return None;
+        }
+    };
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-csearch_path%3D{schema}"))
+}
