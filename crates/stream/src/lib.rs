@@ -216,11 +216,14 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    /// Whether another attempt may succeed: a request that timed out or found no responder.
+    /// Whether another attempt may succeed: a request that timed out or found no responder,
+    /// or a stream created by another publisher meanwhile.
     fn is_transient(&self) -> bool {
         match self {
+            // "already in use": another publisher created the stream at the same moment;
+            // the next attempt finds it.
             ConnectError::JetStreamUnavailable { detail, .. } | ConnectError::Stream { detail, .. } => {
-                detail.contains("timed out") || detail.contains("no responders")
+                detail.contains("timed out") || detail.contains("no responders") || detail.contains("already in use")
             }
             _ => false,
         }
@@ -493,6 +496,18 @@ impl Publisher {
 }
 
 /// Creates the stream, or updates it when it exists and agrees on the partition count.
+/// Whether a stream's settings are those steward asks for: then it is left as it is.
+fn same_settings(have: &jetstream::stream::Config, want: &jetstream::stream::Config) -> bool {
+    have.subjects == want.subjects
+        && have.num_replicas == want.num_replicas
+        && have.max_age == want.max_age
+        && have.duplicate_window == want.duplicate_window
+        && have.retention == want.retention
+        && have.storage == want.storage
+        && have.discard == want.discard
+        && have.max_bytes == want.max_bytes
+}
+
 async fn ensure_stream(js: &Context, config: &StreamConfig, urls: &str) -> Result<(), ConnectError> {
     let want = config.to_nats();
     let stream_err = |detail: String| ConnectError::Stream { stream: config.name.clone(), detail };
@@ -509,10 +524,19 @@ async fn ensure_stream(js: &Context, config: &StreamConfig, urls: &str) -> Resul
                     ),
                 });
             }
-            js.update_stream(&want).await.map_err(|e| ConnectError::ConfigMismatch {
-                stream: config.name.clone(),
-                detail: format!("cannot update it: {e}"),
-            })?
+            if same_settings(&have, &want) {
+                stream.cached_info().clone()
+            } else {
+                js.update_stream(&want).await.map_err(|e| {
+                    let detail = format!("cannot update it: {e}");
+                    // A stream just created elsewhere may not answer yet: not a mismatch.
+                    if detail.contains("timed out") {
+                        stream_err(detail)
+                    } else {
+                        ConnectError::ConfigMismatch { stream: config.name.clone(), detail }
+                    }
+                })?
+            }
         }
         Err(e) => match e.kind() {
             jetstream::context::GetStreamErrorKind::JetStream(je) if je.error_code() == ErrorCode::STREAM_NOT_FOUND => {
