@@ -82,7 +82,6 @@ pub fn plan(m: &Target, decisions: &[&Decision], rules: Option<&GroupRules>) -> 
                     .min(u64::from(MAX_MUTE_SECONDS))
             };
             match r.kind {
-                RestrictionKind::Removed if r.post_id.as_deref() == Some(post_id) => plan.removed = true,
                 RestrictionKind::Muted if r.detail == m.group_id => ban = ban.max(Some(left(r.end))),
                 RestrictionKind::Posting | RestrictionKind::Suspended => ban = ban.max(Some(left(r.end))),
                 RestrictionKind::Closed => kick = true,
@@ -90,6 +89,7 @@ pub fn plan(m: &Target, decisions: &[&Decision], rules: Option<&GroupRules>) -> 
             }
         }
     }
+    plan.removed = removes(decisions.iter().copied(), post_id);
     let acted = plan.removed || ban.is_some() || kick;
     if !owner {
         if plan.removed {
@@ -138,9 +138,9 @@ pub fn plan(m: &Target, decisions: &[&Decision], rules: Option<&GroupRules>) -> 
 }
 
 /// Whether the decisions remove post `post_id`.
-pub fn removes(decisions: &[Decision], post_id: &str) -> bool {
+pub fn removes<'a>(decisions: impl IntoIterator<Item = &'a Decision>, post_id: &str) -> bool {
     decisions
-        .iter()
+        .into_iter()
         .flat_map(|d| &d.restrictions)
         .any(|r| r.kind == RestrictionKind::Removed && r.post_id.as_deref() == Some(post_id))
 }

@@ -496,16 +496,34 @@ impl Publisher {
 }
 
 /// Creates the stream, or updates it when it exists and agrees on the partition count.
-/// Whether a stream's settings are those steward asks for: then it is left as it is.
-fn same_settings(have: &jetstream::stream::Config, want: &jetstream::stream::Config) -> bool {
-    have.subjects == want.subjects
-        && have.num_replicas == want.num_replicas
-        && have.max_age == want.max_age
-        && have.duplicate_window == want.duplicate_window
-        && have.retention == want.retention
-        && have.storage == want.storage
-        && have.discard == want.discard
-        && have.max_bytes == want.max_bytes
+/// The settings steward relies on where `got` differs from `want`, as the server has them.
+fn differences(got: &jetstream::stream::Config, want: &jetstream::stream::Config) -> Vec<String> {
+    let mut diffs = Vec::new();
+    if got.subjects != want.subjects {
+        diffs.push(format!("subjects {:?}", got.subjects));
+    }
+    if got.num_replicas != want.num_replicas {
+        diffs.push(format!("replicas {}", got.num_replicas));
+    }
+    if got.max_age != want.max_age {
+        diffs.push(format!("max_age {:?}", got.max_age));
+    }
+    if got.duplicate_window != want.duplicate_window {
+        diffs.push(format!("duplicate_window {:?}", got.duplicate_window));
+    }
+    if got.retention != want.retention {
+        diffs.push(format!("retention {:?}", got.retention));
+    }
+    if got.storage != want.storage {
+        diffs.push(format!("storage {:?}", got.storage));
+    }
+    if got.discard != want.discard {
+        diffs.push(format!("discard {:?}", got.discard));
+    }
+    if got.max_bytes != want.max_bytes {
+        diffs.push(format!("max_bytes {}", got.max_bytes));
+    }
+    diffs
 }
 
 async fn ensure_stream(js: &Context, config: &StreamConfig, urls: &str) -> Result<(), ConnectError> {
@@ -524,7 +542,8 @@ async fn ensure_stream(js: &Context, config: &StreamConfig, urls: &str) -> Resul
                     ),
                 });
             }
-            if same_settings(&have, &want) {
+            // Left as it is when it already is as asked (no update to race with its creator).
+            if differences(&have, &want).is_empty() {
                 stream.cached_info().clone()
             } else {
                 js.update_stream(&want).await.map_err(|e| {
@@ -547,26 +566,7 @@ async fn ensure_stream(js: &Context, config: &StreamConfig, urls: &str) -> Resul
         },
     };
     // The server may keep some settings as they were: check the ones steward relies on.
-    let got = &info.config;
-    let mut diffs = Vec::new();
-    if got.subjects != want.subjects {
-        diffs.push(format!("subjects {:?}", got.subjects));
-    }
-    if got.num_replicas != want.num_replicas {
-        diffs.push(format!("replicas {}", got.num_replicas));
-    }
-    if got.max_age != want.max_age {
-        diffs.push(format!("max_age {:?}", got.max_age));
-    }
-    if got.duplicate_window != want.duplicate_window {
-        diffs.push(format!("duplicate_window {:?}", got.duplicate_window));
-    }
-    if got.retention != want.retention {
-        diffs.push(format!("retention {:?}", got.retention));
-    }
-    if got.storage != want.storage {
-        diffs.push(format!("storage {:?}", got.storage));
-    }
+    let diffs = differences(&info.config, &want);
     if !diffs.is_empty() {
         return Err(ConnectError::ConfigMismatch { stream: config.name.clone(), detail: diffs.join(", ") });
     }
