@@ -76,7 +76,8 @@ start_llm() {
       return 0
     fi
     local installed=$SECONDS
-    [ -f "$LLM_DIR/pid" ] && kill "$(cat "$LLM_DIR/pid")" 2>/dev/null
+    # A pid left by an earlier run may name a process that is gone: that is fine.
+    if [ -f "$LLM_DIR/pid" ]; then kill "$(cat "$LLM_DIR/pid")" 2>/dev/null || true; fi
     rm -f "$LLM_DIR/address"
     PYTHONPATH="$LLM_DIR/site" nohup python3 -c "$LLM_SERVER_PY" "$LLM_MODEL_NAME" "$LLM_DIR/address" \
       >"$LLM_DIR/server.log" 2>&1 &
@@ -105,7 +106,7 @@ start_llm() {
 
 stop_llm() {
   if [ -f "$LLM_DIR/pid" ]; then
-    kill "$(cat "$LLM_DIR/pid")" 2>/dev/null
+    kill "$(cat "$LLM_DIR/pid")" 2>/dev/null || true
     rm -f "$LLM_DIR/pid" "$LLM_DIR/address"
   fi
   return 0
