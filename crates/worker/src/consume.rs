@@ -1,0 +1,112 @@
+//! Consuming an owned partition: its durable pull consumer (re-created at the ack floor when a
+//! batch was left unacknowledged), the task pulling its events, and the acks after a commit.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use async_nats::jetstream::Message;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use futures_util::StreamExt;
+
+use crate::Worker;
+
+/// An owned partition: the task pulling its consumer's events into the worker's channel,
+/// stopped when the partition is given up.
+pub(crate) struct Owned(tokio::task::AbortHandle);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Worker {
+    /// Starts pulling partition `p`'s events into the channel: a continuous pull (requests of
+    /// a batch's share, kept topped up by the client, idle heartbeats), bounded by the
+    /// consumer's max ack pending.
+    pub(crate) fn pull(&self, p: u32, consumer: PullConsumer) -> Owned {
+        let share = self.batch.div_ceil(self.max_owned).max(16);
+        let tx = self.pulled_tx.clone();
+        let task = self.runtime.spawn(async move {
+            loop {
+                let stream = consumer
+                    .stream()
+                    .max_messages_per_batch(share)
+                    .expires(Duration::from_secs(30))
+                    .heartbeat(Duration::from_secs(5))
+                    .messages()
+                    .await;
+                match stream {
+                    Ok(mut messages) => {
+                        while let Some(m) = messages.next().await {
+                            match m {
+                                Ok(m) => {
+                                    if tx.send((p, m)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) => tracing::warn!(partition = p, "pull: {e}"),
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(partition = p, "pull: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        Owned(task.abort_handle())
+    }
+
+    /// The partition's durable consumer. When it has events delivered and not acknowledged (a
+    /// dead owner's batch in hand, or a batch not committed), it is re-created at its ack floor
+    /// so they come back first, in stream order (see the module docs); else it is used as is.
+    pub(crate) async fn rewind(&self, p: u32) -> Result<PullConsumer> {
+        let name = format!("{}-p{p}", self.config.name);
+        let stream = self.js.get_stream(&self.config.name).await?;
+        let start = match stream.consumer_info(&name).await {
+            Ok(info) if info.num_ack_pending == 0 => {
+                return stream.get_consumer(&name).await.map_err(|e| anyhow::anyhow!("{e}"));
+            }
+            Ok(info) => {
+                let start = info.ack_floor.stream_sequence + 1;
+                stream.delete_consumer(&name).await?;
+                start
+            }
+            Err(_) => 1,
+        };
+        let consumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(name.clone()),
+                filter_subject: self.config.partition_filter(p),
+                deliver_policy: if start <= 1 {
+                    DeliverPolicy::All
+                } else {
+                    DeliverPolicy::ByStartSequence { start_sequence: start }
+                },
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: self.ack_wait,
+                max_ack_pending: (self.batch * 2).max(1024) as i64,
+                ..Default::default()
+            })
+            .await?;
+        Ok(consumer)
+    }
+}
+
+/// Acks every message, then double-acks the last of each partition (module docs). A failed ack
+/// only means the events come again, as duplicates.
+pub(crate) async fn ack(fetched: &[(u32, Vec<Message>)]) {
+    for (p, ms) in fetched {
+        for m in ms.iter().take(ms.len().saturating_sub(1)) {
+            if let Err(e) = m.ack().await {
+                tracing::warn!(partition = p, "ack: {e}");
+            }
+        }
+    }
+    let confirms = fetched.iter().filter_map(|(p, ms)| ms.last().map(|m| (p, m))).map(|(p, m)| async move {
+        if let Err(e) = m.double_ack().await {
+            tracing::warn!(partition = p, "double ack: {e}");
+        }
+    });
+    futures_util::future::join_all(confirms).await;
+}

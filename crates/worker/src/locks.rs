@@ -1,0 +1,135 @@
+//! Partition ownership: session-level PostgreSQL advisory locks on a connection of their own
+//! (see the crate docs).
+
+use anyhow::{Context, Result};
+
+use crate::Worker;
+
+/// The advisory lock class of a stream's partitions: the low 32 bits of 64-bit FNV-1a over
+/// `steward-worker/<stream>`, as a signed int4 (1816471355 for `steward-events`). Fixed: workers
+/// of different releases must agree.
+pub fn lock_class(stream: &str) -> i32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in format!("steward-worker/{stream}").as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as u32 as i32
+}
+
+/// The advisory locks of one worker, on their own connection.
+pub(crate) struct Locks {
+    pub(crate) url: String,
+    pub(crate) class: i32,
+    pub(crate) client: Option<postgres::Client>,
+}
+
+impl Locks {
+    pub(crate) fn connect(&mut self) -> Result<&mut postgres::Client> {
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            let client = postgres::Client::connect(&self.url, postgres::NoTls)
+                .context("connecting to PostgreSQL for the partition locks")?;
+            self.client = Some(client);
+        }
+        Ok(self.client.as_mut().expect("connected"))
+    }
+
+    /// The partitions whose lock this session holds (an error when the connection is gone,
+    /// and with it every lock).
+    pub(crate) fn held(&mut self) -> Result<Vec<u32>> {
+        let class = self.class;
+        let Some(client) = self.client.as_mut() else { return Ok(Vec::new()) };
+        let rows = client.query(
+            "SELECT objid::int8 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+             AND granted AND classid::int8 = ($1::int4::int8 & 4294967295) AND objsubid = 2",
+            &[&class],
+        )?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u32).collect())
+    }
+
+    pub(crate) fn try_lock(&mut self, partition: u32) -> Result<bool> {
+        let class = self.class;
+        let row = self.connect()?.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &(partition as i32)])?;
+        Ok(row.get(0))
+    }
+
+    pub(crate) fn release_all(&mut self) {
+        if let Some(mut c) = self.client.take() {
+            let _ = c.batch_execute("SELECT pg_advisory_unlock_all()");
+            let _ = c.close();
+        }
+    }
+}
+
+impl Worker {
+    /// Gives up partitions whose lock is gone and claims free ones, up to the maximum. Returns
+    /// how many it claimed.
+    pub(crate) fn claim(&mut self) -> Result<usize> {
+        match self.locks.held() {
+            Ok(held) => self.owned.retain(|p, _| {
+                let keep = held.contains(p);
+                if !keep {
+                    tracing::warn!(partition = p, "partition lock lost; giving the partition up");
+                }
+                keep
+            }),
+            Err(e) => {
+                tracing::warn!("partition lock connection lost ({e}); giving up every partition");
+                self.owned.clear();
+                self.locks.client = None;
+            }
+        }
+        // Locks first, then every new partition's consumer at once (on an R3 stream each
+        // consumer operation is a round of the cluster's consensus).
+        let mut locked = Vec::new();
+        for p in 0..self.config.partitions {
+            if self.owned.len() + locked.len() >= self.max_owned {
+                break;
+            }
+            if self.owned.contains_key(&p) {
+                continue;
+            }
+            match self.locks.try_lock(p) {
+                Ok(true) => locked.push(p),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!("cannot claim partitions: {e:#}");
+                    break;
+                }
+            }
+        }
+        let consumers = self.runtime.block_on(futures_util::future::join_all(locked.iter().map(|&p| self.rewind(p))));
+        let mut claimed = 0;
+        for (p, consumer) in locked.into_iter().zip(consumers) {
+            match consumer {
+                Ok(consumer) => {
+                    let owned = self.pull(p, consumer);
+                    self.owned.insert(p, owned);
+                    claimed += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(partition = p, "cannot set up the partition's consumer: {e:#}");
+                    if let Some(c) = self.locks.client.as_mut() {
+                        let _ = c.query("SELECT pg_advisory_unlock($1, $2)", &[&self.locks.class, &(p as i32)]);
+                    }
+                }
+            }
+        }
+        if claimed > 0 {
+            tracing::info!(claimed, owned = self.owned.len(), "partitions claimed");
+        }
+        Ok(claimed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_class_is_fixed() {
+        // Part of the contract between workers of every release: never to change.
+        assert_eq!(lock_class("steward-events"), 1_816_471_355);
+        assert_ne!(lock_class("steward-events"), lock_class("other"));
+    }
+}
