@@ -85,10 +85,18 @@ start_nats_cluster() {
   done
   # The fault tests call kill_nats_node/restart_nats_node from their own shells.
   export STEWARD_TEST_NATS_URL="$urls" STEWARD_NATS_PORT="$NATS_PORT" STEWARD_NATS_DIR="$NATS_DIR"
-  if nats_cluster_healthy; then
-    echo "NATS cluster already running on $urls"
-    return 0
-  fi
+  # A running cluster is kept: on a loaded machine /healthz can be slow, so while any node is
+  # up it gets 30 s to answer before it counts as broken and is started again.
+  local wait_until=$SECONDS
+  nats_any_alive && wait_until=$((SECONDS + 30))
+  while true; do
+    if nats_cluster_healthy; then
+      echo "NATS cluster already running on $urls"
+      return 0
+    fi
+    [ $SECONDS -lt $wait_until ] || break
+    sleep 1
+  done
   install_nats || return 1
   # Whatever is left of an earlier cluster on these ports (a node down, a store behind) goes.
   stop_nats_cluster
@@ -101,6 +109,16 @@ start_nats_cluster() {
 # The pid of node N: from its pid file, else the process started on its config file.
 nats_node_pid() {
   cat "$NATS_DIR/n$1.pid" 2>/dev/null || pgrep -f -x "nats-server -c $NATS_DIR/n$1.conf" | head -1 || true
+}
+
+# True when the process of any node is running.
+nats_any_alive() {
+  local i pid
+  for i in $(seq 1 $NATS_NODES); do
+    pid=$(nats_node_pid "$i")
+    if [ -n "$pid" ] && nats_pid_alive "$pid"; then return 0; fi
+  done
+  return 1
 }
 
 # A process that has exited but is not yet reaped (a zombie) counts as gone.

@@ -35,6 +35,11 @@ pub struct WorkerArgs {
     /// Seconds JetStream waits for an ack before delivering an event again.
     #[arg(long, default_value_t = 60)]
     pub ack_wait: u64,
+    /// Never stand for election as the campaign stage, which runs the detectors that need every
+    /// account's posts (copy campaigns) for the whole cluster. By default every worker stands
+    /// and one at a time leads.
+    #[arg(long)]
+    pub no_campaign_stage: bool,
     /// The JetStream stream (tests use their own).
     #[arg(long, default_value = steward_stream::DEFAULT_STREAM, hide = true)]
     pub nats_stream: String,
@@ -56,6 +61,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         batch: args.batch,
         claim_interval: Duration::from_secs_f64(args.claim_interval.clamp(0.05, 3600.0)),
         ack_wait: Duration::from_secs(args.ack_wait),
+        campaign_stage: !args.no_campaign_stage,
     };
     steward_worker::run(options, policy)?;
     Ok(ExitCode::SUCCESS)

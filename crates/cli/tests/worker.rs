@@ -56,6 +56,16 @@ fn workload(prefix: &str, accounts: usize, posts: usize, seed: u64) -> Vec<Strin
             ));
         }
         let text: String = (0..40).map(|_| chars[(next() % chars.len() as u64) as usize]).collect();
+        // A copy campaign every 150 posts: 7 accounts that post nothing else copy one text, a
+        // word changed in each, within seconds. Its accounts fall in different partitions.
+        if i % 150 == 75 {
+            for k in 0..7 {
+                let copy = format!("{text}{}", chars[k % chars.len()]);
+                lines.push(format!(
+                    r#"{{"id":"{prefix}-c{i}-{k}","type":"post.created","at":"{at}","post":{{"id":"{prefix}-cp{i}-{k}","account_id":"{prefix}-ca{i}-{k}","kind":"short_post","text":"{copy}。","created_at":"{at}"}}}}"#
+                ));
+            }
+        }
         let ai = next() % 3 == 0;
         lines.push(format!(
             r#"{{"id":"{prefix}-e{i}","type":"post.created","at":"{at}","post":{{"id":"{prefix}-p{i}","account_id":"{account}","kind":"short_post","text":"{text}。","created_at":"{at}","ai_generated":{{"declared":{ai},"implicit_label":false}},"explicit_label":false}}}}"#
@@ -102,10 +112,14 @@ async fn jetstream_at(url: &str) -> jetstream::Context {
     jetstream::new(async_nats::connect(url.split(',').collect::<Vec<_>>()).await.unwrap())
 }
 
-/// Per partition consumer: (pending, ack pending); `None` while a consumer does not exist yet.
+/// Per partition consumer: (pending, ack pending); `None` while a consumer does not exist yet,
+/// or when the cluster did not answer in time (a loaded machine; asked again).
 async fn consumers(js: &jetstream::Context, stream: &str) -> Option<Vec<(u64, usize)>> {
-    let s = js.get_stream(stream).await.unwrap();
+    let s = js.get_stream(stream).await.ok()?;
     let mut out = Vec::new();
+    // The campaign stage's first: its findings go to the partitions, checked after it.
+    let info = s.consumer_info(format!("{stream}-campaigns")).await.ok()?;
+    out.push((info.num_pending, info.num_ack_pending));
     for p in 0..64 {
         let info = s.consumer_info(format!("{stream}-p{p}")).await.ok()?;
         out.push((info.num_pending, info.num_ack_pending));
@@ -113,7 +127,8 @@ async fn consumers(js: &jetstream::Context, stream: &str) -> Option<Vec<(u64, us
     Some(out)
 }
 
-/// Waits until all 64 partition consumers exist and none has anything pending or unacked.
+/// Waits until all 64 partition consumers and the campaign stage's exist and none has anything
+/// pending or unacked.
 fn wait_drained(rt: &tokio::runtime::Runtime, js: &jetstream::Context, stream: &str, within: Duration) -> Duration {
     let start = Instant::now();
     loop {
@@ -152,6 +167,22 @@ fn pg_decisions(db: &str) -> BTreeSet<DecisionRow> {
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect()
+}
+
+/// Campaign members: (post, account), whatever the campaign's id.
+fn pg_campaign_members(db: &str) -> BTreeSet<(String, String)> {
+    let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    c.query("SELECT post_id, account_id FROM group_members WHERE kind = 'campaign'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+fn sqlite_campaign_members(dir: &Path) -> BTreeSet<(String, String)> {
+    let db = rusqlite::Connection::open(dir.join("steward.db")).unwrap();
+    let mut q = db.prepare("SELECT post_id, account_id FROM group_members WHERE kind = 'campaign'").unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
 fn sqlite_decisions(dir: &Path) -> BTreeSet<DecisionRow> {
@@ -281,10 +312,15 @@ fn worker_decides_as_the_single_box_and_redelivery_changes_nothing() {
     let distributed = pg_decisions(&db);
     assert!(!single.is_empty());
     assert_eq!(distributed, single, "the worker's decisions differ from the single box's");
+    let members = sqlite_campaign_members(&dir.path().join("single"));
+    let campaign_decisions = single.iter().filter(|d| d.1 == "copy-campaign").count();
+    assert!(campaign_decisions > 0 && !members.is_empty(), "the workload makes no campaign");
+    assert_eq!(pg_campaign_members(&db), members, "the campaign stage's campaigns differ from the single box's");
     eprintln!(
-        "equivalent: {} decisions; single box {single_rate:.0} events/s; one worker {:.0} events/s (first fetch to last \
+        "equivalent: {} decisions ({campaign_decisions} of copy campaigns, {} campaign members); single box {single_rate:.0} events/s; one worker {:.0} events/s (first fetch to last \
          ack), {:.0} events/s (busy: engine, commit, acks), {:.0} events/s (wall, process start to drained)",
         single.len(),
+        members.len(),
         figure(&stderr, "last ack (", " events/s"),
         figure(&stderr, "s busy (", " events/s"),
         lines.len() as f64 / drained.as_secs_f64()

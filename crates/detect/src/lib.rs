@@ -116,6 +116,12 @@ pub trait Detector: Send {
     fn knowledge(&self) -> &'static [&'static str] {
         &[]
     }
+    /// True for a detector that must see every account's posts to find anything (copy
+    /// campaigns). Where the engine sees only some accounts (a worker owning some partitions
+    /// in distributed mode), such a detector runs once, in the campaign stage, instead.
+    fn needs_every_account(&self) -> bool {
+        false
+    }
 }
 
 /// What detectors take from the policy.
@@ -167,6 +173,12 @@ impl Detectors {
 
     pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
         Detectors { detectors }
+    }
+
+    /// Keeps the detectors for which `keep` is true.
+    pub fn retain(mut self, keep: impl Fn(&dyn Detector) -> bool) -> Self {
+        self.detectors.retain(|d| keep(d.as_ref()));
+        self
     }
 
     /// Every signal any detector may raise.

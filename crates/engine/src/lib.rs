@@ -127,6 +127,10 @@ pub struct EngineOptions {
     pub drafts: bool,
     /// Who puts the policy in force when the engine opens (recorded with the version).
     pub activated_by: String,
+    /// The engine sees only some accounts' events (a worker owning some partitions): the
+    /// detectors that need every account's posts do not run here; their findings come from
+    /// the campaign stage, through [`Engine::stage_signals`].
+    pub partitioned: bool,
 }
 
 impl Default for EngineOptions {
@@ -136,6 +140,7 @@ impl Default for EngineOptions {
             clock: Arc::new(Utc::now),
             drafts: false,
             activated_by: "start".into(),
+            partitioned: false,
         }
     }
 }
@@ -250,7 +255,7 @@ impl Engine {
         let state = State::load(store.as_ref(), now)?;
         let breakers = Breakers::with_tripped(store.tripped_breakers()?);
         let mut engine = Engine {
-            detectors: detectors_for(&policy),
+            detectors: detectors_for(&policy, &options),
             store,
             policy,
             state,
@@ -466,6 +471,24 @@ impl Engine {
         }
     }
 
+    /// Judges signals found elsewhere about stored posts (the campaign stage's, in distributed
+    /// mode) into `group`, each as the engine judges a detector's signal about an earlier post:
+    /// against that post as it stands, one decision per rule however often it is signalled.
+    /// The post's event may be in the group already.
+    pub fn stage_signals(&mut self, group: &mut Group, signals: Vec<EarlierSignal>) -> Result<(), EngineError> {
+        let now = (self.options.clock)();
+        let from = group.batch.decisions.len();
+        let mut outcome = IngestOutcome::default();
+        for signal in signals {
+            if let Err(e) = self.judge_earlier(signal, now, &mut group.batch, &mut outcome) {
+                self.stale = true;
+                return Err(e);
+            }
+        }
+        group.parts.push((outcome, from..group.batch.decisions.len()));
+        Ok(())
+    }
+
     /// Commits everything staged in `group` in one transaction (group commit). Returns each
     /// part's outcome, in the order staged, with its live decisions.
     pub fn commit_group(&mut self, group: Group) -> Result<Vec<IngestOutcome>, EngineError> {
@@ -575,7 +598,7 @@ impl Engine {
         if self.stale {
             self.state = State::load(self.store.as_ref(), now)?;
             self.in_flight.clear();
-            self.detectors = detectors_for(&self.policy);
+            self.detectors = detectors_for(&self.policy, &self.options);
             self.breakers = Breakers::with_tripped(self.store.tripped_breakers()?);
             self.sync_stats();
             restore_knowledge(self.store.as_ref(), &mut self.detectors)?;
@@ -805,7 +828,7 @@ impl Engine {
     /// it has in `policy`. The account's standing is the one in force.
     pub fn spot_test(&self, policy: &Policy, event: &Event, extra: Vec<Signal>) -> Result<SpotTest, EngineError> {
         let now = (self.options.clock)();
-        let mut detectors = detectors_for(policy);
+        let mut detectors = detectors_for(policy, &self.options);
         restore_knowledge(self.store.as_ref(), &mut detectors)?;
         let account_id = event.payload.account_id();
         let known = account_id.and_then(|id| self.state.accounts.get(id));
@@ -1092,8 +1115,10 @@ fn json<T: Serialize>(value: &T) -> String {
 }
 
 /// The detectors, set up for the policy.
-fn detectors_for(policy: &Policy) -> Detectors {
-    Detectors::with(&Settings { disclosure_followers: policy.disclosure.followers, groups: policy.groups.clone() })
+fn detectors_for(policy: &Policy, options: &EngineOptions) -> Detectors {
+    let detectors =
+        Detectors::with(&Settings { disclosure_followers: policy.disclosure.followers, groups: policy.groups.clone() });
+    if options.partitioned { detectors.retain(|d| !d.needs_every_account()) } else { detectors }
 }
 
 /// An account's standing now, read from the store (restrictions lapse by time alone).

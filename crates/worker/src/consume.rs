@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, Message};
 use futures_util::StreamExt;
 
 use crate::Worker;
@@ -57,40 +57,63 @@ impl Worker {
         Owned(task.abort_handle())
     }
 
-    /// The partition's durable consumer. When it has events delivered and not acknowledged (a
-    /// dead owner's batch in hand, or a batch not committed), it is re-created at its ack floor
-    /// so they come back first, in stream order (see the module docs); else it is used as is.
+    /// The partition's durable consumer, at its ack floor when events are pending ([`durable`]).
     pub(crate) async fn rewind(&self, p: u32) -> Result<PullConsumer> {
         let name = format!("{}-p{p}", self.config.name);
-        let stream = self.js.get_stream(&self.config.name).await?;
-        let start = match stream.consumer_info(&name).await {
-            Ok(info) if info.num_ack_pending == 0 => {
-                return stream.get_consumer(&name).await.map_err(|e| anyhow::anyhow!("{e}"));
-            }
-            Ok(info) => {
-                let start = info.ack_floor.stream_sequence + 1;
-                stream.delete_consumer(&name).await?;
-                start
-            }
-            Err(_) => 1,
-        };
-        let consumer = stream
-            .create_consumer(pull::Config {
-                durable_name: Some(name.clone()),
-                filter_subject: self.config.partition_filter(p),
-                deliver_policy: if start <= 1 {
-                    DeliverPolicy::All
-                } else {
-                    DeliverPolicy::ByStartSequence { start_sequence: start }
-                },
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: self.ack_wait,
-                max_ack_pending: (self.batch * 2).max(1024) as i64,
-                ..Default::default()
-            })
-            .await?;
+        let max_ack_pending = (self.batch * 2).max(1024) as i64;
+        let (consumer, _) = durable(
+            &self.js,
+            &self.config.name,
+            &name,
+            self.config.partition_filter(p),
+            self.ack_wait,
+            max_ack_pending,
+        )
+        .await?;
         Ok(consumer)
     }
+}
+
+/// A durable pull consumer and its ack floor (the stream sequence up to which everything it
+/// was given is acknowledged; 0 when new). When it has events delivered and not acknowledged
+/// (a dead owner's batch in hand, or a batch not committed), it is re-created at its ack floor
+/// so they come back first, in stream order (see the crate docs); else it is used as is.
+pub(crate) async fn durable(
+    js: &jetstream::Context,
+    stream: &str,
+    name: &str,
+    filter: String,
+    ack_wait: Duration,
+    max_ack_pending: i64,
+) -> Result<(PullConsumer, u64)> {
+    let stream = js.get_stream(stream).await?;
+    let floor = match stream.consumer_info(name).await {
+        Ok(info) if info.num_ack_pending == 0 => {
+            let consumer = stream.get_consumer(name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            return Ok((consumer, info.ack_floor.stream_sequence));
+        }
+        Ok(info) => {
+            stream.delete_consumer(name).await?;
+            info.ack_floor.stream_sequence
+        }
+        Err(_) => 0,
+    };
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(name.to_string()),
+            filter_subject: filter,
+            deliver_policy: if floor == 0 {
+                DeliverPolicy::All
+            } else {
+                DeliverPolicy::ByStartSequence { start_sequence: floor + 1 }
+            },
+            ack_policy: AckPolicy::Explicit,
+            ack_wait,
+            max_ack_pending,
+            ..Default::default()
+        })
+        .await?;
+    Ok((consumer, floor))
 }
 
 /// Acks every message, then double-acks the last of each partition (module docs). A failed ack

@@ -50,6 +50,13 @@
 //! answer). NATS keeps the order of one connection's messages, so once the last answer is in,
 //! the server has processed the acks before it.
 //!
+//! # Detectors that need every account's posts
+//!
+//! A worker's engine runs partitioned (`EngineOptions::partitioned`): copy campaigns are found
+//! by the campaign stage, one for the cluster, elected among the workers ([`campaign`]). Its
+//! findings come back on the partitions' subjects, and each batch judges them after its events,
+//! in the same transaction.
+//!
 //! # Not done in this first cut
 //!
 //! - Per-account state rebuild on claim: the worker keeps one engine for all its partitions;
@@ -57,10 +64,9 @@
 //!   and detector window (coarse, not per account; its cost grows with the store).
 //! - Fencing: a worker that lost its lock connection but not its store connection could still
 //!   commit the batch in hand; the lock is checked between batches, not inside the transaction.
-//! - The campaign stage for detectors that need every account's posts (issue item 3): a
-//!   copy campaign spanning partitions owned by different workers is not seen whole.
 //! - Metrics, `steward cluster status`, per-partition audit chains.
 
+pub mod campaign;
 mod consume;
 mod locks;
 
@@ -71,8 +77,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use async_nats::jetstream::{self, Message};
-use steward_engine::Engine;
 use steward_engine::input::RawRecord;
+use steward_engine::{Engine, EngineOptions, Group, IngestOutcome, Rejection};
 use steward_stream::{Publisher, StreamConfig};
 
 pub use locks::lock_class;
@@ -96,6 +102,9 @@ pub struct Options {
     pub claim_interval: Duration,
     /// How long JetStream waits for an ack before delivering an event again.
     pub ack_wait: Duration,
+    /// Stand for election as the campaign stage ([`campaign`]). Every worker should, so that
+    /// one always runs; a worker that does not only judges the stage's findings.
+    pub campaign_stage: bool,
 }
 
 /// The stream config a worker and a publisher with these flags agree on.
@@ -185,8 +194,30 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         totals: Totals::default(),
     };
     let claim_every = options.claim_interval.clamp(Duration::from_millis(50), Duration::from_secs(3600));
+    let stage = if options.campaign_stage {
+        // Its own store connection and lock connection: it commits and is elected apart.
+        let store = steward_store::open(std::path::Path::new("."), Some(&options.database_url))
+            .context("opening the PostgreSQL store for the campaign stage")?;
+        let locks = Locks { url: options.database_url.clone(), class: worker.locks.class, client: None };
+        let stage = campaign::Stage::new(
+            publisher.clone(),
+            store,
+            locks,
+            worker.runtime.handle().clone(),
+            worker.ack_wait,
+            worker.batch,
+        );
+        let stop = stop.clone();
+        Some(std::thread::spawn(move || stage.run(&stop, claim_every)))
+    } else {
+        None
+    };
     let started = Instant::now();
     let result = worker.run(&stop, claim_every);
+    stop.store(true, Ordering::SeqCst);
+    if let Some(stage) = stage {
+        let _ = stage.join();
+    }
     // Leaving: the locks go now rather than when the process ends.
     worker.locks.release_all();
     let t = &worker.totals;
@@ -221,7 +252,8 @@ impl Worker {
                     // owner since this engine loaded its state: load it again, the whole store's
                     // (first cut; per-account loading is not done).
                     self.engine = None;
-                    self.engine = Some(Engine::open(self.store.clone(), self.policy.clone(), Default::default())?);
+                    let options = EngineOptions { partitioned: true, ..Default::default() };
+                    self.engine = Some(Engine::open(self.store.clone(), self.policy.clone(), options)?);
                 }
             }
             let began = Instant::now();
@@ -270,12 +302,10 @@ impl Worker {
     /// One batch: engine (one transaction), then acks. False when it was not committed.
     fn process(&mut self, fetched: Vec<(u32, Vec<Message>)>) -> bool {
         let began = Instant::now();
-        let records: Vec<RawRecord> =
-            fetched.iter().flat_map(|(_, ms)| ms.iter()).map(|m| RawRecord { bytes: &m.payload, line: None }).collect();
-        let n = records.len();
+        let n: usize = fetched.iter().map(|(_, ms)| ms.len()).sum();
         // Crash points 1 and 2 (module docs): nothing acked, nothing or all committed.
         let Some(engine) = self.engine.as_mut() else { return false };
-        match engine.ingest(&records) {
+        match ingest(engine, &fetched) {
             Ok(outcome) => {
                 for r in &outcome.rejected {
                     // Final: delivering the event again would reject it again.
@@ -293,7 +323,6 @@ impl Worker {
                 // batch. Start every partition again at its ack floor, so the events come back
                 // first and in order.
                 tracing::error!("batch of {n} events not committed: {e}; fetching them again");
-                drop(records);
                 std::thread::sleep(Duration::from_secs(1));
                 let owned: Vec<u32> = self.owned.keys().copied().collect();
                 // Stop pulling, and drop what was pulled: it is delivered again from the floor.
@@ -313,11 +342,48 @@ impl Worker {
                 return false;
             }
         }
-        drop(records);
         // Committed. Crash point 3: from here to the last ack, a crash delivers the events
         // again, and they are duplicates.
         self.runtime.block_on(ack(&fetched));
         self.totals.busy += began.elapsed();
         true
     }
+}
+
+/// One batch through the engine in one transaction: the events, then the campaign stage's
+/// findings about stored posts (after their posts in each partition's order, so a finding's
+/// post is stored by then, in an earlier batch or this one). A finding that does not parse is
+/// reported like a rejected event.
+fn ingest(engine: &mut Engine, fetched: &[(u32, Vec<Message>)]) -> Result<IngestOutcome, steward_engine::EngineError> {
+    let mut records = Vec::new();
+    let mut findings = Vec::new();
+    let mut unreadable = Vec::new();
+    for (i, m) in fetched.iter().flat_map(|(_, ms)| ms.iter()).enumerate() {
+        if !campaign::is_finding(&m.subject) {
+            records.push(RawRecord { bytes: &m.payload, line: None });
+            continue;
+        }
+        match serde_json::from_slice::<campaign::Finding>(&m.payload) {
+            Ok(f) => findings.push(f.into()),
+            Err(e) => unreadable.push(Rejection {
+                index: i,
+                line: None,
+                field: "(record)".into(),
+                error: format!("a campaign finding on {} that does not parse: {e}", m.subject),
+            }),
+        }
+    }
+    let mut group = Group::default();
+    engine.stage(&mut group, &records)?;
+    if !findings.is_empty() {
+        engine.stage_signals(&mut group, findings)?;
+    }
+    let mut total = IngestOutcome { rejected: unreadable, ..Default::default() };
+    for part in engine.commit_group(group)? {
+        total.accepted += part.accepted;
+        total.duplicates += part.duplicates;
+        total.rejected.extend(part.rejected);
+        total.decisions.extend(part.decisions);
+    }
+    Ok(total)
 }

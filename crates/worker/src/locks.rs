@@ -34,9 +34,9 @@ impl Locks {
         Ok(self.client.as_mut().expect("connected"))
     }
 
-    /// The partitions whose lock this session holds (an error when the connection is gone,
-    /// and with it every lock).
-    pub(crate) fn held(&mut self) -> Result<Vec<u32>> {
+    /// The lock ids (objid) this session holds in the class (an error when the connection is
+    /// gone, and with it every lock).
+    pub(crate) fn held_ids(&mut self) -> Result<Vec<i32>> {
         let class = self.class;
         let Some(client) = self.client.as_mut() else { return Ok(Vec::new()) };
         let rows = client.query(
@@ -44,13 +44,23 @@ impl Locks {
              AND granted AND classid::int8 = ($1::int4::int8 & 4294967295) AND objsubid = 2",
             &[&class],
         )?;
-        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u32).collect())
+        // objid is the int4 given, read back as an unsigned oid.
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u32 as i32).collect())
+    }
+
+    /// The partitions whose lock this session holds.
+    pub(crate) fn held(&mut self) -> Result<Vec<u32>> {
+        Ok(self.held_ids()?.into_iter().filter_map(|id| u32::try_from(id).ok()).collect())
+    }
+
+    pub(crate) fn try_lock_id(&mut self, id: i32) -> Result<bool> {
+        let class = self.class;
+        let row = self.connect()?.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &id])?;
+        Ok(row.get(0))
     }
 
     pub(crate) fn try_lock(&mut self, partition: u32) -> Result<bool> {
-        let class = self.class;
-        let row = self.connect()?.query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &(partition as i32)])?;
-        Ok(row.get(0))
+        self.try_lock_id(partition as i32)
     }
 
     pub(crate) fn release_all(&mut self) {

@@ -99,6 +99,10 @@ impl Detector for CopyCampaign {
         Some(self.tracker.config().window_secs)
     }
 
+    fn needs_every_account(&self) -> bool {
+        true
+    }
+
     fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
         let Payload::PostCreated(post) = &ctx.event.payload else { return };
         let text = post.full_text();
