@@ -29,10 +29,9 @@
 //! through the detectors with their findings dropped, so the stage picks up where the last
 //! one stopped. The stream keeps events longer than the window (`StreamConfig::max_age`).
 //!
-//! The stage is one consumer of the posts of the whole cluster. It measured about 20k posts/s
-//! on one core (the detector's own cost), well above what three workers commit on two cores;
-//! if it becomes the bottleneck, band-partitioned candidates merged by union-find are the
-//! next step (issue 20).
+//! The stage is one consumer of the posts of the whole cluster, and its cost per post is the
+//! detector's. If it becomes the bottleneck, band-partitioned candidates merged by union-find
+//! are the next step (issue 20).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
