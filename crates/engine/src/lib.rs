@@ -215,6 +215,13 @@ pub struct Group {
     parts: Vec<(IngestOutcome, std::ops::Range<usize>)>,
 }
 
+impl Group {
+    /// Commits the group only while these fences hold ([`steward_store::fence`]).
+    pub fn fence(&mut self, fences: Vec<steward_store::fence::Fence>) {
+        self.batch.fences.extend(fences);
+    }
+}
+
 /// Why a batch could not be processed at all. Nothing of it was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -28,6 +28,7 @@ use steward_model::{
 pub mod audit;
 pub mod checkpoint;
 pub mod coverage;
+pub mod fence;
 pub mod json_text;
 mod migrations;
 mod outbox;
@@ -60,6 +61,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: expected postgres:// or postgresql://")]
     BadUrl(String),
+    /// The batch's writer no longer owns what it wrote for ([`fence`]); nothing was written.
+    #[error("fenced: {key} is at epoch {}, not {epoch}: another writer owns it now", found.map_or("none".to_string(), |f| f.to_string()))]
+    Fenced { key: String, epoch: i64, found: Option<i64> },
 }
 
 /// The server's message when there is one: `postgres::Error` alone displays as `db error`.
@@ -181,6 +185,8 @@ pub struct Batch {
     /// Notices to put in the outbox, pending delivery (the transactional outbox: they are
     /// stored if and only if what caused them is). A notice id already stored is skipped.
     pub notices: Vec<Notice>,
+    /// Fences the commit holds under ([`fence`]): when one has moved on, nothing is written.
+    pub fences: Vec<fence::Fence>,
 }
 
 impl Batch {

@@ -461,6 +461,7 @@ impl Store for PostgresStore {
             return Ok(0);
         }
         self.write(|tx| {
+            crate::fence::check_postgres(tx, &batch.fences)?;
             let mut covered = Coverage::default();
             let new_events = write_batch(tx, batch, &mut covered)?;
             write_groups(tx, batch)?;

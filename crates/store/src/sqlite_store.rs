@@ -524,6 +524,7 @@ impl Store for SqliteStore {
         }
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        crate::fence::check_sqlite(&tx, &batch.fences)?;
         let new_events = insert_rows(
             &tx,
             "INSERT INTO events (id, type, at, body)",

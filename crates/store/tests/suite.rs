@@ -188,6 +188,7 @@ suite!(
     shadow_decisions_policy_versions_and_breakers,
     live_decisions_page_by_decision_time,
     large_batches_keep_order_and_repeats,
+    a_fenced_batch_writes_nothing,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -552,6 +553,50 @@ fn failed_batch_leaves_nothing(db: &dyn Db) {
     assert_eq!(store.commit(&batch).unwrap(), 1);
     assert_eq!(store.decision(&d.id).unwrap(), Some(d));
     assert_eq!(audit::verify(&*store).unwrap().entries, 2);
+}
+
+fn a_fenced_batch_writes_nothing(db: &dyn Db) {
+    let store = db.open().unwrap();
+    db.exec("INSERT INTO fences (key, epoch, holder) VALUES ('s/1', 1, 'w1')");
+    let fence = |key: &str, epoch| steward_store::fence::Fence { key: key.into(), epoch };
+    let at = t0();
+    let mut batch = Batch { events: vec![event("e1", "a1", "p1", at)], ..Default::default() };
+    batch.fences = vec![fence("s/1", 1)];
+    assert_eq!(store.commit(&batch).unwrap(), 1);
+
+    // Another writer took the partition over: the old epoch writes nothing.
+    db.exec("UPDATE fences SET epoch = 2, holder = 'w2' WHERE key = 's/1'");
+    let mut stale = Batch { events: vec![event("e2", "a1", "p2", at)], ..Default::default() };
+    stale.fences = vec![fence("s/1", 1)];
+    match store.commit(&stale) {
+        Err(StoreError::Fenced { key, epoch: 1, found: Some(2) }) if key == "s/1" => {}
+        other => panic!("expected a fenced commit, got {other:?}"),
+    }
+    stale.fences = vec![fence("s/1", 2), fence("s/9", 1)];
+    assert!(matches!(store.commit(&stale), Err(StoreError::Fenced { found: None, .. })));
+    assert_eq!(store.event("e2").unwrap(), None);
+    assert_eq!(store.event_count().unwrap(), 1);
+    assert_eq!(audit::verify(&*store).unwrap().entries, 1);
+
+    stale.fences = vec![fence("s/1", 2)];
+    assert_eq!(store.commit(&stale).unwrap(), 1);
+}
+
+/// PostgreSQL: a new owner's advance waits for the old owner's transaction that read the fence,
+/// so that transaction commits under the old epoch or not at all.
+#[test]
+fn postgres_fence_advance_waits_for_readers() {
+    let Some(db) = PgDb::new() else { return };
+    drop(db.open().unwrap());
+    let mut old = db.client();
+    assert_eq!(steward_store::fence::advance(&mut old, "s/1", "w1").unwrap(), 1);
+    old.batch_execute("BEGIN; SELECT epoch FROM fences WHERE key = 's/1' FOR SHARE;").unwrap();
+    let mut new = db.client();
+    let advancing = std::thread::spawn(move || steward_store::fence::advance(&mut new, "s/1", "w2").unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!advancing.is_finished(), "the advance did not wait for the reader");
+    old.batch_execute("COMMIT").unwrap();
+    assert_eq!(advancing.join().unwrap(), 2);
 }
 
 fn decisions_newest_first(db: &dyn Db) {

@@ -22,6 +22,13 @@
 //! in order 0, 1, ..., up to `--partitions-per-worker` (default: all of them; the first worker
 //! takes every free partition and the others stand by, taking over what a dead one leaves).
 //!
+//! The lock alone cannot stop a worker that lost its lock connection but not its store
+//! connection from committing the batch in hand after another took the partition over. So a
+//! claim also advances the partition's fence (`fences` table, key `<stream>/<partition>`), and
+//! each batch commits only while the fences of its partitions hold the epochs this worker got
+//! (`steward_store::fence`): a fenced batch writes nothing, and the worker gives those
+//! partitions up.
+//!
 //! # Consuming
 //!
 //! Per owned partition, a durable pull consumer `<stream>-p<partition>` filtered on
@@ -62,8 +69,6 @@
 //! - Per-account state rebuild on claim: the worker keeps one engine for all its partitions;
 //!   whenever it claims partitions it re-opens the engine, reloading the whole store's state
 //!   and detector window (coarse, not per account; its cost grows with the store).
-//! - Fencing: a worker that lost its lock connection but not its store connection could still
-//!   commit the batch in hand; the lock is checked between batches, not inside the transaction.
 //! - Metrics, `steward cluster status`, per-partition audit chains.
 
 pub mod campaign;
@@ -84,7 +89,8 @@ use steward_stream::{Publisher, StreamConfig};
 pub use locks::lock_class;
 
 use consume::{Owned, ack};
-use locks::Locks;
+use locks::{Locks, fence_key};
+use steward_store::fence::Fence;
 
 /// What `steward worker` is given.
 pub struct Options {
@@ -141,6 +147,8 @@ pub(crate) struct Worker {
     engine: Option<Engine>,
     locks: Locks,
     owned: BTreeMap<u32, Owned>,
+    /// The fence epoch of each partition claimed: its batches commit under it.
+    fences: BTreeMap<u32, i64>,
     pulled_tx: tokio::sync::mpsc::Sender<Pulled>,
     pulled: tokio::sync::mpsc::Receiver<Pulled>,
     max_owned: usize,
@@ -185,6 +193,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         engine: None,
         locks: Locks { url: options.database_url.clone(), class: lock_class(&config.name), client: None },
         owned: BTreeMap::new(),
+        fences: BTreeMap::new(),
         pulled_tx,
         pulled,
         max_owned: options.partitions_per_worker.unwrap_or(partitions).clamp(1, partitions) as usize,
@@ -305,7 +314,13 @@ impl Worker {
         let n: usize = fetched.iter().map(|(_, ms)| ms.len()).sum();
         // Crash points 1 and 2 (module docs): nothing acked, nothing or all committed.
         let Some(engine) = self.engine.as_mut() else { return false };
-        match ingest(engine, &fetched) {
+        let fences: Vec<Fence> = fetched
+            .iter()
+            .filter_map(|(p, _)| {
+                self.fences.get(p).map(|&epoch| Fence { key: fence_key(&self.config.name, *p), epoch })
+            })
+            .collect();
+        match ingest(engine, &fetched, fences) {
             Ok(outcome) => {
                 for r in &outcome.rejected {
                     // Final: delivering the event again would reject it again.
@@ -324,7 +339,10 @@ impl Worker {
                 // first and in order.
                 tracing::error!("batch of {n} events not committed: {e}; fetching them again");
                 std::thread::sleep(Duration::from_secs(1));
-                let owned: Vec<u32> = self.owned.keys().copied().collect();
+                // Only the partitions still held are rewound: a fenced batch means another worker
+                // owns some now, and their consumers are its.
+                let held = self.locks.held().unwrap_or_default();
+                let owned: Vec<u32> = self.owned.keys().copied().filter(|p| held.contains(p)).collect();
                 // Stop pulling, and drop what was pulled: it is delivered again from the floor.
                 self.owned.clear();
                 while self.pulled.try_recv().is_ok() {}
@@ -354,7 +372,11 @@ impl Worker {
 /// findings about stored posts (after their posts in each partition's order, so a finding's
 /// post is stored by then, in an earlier batch or this one). A finding that does not parse is
 /// reported like a rejected event.
-fn ingest(engine: &mut Engine, fetched: &[(u32, Vec<Message>)]) -> Result<IngestOutcome, steward_engine::EngineError> {
+fn ingest(
+    engine: &mut Engine,
+    fetched: &[(u32, Vec<Message>)],
+    fences: Vec<Fence>,
+) -> Result<IngestOutcome, steward_engine::EngineError> {
     let mut records = Vec::new();
     let mut findings = Vec::new();
     let mut unreadable = Vec::new();
@@ -374,6 +396,7 @@ fn ingest(engine: &mut Engine, fetched: &[(u32, Vec<Message>)]) -> Result<Ingest
         }
     }
     let mut group = Group::default();
+    group.fence(fences);
     engine.stage(&mut group, &records)?;
     if !findings.is_empty() {
         engine.stage_signals(&mut group, findings)?;

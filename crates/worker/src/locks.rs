@@ -18,6 +18,17 @@ pub fn lock_class(stream: &str) -> i32 {
 }
 
 /// The advisory locks of one worker, on their own connection.
+/// The fence of a partition ([`steward_store::fence`]).
+pub(crate) fn fence_key(stream: &str, partition: u32) -> String {
+    format!("{stream}/{partition}")
+}
+
+/// This worker, as a fence's holder: host and process id.
+fn holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
+}
+
 pub(crate) struct Locks {
     pub(crate) url: String,
     pub(crate) class: i32,
@@ -63,6 +74,20 @@ impl Locks {
         self.try_lock_id(partition as i32)
     }
 
+    pub(crate) fn unlock(&mut self, partition: u32) {
+        if let Some(c) = self.client.as_mut() {
+            let _ = c.query("SELECT pg_advisory_unlock($1, $2)", &[&self.class, &(partition as i32)]);
+        }
+    }
+
+    /// Advances the fence of a partition just locked (waiting for the last owner's batch in
+    /// flight, if any, to end) and returns the epoch this worker's commits hold under.
+    pub(crate) fn advance_fence(&mut self, stream: &str, partition: u32) -> Result<i64> {
+        let holder = holder();
+        let client = self.connect()?;
+        Ok(steward_store::fence::advance(client, &fence_key(stream, partition), &holder)?)
+    }
+
     pub(crate) fn release_all(&mut self) {
         if let Some(mut c) = self.client.take() {
             let _ = c.batch_execute("SELECT pg_advisory_unlock_all()");
@@ -100,7 +125,16 @@ impl Worker {
                 continue;
             }
             match self.locks.try_lock(p) {
-                Ok(true) => locked.push(p),
+                Ok(true) => match self.locks.advance_fence(&self.config.name, p) {
+                    Ok(epoch) => {
+                        self.fences.insert(p, epoch);
+                        locked.push(p);
+                    }
+                    Err(e) => {
+                        tracing::warn!(partition = p, "cannot advance the partition's fence: {e:#}");
+                        self.locks.unlock(p);
+                    }
+                },
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!("cannot claim partitions: {e:#}");
@@ -119,9 +153,7 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::warn!(partition = p, "cannot set up the partition's consumer: {e:#}");
-                    if let Some(c) = self.locks.client.as_mut() {
-                        let _ = c.query("SELECT pg_advisory_unlock($1, $2)", &[&self.locks.class, &(p as i32)]);
-                    }
+                    self.locks.unlock(p);
                 }
             }
         }

@@ -283,7 +283,7 @@ fn rows_stored_before_coverage_are_adopted(db: &dyn Db) {
         "DELETE FROM audit; DELETE FROM schema_migrations WHERE version >= 6;
          DROP TABLE cases; DROP TABLE case_log; DROP TABLE case_reports; DROP TABLE appeals;
          DROP TABLE reversals; DROP TABLE reporter_mutes; DROP TABLE notices;
-         DROP INDEX restrictions_start;",
+         DROP INDEX restrictions_start; DROP TABLE fences;",
     );
     let store = db.open().unwrap();
     let entries = store.audit_entries(0, 100).unwrap();
