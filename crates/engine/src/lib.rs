@@ -32,7 +32,8 @@ use serde::Serialize;
 use serde_json::json;
 use steward_detect::{Context, Detectors, EarlierSignal, Findings, Settings};
 use steward_model::{
-    Account, Action, Decision, Event, Limits, Payload, RecordError, Reversal, Signal, Standing, parse_event,
+    Account, Action, Decision, EVENT_TYPES, Event, Limits, Payload, RecordError, Reversal, Signal, Standing,
+    parse_event,
 };
 use steward_policy::{EvalError, EvalErrorKind, Input, Match, Mode, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{
@@ -244,6 +245,9 @@ pub struct Engine {
     /// position of each of their events.
     in_flight: std::collections::VecDeque<InFlight>,
     findings: Findings,
+    /// What [`Engine::learn`] taught, in order, taught again whenever the detectors are
+    /// rebuilt from the store (which may not hold it yet).
+    learnt: Vec<Event>,
 }
 
 struct InFlight {
@@ -272,6 +276,7 @@ impl Engine {
             stats: Arc::default(),
             in_flight: Default::default(),
             findings: Findings::default(),
+            learnt: Vec::new(),
         };
         engine.sync_stats();
         let by = engine.options.activated_by.clone();
@@ -437,6 +442,24 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The event types whose payloads detectors learn from (fact-checks, identities,
+    /// credentials): what a partitioned engine must see from every partition, through
+    /// [`Engine::learn`].
+    pub fn knowledge_event_types(&self) -> Vec<&'static str> {
+        let kinds = self.detectors.knowledge();
+        EVENT_TYPES.iter().map(|(t, _)| *t).filter(|t| kinds.iter().any(|k| t.split('.').next() == Some(*k))).collect()
+    }
+
+    /// Teaches the detectors an upsert they learn from, accepted anywhere in the cluster (its
+    /// owner stores and judges it): a partitioned engine's knowledge base and registry follow
+    /// every change. Learning the same upsert twice changes nothing.
+    pub fn learn(&mut self, event: &Event) {
+        let kind = event.payload.event_type().split('.').next().unwrap_or_default();
+        let mut scratch = Findings::default();
+        self.detectors.learn(kind, &Context { event, account: None }, &mut scratch);
+        self.learnt.push(event.clone());
     }
 
     pub fn options(&self) -> &EngineOptions {
@@ -609,6 +632,11 @@ impl Engine {
             self.breakers = Breakers::with_tripped(self.store.tripped_breakers()?);
             self.sync_stats();
             restore_knowledge(self.store.as_ref(), &mut self.detectors)?;
+            let mut scratch = Findings::default();
+            for event in &self.learnt {
+                let kind = event.payload.event_type().split('.').next().unwrap_or_default();
+                self.detectors.learn(kind, &Context { event, account: None }, &mut scratch);
+            }
             self.replay_window()?;
             self.stale = false;
         }

@@ -64,15 +64,27 @@
 //! findings come back on the partitions' subjects, and each batch judges them after its events,
 //! in the same transaction.
 //!
+//! # The knowledge base and the registry
+//!
+//! Fact-checks, protected identities and credentials name no account; each lands in some
+//! partition, but every worker's detectors need it. Each worker follows those event types on
+//! the whole stream ([`knowledge`]) and teaches its engine before each batch; the engine
+//! teaches them again whenever it rebuilds its detectors from the store, which may not hold
+//! them yet. A batch runs in stream order across its partitions, as a single box would.
+//!
 //! # Not done in this first cut
 //!
 //! - Per-account state rebuild on claim: the worker keeps one engine for all its partitions;
 //!   whenever it claims partitions it re-opens the engine, reloading the whole store's state
 //!   and detector window (coarse, not per account; its cost grows with the store).
+//! - A fact-check that arrives after posts it debunks flags them on one box (it re-checks the
+//!   recent window); in distributed mode a worker learns it from the stream without that
+//!   re-check, so only the posts after it are flagged.
 //! - Metrics, `steward cluster status`, per-partition audit chains.
 
 pub mod campaign;
 mod consume;
+mod knowledge;
 mod locks;
 
 use std::collections::BTreeMap;
@@ -149,6 +161,8 @@ pub(crate) struct Worker {
     owned: BTreeMap<u32, Owned>,
     /// The fence epoch of each partition claimed: its batches commit under it.
     fences: BTreeMap<u32, i64>,
+    /// Fact-checks, identities and credentials from every partition, for the engine to learn.
+    knowledge: Option<knowledge::Feed>,
     pulled_tx: tokio::sync::mpsc::Sender<Pulled>,
     pulled: tokio::sync::mpsc::Receiver<Pulled>,
     max_owned: usize,
@@ -194,6 +208,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         locks: Locks { url: options.database_url.clone(), class: lock_class(&config.name), client: None },
         owned: BTreeMap::new(),
         fences: BTreeMap::new(),
+        knowledge: None,
         pulled_tx,
         pulled,
         max_owned: options.partitions_per_worker.unwrap_or(partitions).clamp(1, partitions) as usize,
@@ -262,8 +277,17 @@ impl Worker {
                     // (first cut; per-account loading is not done).
                     self.engine = None;
                     let options = EngineOptions { partitioned: true, ..Default::default() };
-                    self.engine = Some(Engine::open(self.store.clone(), self.policy.clone(), options)?);
+                    let engine = Engine::open(self.store.clone(), self.policy.clone(), options)?;
+                    // What the old engine learnt from the feed and no owner has stored yet would
+                    // be lost with it: the new one reads the stream's knowledge again.
+                    self.knowledge = None;
+                    let types = engine.knowledge_event_types();
+                    self.knowledge = Some(knowledge::follow(&self.runtime, &self.js, &self.config, &types));
+                    self.engine = Some(engine);
                 }
+            }
+            if let (Some(feed), Some(engine)) = (self.knowledge.as_mut(), self.engine.as_mut()) {
+                feed.teach(engine);
             }
             let began = Instant::now();
             let fetched = self.next_batch();
@@ -380,7 +404,11 @@ fn ingest(
     let mut records = Vec::new();
     let mut findings = Vec::new();
     let mut unreadable = Vec::new();
-    for (i, m) in fetched.iter().flat_map(|(_, ms)| ms.iter()).enumerate() {
+    // In the stream's order across partitions, as a single box would take them: a fact-check
+    // in one partition comes before the posts after it in the others.
+    let mut messages: Vec<&Message> = fetched.iter().flat_map(|(_, ms)| ms.iter()).collect();
+    messages.sort_by_cached_key(|m| m.info().map_or(0, |i| i.stream_sequence));
+    for (i, m) in messages.into_iter().enumerate() {
         if !campaign::is_finding(&m.subject) {
             records.push(RawRecord { bytes: &m.payload, line: None });
             continue;

@@ -173,6 +173,10 @@ struct Background {
     positions: f32,
 }
 
+/// Live fact-checks up to which every change recomputes all weights (a full pass over a
+/// thousand claims takes well under a millisecond).
+const EXACT_WEIGHTS_UP_TO: u32 = 1024;
+
 /// Pseudo-positions of the prior (about a hundred claims).
 const PRIOR_POSITIONS: f32 = 2000.0;
 /// Characters the prior spreads over (about those in common use).
@@ -334,6 +338,12 @@ impl KnowledgeBase {
         ch
     }
 
+    /// The live fact-check with this id.
+    pub fn get(&self, id: &str) -> Option<&FactCheck> {
+        let entry = &self.entries[*self.by_id.get(id)? as usize];
+        entry.live.then_some(&entry.fact_check)
+    }
+
     /// Adds a fact-check, or replaces the one with its id; matchable at once. `claim` is the
     /// claim's analysis, from [`super::tokens::Tokenizer::claim_into`]. Returns the entry
     /// index.
@@ -404,13 +414,16 @@ impl KnowledgeBase {
         }
     }
 
-    /// Keeps the weights current after entry `new` was added: a full recomputation when the
-    /// base has changed by a fiftieth since the last one, else the new entry's totals (and
-    /// the weights of terms and characters new to the base).
+    /// Keeps the weights current after entry `new` was added: a full recomputation while the
+    /// base is small or when it has changed by a fiftieth since the last one, else the new
+    /// entry's totals (and the weights of terms and characters new to the base). A small
+    /// base's weights are so a function of its fact-checks, not of the order they came in
+    /// (a worker learns them in another order than a single box).
     fn refresh_weights(&mut self, new: u32) {
         let n = self.live;
         let bg = Background::of(self);
-        let full = n.abs_diff(self.weights.live_at_refresh) * 50 > self.weights.live_at_refresh.max(50);
+        let full = n <= EXACT_WEIGHTS_UP_TO
+            || n.abs_diff(self.weights.live_at_refresh) * 50 > self.weights.live_at_refresh.max(50);
         let mut w = std::mem::take(&mut self.weights);
         if full {
             w.idf = self.df.iter().map(|&df| idf(df, n)).collect();

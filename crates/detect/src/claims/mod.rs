@@ -219,6 +219,11 @@ impl Detector for ClaimMatcher {
 
     fn inspect(&mut self, ctx: &Context, out: &mut Findings) {
         if let Payload::FactCheckUpserted(fc) = &ctx.event.payload {
+            // Known as it is (sent again, or a worker learnt it from the stream before its
+            // owner stored it): the posts before it were checked when it came.
+            if self.kb.get(&fc.id) == Some(fc) {
+                return;
+            }
             let index = self.add_fact_check(fc.clone());
             self.recheck(index, out);
             return;
