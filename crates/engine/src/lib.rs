@@ -456,9 +456,7 @@ impl Engine {
     /// owner stores and judges it): a partitioned engine's knowledge base and registry follow
     /// every change. Learning the same upsert twice changes nothing.
     pub fn learn(&mut self, event: &Event) {
-        let kind = event.payload.event_type().split('.').next().unwrap_or_default();
-        let mut scratch = Findings::default();
-        self.detectors.learn(kind, &Context { event, account: None }, &mut scratch);
+        teach(&mut self.detectors, event);
         self.learnt.push(event.clone());
     }
 
@@ -632,10 +630,8 @@ impl Engine {
             self.breakers = Breakers::with_tripped(self.store.tripped_breakers()?);
             self.sync_stats();
             restore_knowledge(self.store.as_ref(), &mut self.detectors)?;
-            let mut scratch = Findings::default();
             for event in &self.learnt {
-                let kind = event.payload.event_type().split('.').next().unwrap_or_default();
-                self.detectors.learn(kind, &Context { event, account: None }, &mut scratch);
+                teach(&mut self.detectors, event);
             }
             self.replay_window()?;
             self.stale = false;
@@ -953,6 +949,12 @@ impl Engine {
         batch.entities.push(entity);
         Ok(replaced)
     }
+}
+
+/// Teaches the detectors an upsert event of an entity kind they learn from.
+fn teach(detectors: &mut Detectors, event: &Event) {
+    let kind = event.payload.event_type().split('.').next().unwrap_or_default();
+    detectors.learn(kind, &Context { event, account: None }, &mut Findings::default());
 }
 
 /// Gives detectors the stored state of the entities they learn from (fact-checks, protected

@@ -16,7 +16,6 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::{self};
 use futures_util::StreamExt;
 use steward_engine::Engine;
-use steward_engine::input::RawRecord;
 use steward_stream::{StreamConfig, subject_token};
 use tokio::sync::mpsc;
 
@@ -123,15 +122,12 @@ impl Feed {
     pub(crate) fn teach(&mut self, engine: &mut Engine) -> usize {
         let mut n = 0;
         while let Ok(payload) = self.rx.try_recv() {
-            let now = chrono::Utc::now();
-            let record = RawRecord { bytes: &payload, line: None };
-            match steward_engine::parse_records(&[record], &engine.options().limits, now).pop().map(|p| p.result) {
-                Some(Ok((event, _))) => {
+            match steward_model::parse_event(&payload, &engine.options().limits, chrono::Utc::now()) {
+                Ok(event) => {
                     engine.learn(&event);
                     n += 1;
                 }
-                Some(Err(e)) => tracing::warn!("a knowledge event that does not parse: {e}"),
-                None => {}
+                Err(e) => tracing::warn!("a knowledge event that does not parse: {e}"),
             }
         }
         n
