@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use steward_store::crash::CrashPoint;
 pub use steward_worker::stream_config;
 
 #[derive(clap::Args)]
@@ -46,9 +47,26 @@ pub struct WorkerArgs {
     /// The stream's subject prefix.
     #[arg(long, default_value = steward_stream::DEFAULT_SUBJECT_PREFIX, hide = true)]
     pub nats_subject_prefix: String,
+    /// Fault tests only: SIGKILL this process at a crash point (fetched, in-transaction,
+    /// committed, acked) the `--crash-after`th time it is reached.
+    #[arg(long, value_name = "POINT", value_parser = parse_crash_point, hide = true)]
+    pub crash_at: Option<CrashPoint>,
+    /// Fault tests only: the time `--crash-at`'s point is reached that kills (1 = the first).
+    #[arg(long, value_name = "N", default_value_t = 1, hide = true)]
+    pub crash_after: u64,
+}
+
+fn parse_crash_point(s: &str) -> Result<CrashPoint, String> {
+    CrashPoint::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = CrashPoint::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown crash point {s:?}: one of {}", names.join(", "))
+    })
 }
 
 pub fn run(args: WorkerArgs) -> Result<ExitCode> {
+    if let Some(point) = args.crash_at {
+        steward_store::crash::arm(point, args.crash_after);
+    }
     let store = steward_store::open(std::path::Path::new("."), Some(&args.database_url))
         .context("opening the PostgreSQL store")?;
     let policy = crate::load_policy(store.as_ref(), args.policy.as_deref())?;

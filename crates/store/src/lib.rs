@@ -28,6 +28,7 @@ use steward_model::{
 pub mod audit;
 pub mod checkpoint;
 pub mod coverage;
+pub mod crash;
 pub mod fence;
 pub mod json_text;
 mod migrations;

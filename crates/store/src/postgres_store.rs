@@ -469,6 +469,7 @@ impl Store for PostgresStore {
             review::postgres::write(tx, &batch.review)?;
             outbox::insert(tx, &batch.notices)?;
             append_audit(tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
+            crate::crash::reach(crate::crash::CrashPoint::InTransaction);
             Ok(new_events)
         })
     }

@@ -622,6 +622,7 @@ impl Store for SqliteStore {
         review::sqlite::write(&tx, &batch.review)?;
         outbox::insert(&tx, &batch.notices)?;
         append_audit(&tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
+        crate::crash::reach(crate::crash::CrashPoint::InTransaction);
         tx.commit()?;
         Ok(new_events)
     }

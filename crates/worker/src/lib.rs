@@ -42,7 +42,8 @@
 //! channel); a batch is what has arrived, up to `--batch` events across the partitions. It runs
 //! through the engine as one batch (one PostgreSQL transaction: idempotent insert, detectors,
 //! policy, decisions, state, audit), is committed, then acknowledged; pulling goes on while the
-//! engine works. Crash points, each safe:
+//! engine works. Crash points, each safe (the fault tests SIGKILL a worker at each one:
+//! `--crash-at`, [`steward_store::crash`]):
 //!
 //! 1. after the fetch, before the commit: nothing was written; the events were not acked, the
 //!    next owner re-creates the consumer at the ack floor and gets them again.
@@ -102,6 +103,7 @@ pub use locks::lock_class;
 
 use consume::{Owned, ack};
 use locks::{Locks, fence_key};
+use steward_store::crash::{self, CrashPoint};
 use steward_store::fence::Fence;
 
 /// What `steward worker` is given.
@@ -295,6 +297,7 @@ impl Worker {
                 continue;
             }
             self.totals.first.get_or_insert(began);
+            crash::reach(CrashPoint::Fetched);
             self.process(fetched);
             self.totals.last = Some(Instant::now());
         }
@@ -386,7 +389,9 @@ impl Worker {
         }
         // Committed. Crash point 3: from here to the last ack, a crash delivers the events
         // again, and they are duplicates.
+        crash::reach(CrashPoint::Committed);
         self.runtime.block_on(ack(&fetched));
+        crash::reach(CrashPoint::Acked);
         self.totals.busy += began.elapsed();
         true
     }
