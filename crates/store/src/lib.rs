@@ -65,6 +65,10 @@ pub enum StoreError {
     /// The batch's writer no longer owns what it wrote for ([`fence`]); nothing was written.
     #[error("fenced: {key} is at epoch {}, not {epoch}: another writer owns it now", found.map_or("none".to_string(), |f| f.to_string()))]
     Fenced { key: String, epoch: i64, found: Option<i64> },
+    /// A record was changed by another writer after the batch's writer read it (two workers
+    /// adding to one campaign's case); nothing was written, and the batch can be made again.
+    #[error("{0} was changed by another writer since it was read; nothing was written")]
+    Stale(String),
 }
 
 /// The server's message when there is one: `postgres::Error` alone displays as `db error`.

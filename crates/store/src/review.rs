@@ -17,7 +17,9 @@ use crate::{Result, StoreError};
 /// One write of the human loop, applied in order within a batch.
 #[derive(Debug, Clone)]
 pub enum ReviewWrite {
-    /// Inserts the case, or replaces it as it now stands.
+    /// Inserts the case, or replaces it as it now stands: only the version before it
+    /// (`version - 1`), so that of two writers who read the same version, the second is
+    /// refused ([`StoreError::Stale`]) rather than overwriting the first's change.
     Case(Case),
     /// Appends to the case's log.
     Entry(CaseEntry),
@@ -33,6 +35,19 @@ pub enum ReviewWrite {
 
 fn json<T: Serialize>(what: &str, v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("{what} cannot be serialized: {e}")))
+}
+
+/// The stored version a case write replaces.
+fn previous_version(c: &Case) -> i64 {
+    i64::try_from(c.version).unwrap_or(i64::MAX).saturating_sub(1)
+}
+
+/// A case write that changed no row found the case at another version than the one before it.
+fn written(rows: usize, c: &Case) -> Result<()> {
+    if rows == 0 {
+        return Err(StoreError::Stale(format!("case {} (writing version {})", c.id, c.version)));
+    }
+    Ok(())
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
@@ -120,11 +135,12 @@ pub(crate) mod sqlite {
         for w in writes {
             match w {
                 ReviewWrite::Case(c) => {
-                    tx.prepare_cached(
+                    let written_rows = tx.prepare_cached(
                         "INSERT INTO cases (id, subject_kind, subject_id, queue, state, rank, claim_until, opened_at, body)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                          ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
-                           rank = excluded.rank, claim_until = excluded.claim_until, body = excluded.body",
+                           rank = excluded.rank, claim_until = excluded.claim_until, body = excluded.body
+                         WHERE json_extract(cases.body, '$.version') = ?10",
                     )?
                     .execute(params![
                         c.id,
@@ -135,8 +151,10 @@ pub(crate) mod sqlite {
                         c.rank(),
                         c.claim.as_ref().map(|c| micros(c.until)),
                         micros(c.opened_at),
-                        json("case", c)?
+                        json("case", c)?,
+                        previous_version(c)
                     ])?;
+                    written(written_rows, c)?;
                 }
                 ReviewWrite::Entry(e) => {
                     tx.prepare_cached("INSERT INTO case_log (case_id, at, actor, body) VALUES (?1, ?2, ?3, ?4)")?
@@ -341,11 +359,12 @@ pub(crate) mod postgres {
                 ReviewWrite::Case(c) => {
                     let rank = c.rank();
                     let until = c.claim.as_ref().map(|c| c.until);
-                    tx.execute(
+                    let rows = tx.execute(
                         "INSERT INTO cases (id, subject_kind, subject_id, queue, state, rank, claim_until, opened_at, body)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                          ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
-                           rank = excluded.rank, claim_until = excluded.claim_until, body = excluded.body",
+                           rank = excluded.rank, claim_until = excluded.claim_until, body = excluded.body
+                         WHERE (cases.body::jsonb ->> 'version')::bigint = $10",
                         &[
                             &c.id,
                             &c.subject.kind.as_str(),
@@ -356,8 +375,10 @@ pub(crate) mod postgres {
                             &until,
                             &c.opened_at,
                             &json("case", c)?,
+                            &previous_version(c),
                         ],
                     )?;
+                    written(rows as usize, c)?;
                 }
                 ReviewWrite::Entry(e) => {
                     tx.execute(

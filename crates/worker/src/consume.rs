@@ -78,6 +78,12 @@ impl Worker {
 /// was given is acknowledged; 0 when new). When it has events delivered and not acknowledged
 /// (a dead owner's batch in hand, or a batch not committed), it is re-created at its ack floor
 /// so they come back first, in stream order (see the crate docs); else it is used as is.
+///
+/// Acks are cumulative (`AckPolicy::All`): a consumer's events are committed in the order they
+/// are delivered, so acking the last of a batch acknowledges the batch. On an R3 stream each
+/// ack is a round of the consumer's consensus; one per partition per batch, rather than one per
+/// event, took most of the nats-servers' CPU off each event. A consumer made with another ack
+/// policy (an earlier release) is re-created at its ack floor.
 pub(crate) async fn durable(
     js: &jetstream::Context,
     stream: &str,
@@ -88,7 +94,7 @@ pub(crate) async fn durable(
 ) -> Result<(PullConsumer, u64)> {
     let stream = js.get_stream(stream).await?;
     let floor = match stream.consumer_info(name).await {
-        Ok(info) if info.num_ack_pending == 0 => {
+        Ok(info) if info.num_ack_pending == 0 && info.config.ack_policy == AckPolicy::All => {
             let consumer = stream.get_consumer(name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             return Ok((consumer, info.ack_floor.stream_sequence));
         }
@@ -107,7 +113,7 @@ pub(crate) async fn durable(
             } else {
                 DeliverPolicy::ByStartSequence { start_sequence: floor + 1 }
             },
-            ack_policy: AckPolicy::Explicit,
+            ack_policy: AckPolicy::All,
             ack_wait,
             max_ack_pending,
             ..Default::default()
@@ -116,16 +122,10 @@ pub(crate) async fn durable(
     Ok((consumer, floor))
 }
 
-/// Acks every message, then double-acks the last of each partition (module docs). A failed ack
-/// only means the events come again, as duplicates.
+/// Double-acks the last event of each partition's batch, which acknowledges the events before
+/// it ([`durable`]), and waits for the server's answers. A failed ack only means the events
+/// come again, as duplicates.
 pub(crate) async fn ack(fetched: &[(u32, Vec<Message>)]) {
-    for (p, ms) in fetched {
-        for m in ms.iter().take(ms.len().saturating_sub(1)) {
-            if let Err(e) = m.ack().await {
-                tracing::warn!(partition = p, "ack: {e}");
-            }
-        }
-    }
     let confirms = fetched.iter().filter_map(|(p, ms)| ms.last().map(|m| (p, m))).map(|(p, m)| async move {
         if let Err(e) = m.double_ack().await {
             tracing::warn!(partition = p, "double ack: {e}");

@@ -53,10 +53,10 @@
 //!    ids are `<event id>/<rule>`, inserted once).
 //! 4. after the ack: done; nothing is delivered again.
 //!
-//! Acks: every message is acked (`+ACK`, published in order on one connection), then the last
-//! message of each partition's batch is double-acked (acked again, awaiting the server's
-//! answer). NATS keeps the order of one connection's messages, so once the last answer is in,
-//! the server has processed the acks before it.
+//! Acks are cumulative (`AckPolicy::All`): the last message of each partition's batch is
+//! double-acked (the server answers once the ack is applied), which acknowledges every message
+//! of the partition before it. A partition's events are committed in the order they are
+//! delivered, so nothing is acknowledged before it is committed.
 //!
 //! # Detectors that need every account's posts
 //!
