@@ -123,6 +123,12 @@ pub(crate) struct Stage {
     handle: tokio::runtime::Handle,
     ack_wait: Duration,
     batch: usize,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// The stage's durable consumer: `<stream>-campaigns`.
+pub fn consumer_name(config: &StreamConfig) -> String {
+    format!("{}-campaigns", config.name)
 }
 
 /// The stage while this worker leads: its consumer and the detectors' state.
@@ -141,6 +147,7 @@ impl Stage {
         handle: tokio::runtime::Handle,
         ack_wait: Duration,
         batch: usize,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Stage {
         Stage {
             js: publisher.jetstream().clone(),
@@ -151,11 +158,12 @@ impl Stage {
             handle,
             ack_wait,
             batch,
+            metrics,
         }
     }
 
     fn consumer_name(&self) -> String {
-        format!("{}-campaigns", self.config.name)
+        consumer_name(&self.config)
     }
 
     fn filter(&self) -> String {
@@ -170,6 +178,7 @@ impl Stage {
             if checked.elapsed() >= claim_every {
                 checked = Instant::now();
                 leading = self.check_lead(leading);
+                self.metrics.campaign_stage(leading.is_some());
             }
             let Some(lead) = leading.as_mut() else {
                 std::thread::sleep(Duration::from_millis(100));
@@ -179,6 +188,7 @@ impl Stage {
                 // Nothing acked: the next leader, or this one after a rebuild, reads it again.
                 tracing::error!("campaign stage: {e:#}; rebuilding");
                 leading = None;
+                self.metrics.campaign_stage(false);
                 std::thread::sleep(Duration::from_secs(1));
             }
         }

@@ -24,7 +24,7 @@ pub(crate) fn fence_key(stream: &str, partition: u32) -> String {
 }
 
 /// This worker, as a fence's holder: host and process id.
-fn holder() -> String {
+pub(crate) fn holder() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}:{}", host.trim(), std::process::id())
 }
@@ -38,7 +38,13 @@ pub(crate) struct Locks {
 impl Locks {
     pub(crate) fn connect(&mut self) -> Result<&mut postgres::Client> {
         if self.client.as_ref().is_none_or(|c| c.is_closed()) {
-            let client = postgres::Client::connect(&self.url, postgres::NoTls)
+            // Named after the worker, so that `steward cluster status` can tell who holds a lock.
+            let client = self
+                .url
+                .parse::<postgres::Config>()
+                .context("parsing the PostgreSQL URL")?
+                .application_name(&format!("steward-worker {}", holder()))
+                .connect(postgres::NoTls)
                 .context("connecting to PostgreSQL for the partition locks")?;
             self.client = Some(client);
         }
@@ -100,7 +106,9 @@ impl Worker {
     /// Gives up partitions whose lock is gone and claims free ones, up to the maximum. Returns
     /// how many it claimed.
     pub(crate) fn claim(&mut self) -> Result<usize> {
-        match self.locks.held() {
+        let held = self.locks.held();
+        self.metrics.store_up.store(held.is_ok(), std::sync::atomic::Ordering::Relaxed);
+        match held {
             Ok(held) => self.owned.retain(|p, _| {
                 let keep = held.contains(p);
                 if !keep {
@@ -160,6 +168,7 @@ impl Worker {
         if claimed > 0 {
             tracing::info!(claimed, owned = self.owned.len(), "partitions claimed");
         }
+        self.metrics.owned(self.owned.keys().copied());
         Ok(claimed)
     }
 }
