@@ -192,6 +192,7 @@ impl Worker {
                 tracing::error!(partition = p, sequence = seq, "event set aside on {subject}: {error}");
                 self.runtime.block_on(crate::consume::ack(&[(*p, vec![m.clone()])]));
                 self.metrics.dead_letter();
+                self.totals.dead_letters += 1;
                 true
             }
             Err(e) => {

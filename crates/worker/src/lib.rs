@@ -152,6 +152,8 @@ struct Totals {
     rejected: usize,
     decisions: usize,
     batches: usize,
+    /// Events set aside on the dead-letter stream.
+    dead_letters: usize,
     /// Time spent in the engine, the commit and the acks.
     busy: Duration,
     /// From the first fetch that returned events to the end of the last batch.
@@ -270,7 +272,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
     let t = &worker.totals;
     let active = t.first.zip(t.last).map_or(0.0, |(a, b)| (b - a).as_secs_f64());
     eprintln!(
-        "worker: {} events in {} batches ({} accepted, {} duplicates, {} rejected), {} decisions; \
+        "worker: {} events in {} batches ({} accepted, {} duplicates, {} rejected), {} decisions, {} dead letters; \
          {:.2} s busy ({:.0} events/s), {active:.2} s from first fetch to last ack ({:.0} events/s), {:.1} s up",
         t.events,
         t.batches,
@@ -278,6 +280,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         t.duplicates,
         t.rejected,
         t.decisions,
+        t.dead_letters,
         t.busy.as_secs_f64(),
         t.events as f64 / t.busy.as_secs_f64().max(1e-9),
         t.events as f64 / active.max(1e-9),
