@@ -311,6 +311,21 @@ fn audit_verifies(db: &str) {
     assert!(out.status.success(), "audit verify: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Events stored.
+fn stored(db: &str) -> i64 {
+    let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    c.query_one("SELECT count(*) FROM events", &[]).map(|r| r.get(0)).unwrap_or(0)
+}
+
+/// Waits until the worker logging to `log` has stored `n` events.
+fn wait_stored(db: &str, n: i64, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stored(db) < n {
+        assert!(Instant::now() < deadline, "the worker stored nothing: {}", std::fs::read_to_string(log).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Deletes the test's stream and the dead-letter stream its workers created.
 fn drop_streams(rt: &tokio::runtime::Runtime, js: &jetstream::Context, stream: &str) {
     rt.block_on(async {
@@ -485,19 +500,11 @@ fn a_killed_workers_partitions_are_taken_over() {
     // partition) and takes them over once A's locks go with its connection.
     let log_a = dir.path().join("a.log");
     let mut a = worker(&url, &db, &stream, &log_a, &["--batch", "100"]);
-    let count = |db: &str| -> i64 {
-        let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
-        c.query_one("SELECT count(*) FROM events", &[]).map(|r| r.get(0)).unwrap_or(0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while count(&db) < 300 {
-        assert!(Instant::now() < deadline, "worker A stored nothing: {}", std::fs::read_to_string(&log_a).unwrap());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_stored(&db, 300, &log_a);
     let log_b = dir.path().join("b.log");
     let b = worker(&url, &db, &stream, &log_b, &["--batch", "100"]);
     std::thread::sleep(Duration::from_millis(1500));
-    let before_kill = count(&db);
+    let before_kill = stored(&db);
     a.kill().unwrap(); // SIGKILL
     a.wait().unwrap();
     eprintln!("killed worker A with {before_kill} of {} events stored", lines.len());
@@ -655,5 +662,48 @@ fn an_event_the_store_refuses_is_set_aside_and_its_partition_goes_on() {
         assert!(header("Steward-Error").contains("test_poison"), "{}", header("Steward-Error"));
     });
     assert_eq!(cluster_status(&url, &db, &stream)["dead_letters"], 1);
+    drop_streams(&rt, &js, &stream);
+}
+
+#[test]
+fn sigterm_acks_what_was_committed_and_releases_the_locks() {
+    let test = "sigterm_acks_what_was_committed_and_releases_the_locks";
+    let Some(Case { url, db, stream, dir, file, lines, rt, js }) = case(test, "wk_term", 200, 4000, 0x5eed_0005) else {
+        return;
+    };
+    publish(&url, &stream, &file);
+    // A: small batches, stopped midway.
+    let log_a = dir.path().join("a.log");
+    let a = worker(&url, &db, &stream, &log_a, &["--batch", "50"]);
+    wait_stored(&db, 500, &log_a);
+    let (code, stderr) = terminate(a, &log_a);
+    assert_eq!(code, Some(0), "{stderr}");
+    let by_a = stored(&db) as usize;
+    assert!(by_a < lines.len(), "A finished before SIGTERM; make the workload larger");
+    // Its partitions' and the campaign stage's locks are gone with it.
+    let class = steward_worker::lock_class(&stream);
+    let held: i64 = postgres::Client::connect(&db, postgres::NoTls)
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::int8 = ($1::int4::int8 & 4294967295)",
+            &[&class],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 0, "locks still held after SIGTERM");
+    // B gets the rest and nothing A committed: A acknowledged every batch it committed.
+    let log_b = dir.path().join("b.log");
+    let b = worker(&url, &db, &stream, &log_b, &[]);
+    wait_drained(&rt, &js, &stream, Duration::from_secs(120));
+    let (code, stderr) = terminate(b, &log_b);
+    assert_eq!(code, Some(0), "{stderr}");
+    let rest = format!("({} accepted, 0 duplicates,", lines.len() - by_a);
+    assert!(stderr.contains(&rest), "expected {rest} after A stored {by_a}: {stderr}");
+    eprintln!(
+        "A stored {by_a} of {} events before SIGTERM; B: {}",
+        lines.len(),
+        stderr.lines().last().unwrap_or_default()
+    );
+    check_once(&db, &event_ids(&lines));
     drop_streams(&rt, &js, &stream);
 }

@@ -284,7 +284,8 @@ impl Stage {
         // Every post up to the floor is in the stream: a pause means the stream lost some.
         while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(10), messages.next()).await {
             let m = m.map_err(|e| anyhow::anyhow!("replay: {e}"))?;
-            let sequence = m.info().map_err(|e| anyhow::anyhow!("replay: {e}"))?.stream_sequence;
+            let info = m.info().map_err(|e| anyhow::anyhow!("replay: {e}"))?;
+            let (sequence, last) = (info.stream_sequence, info.pending == 0);
             if sequence > floor {
                 break;
             }
@@ -295,7 +296,10 @@ impl Stage {
                 detectors.replay(&Context { event: &event, account: None }, &mut scratch);
                 n += 1;
             }
-            if sequence == floor {
+            // A caught-up consumer's ack floor may be past its last post (the server moves it over
+            // the messages its filter skips): the last post of the stream ends the replay too,
+            // rather than a 10-s wait for a post that never comes.
+            if sequence == floor || last {
                 break;
             }
         }
