@@ -303,7 +303,17 @@ impl Worker {
                     // (first cut; per-account loading is not done).
                     self.engine = None;
                     let options = EngineOptions { partitioned: true, ..Default::default() };
-                    let engine = Engine::open(self.store.clone(), self.policy.clone(), options)?;
+                    let engine = match Engine::open(self.store.clone(), self.policy.clone(), options) {
+                        Ok(engine) => engine,
+                        Err(e) => {
+                            // E.g. PostgreSQL restarted: the store reconnects at its next use.
+                            tracing::error!("cannot load the engine's state from the store: {e}; trying again");
+                            self.metrics.store_up.store(false, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_secs(1));
+                            last_claim = None;
+                            continue;
+                        }
+                    };
                     // What the old engine learnt from the feed and no owner has stored yet would
                     // be lost with it: the new one reads the stream's knowledge again.
                     self.knowledge = None;

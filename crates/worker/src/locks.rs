@@ -106,9 +106,7 @@ impl Worker {
     /// Gives up partitions whose lock is gone and claims free ones, up to the maximum. Returns
     /// how many it claimed.
     pub(crate) fn claim(&mut self) -> Result<usize> {
-        let held = self.locks.held();
-        self.metrics.store_up.store(held.is_ok(), std::sync::atomic::Ordering::Relaxed);
-        match held {
+        match self.locks.held() {
             Ok(held) => self.owned.retain(|p, _| {
                 let keep = held.contains(p);
                 if !keep {
@@ -169,6 +167,9 @@ impl Worker {
             tracing::info!(claimed, owned = self.owned.len(), "partitions claimed");
         }
         self.metrics.owned(self.owned.keys().copied());
+        // For /healthz: the lock connection answers (a new one when it was lost).
+        let up = self.locks.connect().and_then(|c| Ok(c.batch_execute("SELECT 1")?)).is_ok();
+        self.metrics.store_up.store(up, std::sync::atomic::Ordering::Relaxed);
         Ok(claimed)
     }
 }
