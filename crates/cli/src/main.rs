@@ -18,6 +18,7 @@ mod bench_ingest;
 mod bench_report;
 mod bench_sketch;
 mod bot;
+mod cluster;
 mod demo;
 mod demo_bot;
 mod eval;
@@ -142,6 +143,11 @@ enum Command {
     /// that changes nothing. SIGTERM or Ctrl-C: stop fetching, commit and acknowledge the batch
     /// in hand, release the locks, exit 0.
     Worker(worker::WorkerArgs),
+    /// Distributed mode at a glance: who owns each partition, how far behind it is.
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
+    },
     /// The knowledge base of fact-checks the claim matcher uses.
     Kb {
         #[command(subcommand)]
@@ -487,6 +493,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ingest::run_nats(&urls, worker::stream_config(&nats_stream, &nats_subject_prefix), &files)
         }
         Command::Worker(args) => worker::run(args),
+        Command::Cluster { command } => cluster::run(command),
         Command::Ingest { store: args, anchor, policy, files, nats: None, .. } => {
             let store = args.open()?;
             let checkpoints = anchor.start(&store, &args.data_dir)?;

@@ -159,7 +159,8 @@ fn workers_killed_at_each_crash_point() {
         report.push(row.clone());
         assert_eq!(classes.lost, 0, "{row}");
         assert_eq!((missing, extra), (0, 0), "{row}");
-        rt.block_on(async { js.delete_stream(&stream).await.unwrap() });
+        assert_eq!(dead_letters(&rt, &js, &stream), 0, "events set aside as dead letters");
+        drop_streams(&rt, &js, &stream);
     }
     eprintln!("\n== workers SIGKILLed at each crash point\n{}", report.join("\n"));
 }
@@ -291,7 +292,8 @@ fn nats_nodes_killed_and_restarted_one_at_a_time() {
         eprintln!("{row}");
         report.push(row.clone());
         assert_eq!(classes.lost, 0, "{row}");
-        rt.block_on(async { js.delete_stream(&stream).await.unwrap() });
+        assert_eq!(dead_letters(&rt, &js, &stream), 0, "events set aside as dead letters");
+        drop_streams(&rt, &js, &stream);
     }
     eprintln!("\n== nats-server nodes SIGKILLed and restarted, one at a time\n{}", report.join("\n"));
 }

@@ -149,7 +149,7 @@ fn throughput_with_one_two_and_three_workers() {
             nats / n * 1e6,
             total / single_cpu
         ));
-        rt.block_on(async { js.delete_stream(&stream).await.unwrap() });
+        drop_streams(&rt, &js, &stream);
     }
     eprintln!("\n== throughput, {} events ({posts} posts), this machine\n{}", lines.len(), rows.join("\n"));
 }

@@ -143,6 +143,32 @@ impl StreamConfig {
         format!("{}.*.{partition}", self.subject_prefix)
     }
 
+    /// The dead-letter stream's name: `<stream>-dead`. Workers put there the events the engine
+    /// fails on alone (`steward worker`'s docs), so they do not block their partition.
+    pub fn dead_letter_stream(&self) -> String {
+        format!("{}-dead", self.name)
+    }
+
+    /// The subject of a partition's dead letters: `<prefix>-dead.<partition>`.
+    pub fn dead_letter_subject(&self, partition: u32) -> String {
+        format!("{}-dead.{partition}", self.subject_prefix)
+    }
+
+    /// The dead-letter stream: Limits retention, kept as long as the events, as many replicas.
+    pub fn dead_letter_config(&self) -> Config {
+        Config {
+            name: self.dead_letter_stream(),
+            description: Some(format!("steward dead letters of {}", self.name)),
+            subjects: vec![format!("{}-dead.>", self.subject_prefix)],
+            retention: RetentionPolicy::Limits,
+            storage: StorageType::File,
+            num_replicas: self.replicas,
+            max_age: self.max_age,
+            duplicate_window: self.duplicate_window,
+            ..Default::default()
+        }
+    }
+
     /// Written into the stream's description, read back to catch publishers and workers that
     /// disagree on the partition count (nats-server 2.9 has no stream metadata).
     fn description(&self) -> String {
@@ -609,6 +635,8 @@ mod tests {
         let c = StreamConfig { subject_prefix: "t1".into(), ..Default::default() };
         assert_eq!(c.subject("post", 3), "t1.post.3");
         assert_eq!(c.partition_filter(3), "t1.*.3");
+        assert_eq!(c.dead_letter_subject(3), "t1-dead.3");
+        assert_eq!(c.dead_letter_stream(), "steward-events-dead");
     }
 
     #[test]

@@ -123,6 +123,12 @@ pub(crate) struct Stage {
     handle: tokio::runtime::Handle,
     ack_wait: Duration,
     batch: usize,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// The stage's durable consumer: `<stream>-campaigns`.
+pub fn consumer_name(config: &StreamConfig) -> String {
+    format!("{}-campaigns", config.name)
 }
 
 /// The stage while this worker leads: its consumer and the detectors' state.
@@ -141,6 +147,7 @@ impl Stage {
         handle: tokio::runtime::Handle,
         ack_wait: Duration,
         batch: usize,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Stage {
         Stage {
             js: publisher.jetstream().clone(),
@@ -151,11 +158,12 @@ impl Stage {
             handle,
             ack_wait,
             batch,
+            metrics,
         }
     }
 
     fn consumer_name(&self) -> String {
-        format!("{}-campaigns", self.config.name)
+        consumer_name(&self.config)
     }
 
     fn filter(&self) -> String {
@@ -170,6 +178,7 @@ impl Stage {
             if checked.elapsed() >= claim_every {
                 checked = Instant::now();
                 leading = self.check_lead(leading);
+                self.metrics.campaign_stage(leading.is_some());
             }
             let Some(lead) = leading.as_mut() else {
                 std::thread::sleep(Duration::from_millis(100));
@@ -179,6 +188,7 @@ impl Stage {
                 // Nothing acked: the next leader, or this one after a rebuild, reads it again.
                 tracing::error!("campaign stage: {e:#}; rebuilding");
                 leading = None;
+                self.metrics.campaign_stage(false);
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
@@ -274,7 +284,8 @@ impl Stage {
         // Every post up to the floor is in the stream: a pause means the stream lost some.
         while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(10), messages.next()).await {
             let m = m.map_err(|e| anyhow::anyhow!("replay: {e}"))?;
-            let sequence = m.info().map_err(|e| anyhow::anyhow!("replay: {e}"))?.stream_sequence;
+            let info = m.info().map_err(|e| anyhow::anyhow!("replay: {e}"))?;
+            let (sequence, last) = (info.stream_sequence, info.pending == 0);
             if sequence > floor {
                 break;
             }
@@ -285,7 +296,10 @@ impl Stage {
                 detectors.replay(&Context { event: &event, account: None }, &mut scratch);
                 n += 1;
             }
-            if sequence == floor {
+            // A caught-up consumer's ack floor may be past its last post (the server moves it over
+            // the messages its filter skips): the last post of the stream ends the replay too,
+            // rather than a 10-s wait for a post that never comes.
+            if sequence == floor || last {
                 break;
             }
         }

@@ -57,6 +57,28 @@ impl Worker {
         Owned(task.abort_handle())
     }
 
+    /// After a batch that was not committed: every partition still held starts again at its ack
+    /// floor, so its events come back first and in order. Only the partitions still held are
+    /// rewound: a fenced batch means another worker owns some now, and their consumers are its.
+    pub(crate) fn restart_held(&mut self) {
+        let held = self.locks.held().unwrap_or_default();
+        let owned: Vec<u32> = self.owned.keys().copied().filter(|p| held.contains(p)).collect();
+        // Stop pulling, and drop what was pulled: it is delivered again from the floor.
+        self.owned.clear();
+        while self.pulled.try_recv().is_ok() {}
+        let rewound = self.runtime.block_on(futures_util::future::join_all(owned.iter().map(|&p| self.rewind(p))));
+        for (p, consumer) in owned.into_iter().zip(rewound) {
+            match consumer {
+                Ok(c) => {
+                    let owned = self.pull(p, c);
+                    self.owned.insert(p, owned);
+                }
+                Err(e) => tracing::warn!(partition = p, "cannot rewind: {e:#}"),
+            }
+        }
+        self.metrics.owned(self.owned.keys().copied());
+    }
+
     /// The partition's durable consumer, at its ack floor when events are pending ([`durable`]).
     pub(crate) async fn rewind(&self, p: u32) -> Result<PullConsumer> {
         let name = format!("{}-p{p}", self.config.name);

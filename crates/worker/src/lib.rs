@@ -81,12 +81,23 @@
 //! - A fact-check that arrives after posts it debunks flags them on one box (it re-checks the
 //!   recent window); in distributed mode a worker learns it from the stream without that
 //!   re-check, so only the posts after it are flagged.
-//! - Metrics, `steward cluster status`, per-partition audit chains.
+//! - Per-partition audit chains.
+//!
+//! # Operations
+//!
+//! - Dead letters: an event the engine fails on alone is set aside on `<stream>-dead` rather
+//!   than blocking its partition ([`deadletter`]).
+//! - `--metrics-listen`: Prometheus `/metrics` and `/healthz` ([`metrics`]).
+//! - `steward cluster status`: every partition's owner, fence and lag ([`status`]).
 
 pub mod campaign;
 mod consume;
+pub mod deadletter;
+mod http;
 mod knowledge;
 mod locks;
+pub mod metrics;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -105,6 +116,10 @@ use consume::{Owned, ack};
 use locks::{Locks, fence_key};
 use steward_store::crash::{self, CrashPoint};
 use steward_store::fence::Fence;
+
+/// Attempts of a batch that loses races with other workers' commits before its partitions
+/// start again at their ack floors.
+const CONFLICT_ATTEMPTS: u32 = 10;
 
 /// What `steward worker` is given.
 pub struct Options {
@@ -125,6 +140,8 @@ pub struct Options {
     /// Stand for election as the campaign stage ([`campaign`]). Every worker should, so that
     /// one always runs; a worker that does not only judges the stage's findings.
     pub campaign_stage: bool,
+    /// Where to serve `/metrics` and `/healthz` ([`metrics`]), if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The stream config a worker and a publisher with these flags agree on.
@@ -141,6 +158,8 @@ struct Totals {
     rejected: usize,
     decisions: usize,
     batches: usize,
+    /// Events set aside on the dead-letter stream.
+    dead_letters: usize,
     /// Time spent in the engine, the commit and the acks.
     busy: Duration,
     /// From the first fetch that returned events to the end of the last batch.
@@ -171,6 +190,7 @@ pub(crate) struct Worker {
     batch: usize,
     ack_wait: Duration,
     totals: Totals,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// Runs a worker until SIGTERM or SIGINT: claims partitions, consumes, commits, acks; then
@@ -218,7 +238,14 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         ack_wait: options.ack_wait.max(Duration::from_secs(1)),
         config,
         totals: Totals::default(),
+        metrics: Arc::new(metrics::Metrics::default()),
     };
+    worker.ensure_dead_letters();
+    if let Some(addr) = options.metrics_listen {
+        http::serve(&worker.runtime, addr, worker.metrics.clone(), publisher.client().clone())?;
+        let refresh = metrics::refresh(worker.metrics.clone(), worker.js.clone(), worker.config.clone());
+        worker.runtime.spawn(refresh);
+    }
     let claim_every = options.claim_interval.clamp(Duration::from_millis(50), Duration::from_secs(3600));
     let stage = if options.campaign_stage {
         // Its own store connection and lock connection: it commits and is elected apart.
@@ -232,6 +259,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
             worker.runtime.handle().clone(),
             worker.ack_wait,
             worker.batch,
+            worker.metrics.clone(),
         );
         let stop = stop.clone();
         Some(std::thread::spawn(move || stage.run(&stop, claim_every)))
@@ -241,6 +269,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
     let started = Instant::now();
     let result = worker.run(&stop, claim_every);
     stop.store(true, Ordering::SeqCst);
+    worker.metrics.running.store(false, Ordering::SeqCst);
     if let Some(stage) = stage {
         let _ = stage.join();
     }
@@ -249,7 +278,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
     let t = &worker.totals;
     let active = t.first.zip(t.last).map_or(0.0, |(a, b)| (b - a).as_secs_f64());
     eprintln!(
-        "worker: {} events in {} batches ({} accepted, {} duplicates, {} rejected), {} decisions; \
+        "worker: {} events in {} batches ({} accepted, {} duplicates, {} rejected), {} decisions, {} dead letters; \
          {:.2} s busy ({:.0} events/s), {active:.2} s from first fetch to last ack ({:.0} events/s), {:.1} s up",
         t.events,
         t.batches,
@@ -257,6 +286,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         t.duplicates,
         t.rejected,
         t.decisions,
+        t.dead_letters,
         t.busy.as_secs_f64(),
         t.events as f64 / t.busy.as_secs_f64().max(1e-9),
         t.events as f64 / active.max(1e-9),
@@ -279,7 +309,17 @@ impl Worker {
                     // (first cut; per-account loading is not done).
                     self.engine = None;
                     let options = EngineOptions { partitioned: true, ..Default::default() };
-                    let engine = Engine::open(self.store.clone(), self.policy.clone(), options)?;
+                    let engine = match Engine::open(self.store.clone(), self.policy.clone(), options) {
+                        Ok(engine) => engine,
+                        Err(e) => {
+                            // E.g. PostgreSQL restarted: the store reconnects at its next use.
+                            tracing::error!("cannot load the engine's state from the store: {e}; trying again");
+                            self.metrics.store_up.store(false, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_secs(1));
+                            last_claim = None;
+                            continue;
+                        }
+                    };
                     // What the old engine learnt from the feed and no owner has stored yet would
                     // be lost with it: the new one reads the stream's knowledge again.
                     self.knowledge = None;
@@ -326,6 +366,8 @@ impl Worker {
             }
             got
         });
+        let again = got.iter().filter(|(_, m)| m.info().is_ok_and(|i| i.delivered > 1)).count();
+        self.metrics.redelivered(again as u64);
         let mut by_partition: BTreeMap<u32, Vec<Message>> = BTreeMap::new();
         for (p, m) in got {
             if self.owned.contains_key(&p) {
@@ -340,50 +382,38 @@ impl Worker {
         let began = Instant::now();
         let n: usize = fetched.iter().map(|(_, ms)| ms.len()).sum();
         // Crash points 1 and 2 (module docs): nothing acked, nothing or all committed.
-        let Some(engine) = self.engine.as_mut() else { return false };
-        let fences: Vec<Fence> = fetched
-            .iter()
-            .filter_map(|(p, _)| {
-                self.fences.get(p).map(|&epoch| Fence { key: fence_key(&self.config.name, *p), epoch })
-            })
-            .collect();
-        match ingest(engine, &fetched, fences) {
-            Ok(outcome) => {
-                for r in &outcome.rejected {
-                    // Final: delivering the event again would reject it again.
-                    tracing::warn!("event rejected by the worker: {}", r.error);
-                }
-                self.totals.events += n;
-                self.totals.batches += 1;
-                self.totals.accepted += outcome.accepted;
-                self.totals.duplicates += outcome.duplicates;
-                self.totals.rejected += outcome.rejected.len();
-                self.totals.decisions += outcome.decisions.len();
-            }
+        let Some(mut result) = self.commit(&fetched) else { return false };
+        let mut tries = 1;
+        while let Err(e) = &result
+            && deadletter::conflict(e)
+            && tries < CONFLICT_ATTEMPTS
+        {
+            // Another worker committed first what this batch read (two partitions' owners
+            // adding to one campaign's case): made again on the engine's reloaded state.
+            tracing::info!("batch of {n} events lost a race ({e}); making it again");
+            self.metrics.batch_failed();
+            std::thread::sleep(Duration::from_millis(10 * u64::from(tries)));
+            tries += 1;
+            let Some(again) = self.commit(&fetched) else { return false };
+            result = again;
+        }
+        match result {
+            Ok(outcome) => self.count(n, &outcome),
             Err(e) => {
+                self.metrics.batch_failed();
+                if deadletter::isolable(&e) {
+                    // About the events themselves: tried again, then split to set aside the
+                    // events that fail alone ([`deadletter`]).
+                    let settled = self.isolate(fetched, &e);
+                    self.totals.busy += began.elapsed();
+                    return settled;
+                }
                 // Nothing of the batch is stored; the engine reloads its state before its next
                 // batch. Start every partition again at its ack floor, so the events come back
                 // first and in order.
                 tracing::error!("batch of {n} events not committed: {e}; fetching them again");
                 std::thread::sleep(Duration::from_secs(1));
-                // Only the partitions still held are rewound: a fenced batch means another worker
-                // owns some now, and their consumers are its.
-                let held = self.locks.held().unwrap_or_default();
-                let owned: Vec<u32> = self.owned.keys().copied().filter(|p| held.contains(p)).collect();
-                // Stop pulling, and drop what was pulled: it is delivered again from the floor.
-                self.owned.clear();
-                while self.pulled.try_recv().is_ok() {}
-                let rewound =
-                    self.runtime.block_on(futures_util::future::join_all(owned.iter().map(|&p| self.rewind(p))));
-                for (p, consumer) in owned.into_iter().zip(rewound) {
-                    match consumer {
-                        Ok(c) => {
-                            let owned = self.pull(p, c);
-                            self.owned.insert(p, owned);
-                        }
-                        Err(e) => tracing::warn!(partition = p, "cannot rewind: {e:#}"),
-                    }
-                }
+                self.restart_held();
                 return false;
             }
         }
@@ -394,6 +424,41 @@ impl Worker {
         crash::reach(CrashPoint::Acked);
         self.totals.busy += began.elapsed();
         true
+    }
+
+    /// The events through the engine, under the fences of their partitions; `None` before the
+    /// engine is open.
+    fn commit(
+        &mut self,
+        fetched: &[(u32, Vec<Message>)],
+    ) -> Option<Result<IngestOutcome, steward_engine::EngineError>> {
+        let engine = self.engine.as_mut()?;
+        let fences: Vec<Fence> = fetched
+            .iter()
+            .filter_map(|(p, _)| {
+                self.fences.get(p).map(|&epoch| Fence { key: fence_key(&self.config.name, *p), epoch })
+            })
+            .collect();
+        let result = ingest(engine, fetched, fences);
+        // A store that answered, even to refuse, is up.
+        let down = matches!(&result, Err(steward_engine::EngineError::Store(steward_store::StoreError::Postgres(e))) if e.as_db_error().is_none());
+        self.metrics.store_up.store(!down, Ordering::Relaxed);
+        Some(result)
+    }
+
+    /// Counts a committed batch of `n` events.
+    fn count(&mut self, n: usize, outcome: &IngestOutcome) {
+        for r in &outcome.rejected {
+            // Final: delivering the event again would reject it again.
+            tracing::warn!("event rejected by the worker: {}", r.error);
+        }
+        self.totals.events += n;
+        self.totals.batches += 1;
+        self.totals.accepted += outcome.accepted;
+        self.totals.duplicates += outcome.duplicates;
+        self.totals.rejected += outcome.rejected.len();
+        self.totals.decisions += outcome.decisions.len();
+        self.metrics.committed(n, outcome);
     }
 }
 

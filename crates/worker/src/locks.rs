@@ -24,7 +24,7 @@ pub(crate) fn fence_key(stream: &str, partition: u32) -> String {
 }
 
 /// This worker, as a fence's holder: host and process id.
-fn holder() -> String {
+pub(crate) fn holder() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}:{}", host.trim(), std::process::id())
 }
@@ -38,7 +38,13 @@ pub(crate) struct Locks {
 impl Locks {
     pub(crate) fn connect(&mut self) -> Result<&mut postgres::Client> {
         if self.client.as_ref().is_none_or(|c| c.is_closed()) {
-            let client = postgres::Client::connect(&self.url, postgres::NoTls)
+            // Named after the worker, so that `steward cluster status` can tell who holds a lock.
+            let client = self
+                .url
+                .parse::<postgres::Config>()
+                .context("parsing the PostgreSQL URL")?
+                .application_name(&format!("steward-worker {}", holder()))
+                .connect(postgres::NoTls)
                 .context("connecting to PostgreSQL for the partition locks")?;
             self.client = Some(client);
         }
@@ -160,6 +166,10 @@ impl Worker {
         if claimed > 0 {
             tracing::info!(claimed, owned = self.owned.len(), "partitions claimed");
         }
+        self.metrics.owned(self.owned.keys().copied());
+        // For /healthz: the lock connection answers (a new one when it was lost).
+        let up = self.locks.connect().and_then(|c| Ok(c.batch_execute("SELECT 1")?)).is_ok();
+        self.metrics.store_up.store(up, std::sync::atomic::Ordering::Relaxed);
         Ok(claimed)
     }
 }

@@ -314,3 +314,30 @@ pub fn audit_verifies(db: &str) {
     let out = Command::new(STEWARD).args(["audit", "verify", "--database-url", db]).output().unwrap();
     assert!(out.status.success(), "audit verify: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Waits until `n` events are stored (the worker logging to `log` is at work).
+pub fn wait_stored(db: &str, n: i64, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count_events(db) < n {
+        assert!(Instant::now() < deadline, "the worker stored nothing: {}", std::fs::read_to_string(log).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Deletes the test's stream and the dead-letter stream its workers created.
+pub fn drop_streams(rt: &tokio::runtime::Runtime, js: &jetstream::Context, stream: &str) {
+    rt.block_on(async {
+        js.delete_stream(stream).await.unwrap();
+        js.delete_stream(format!("{stream}-dead")).await.unwrap();
+    });
+}
+
+/// Events the workers set aside on the dead-letter stream (0 when it does not exist).
+pub fn dead_letters(rt: &tokio::runtime::Runtime, js: &jetstream::Context, stream: &str) -> u64 {
+    rt.block_on(async {
+        match js.get_stream(format!("{stream}-dead")).await {
+            Ok(mut s) => s.info().await.map_or(0, |i| i.state.messages),
+            Err(_) => 0,
+        }
+    })
+}
