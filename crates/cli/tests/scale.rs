@@ -133,6 +133,9 @@ fn throughput_with_one_two_and_three_workers() {
             let (code, stderr) = terminate(child, log);
             assert_eq!(code, Some(0), "{stderr}");
             eprintln!("{}", stderr.lines().last().unwrap_or_default());
+            if std::env::var("DEBUG_SCALE").is_ok() {
+                eprintln!("{stderr}");
+            }
         }
         check_once(&db, &event_ids(&lines));
         let (pg1, nats1) = services_cpu(&db);

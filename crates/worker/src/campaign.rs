@@ -134,6 +134,9 @@ pub fn consumer_name(config: &StreamConfig) -> String {
 /// The stage while this worker leads: its consumer and the detectors' state.
 struct Leading {
     consumer: pull::Stream,
+    /// The consumer sequence the next delivery must carry: acks are cumulative, so a delivery
+    /// missed (answered to an inbox no longer read) must not be acknowledged by a later one.
+    next_delivery: u64,
     detectors: Detectors,
     seen: Seen,
     window: i64,
@@ -229,9 +232,9 @@ impl Stage {
         let window = detectors.window().unwrap_or(0);
         let mut seen = Seen::default();
         let started = Instant::now();
-        let (consumer, replayed) = self.handle.block_on(async {
+        let (consumer, replayed, next_delivery) = self.handle.block_on(async {
             let max_ack_pending = (self.batch * 2).max(1024) as i64;
-            let (consumer, floor) = durable(
+            let crate::consume::Durable { consumer, floor, next_delivery } = durable(
                 &self.js,
                 &self.config.name,
                 &self.consumer_name(),
@@ -249,10 +252,10 @@ impl Stage {
                 .messages()
                 .await
                 .context("pulling posts")?;
-            anyhow::Ok((messages, replayed))
+            anyhow::Ok((messages, replayed, next_delivery))
         })?;
         tracing::info!(replayed, seconds = started.elapsed().as_secs_f64(), "campaign stage elected");
-        Ok(Leading { consumer, detectors, seen, window })
+        Ok(Leading { consumer, next_delivery, detectors, seen, window })
     }
 
     /// Feeds the posts from (the floor's time − window − 1 h) through the floor to the
@@ -331,6 +334,15 @@ impl Stage {
         })?;
         if messages.is_empty() {
             return Ok(());
+        }
+        for m in &messages {
+            let delivery = m.info().map_or(0, |i| i.consumer_sequence);
+            anyhow::ensure!(
+                delivery == lead.next_delivery,
+                "delivery {delivery} came where {} was due (one was lost on the way)",
+                lead.next_delivery
+            );
+            lead.next_delivery += 1;
         }
         let mut findings = Findings::default();
         let mut out: Vec<Finding> = Vec::new();

@@ -331,6 +331,10 @@ impl Worker {
             if let (Some(feed), Some(engine)) = (self.knowledge.as_mut(), self.engine.as_mut()) {
                 feed.teach(engine);
             }
+            let gaps: Vec<u32> = self.owned.iter().filter(|(_, o)| o.at_gap()).map(|(p, _)| *p).collect();
+            if !gaps.is_empty() {
+                self.restart(gaps);
+            }
             let began = Instant::now();
             let fetched = self.next_batch();
             if fetched.is_empty() {

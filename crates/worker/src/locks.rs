@@ -152,8 +152,8 @@ impl Worker {
         let mut claimed = 0;
         for (p, consumer) in locked.into_iter().zip(consumers) {
             match consumer {
-                Ok(consumer) => {
-                    let owned = self.pull(p, consumer);
+                Ok(d) => {
+                    let owned = self.pull(p, d.consumer, d.next_delivery);
                     self.owned.insert(p, owned);
                     claimed += 1;
                 }
