@@ -40,6 +40,10 @@ pub struct WorkerArgs {
     /// and one at a time leads.
     #[arg(long)]
     pub no_campaign_stage: bool,
+    /// Seconds between the checkpoints in which this worker records every partition audit
+    /// chain's head on the root chain (also at shutdown), while its batches move them.
+    #[arg(long, default_value_t = 60.0)]
+    pub audit_checkpoint_interval: f64,
     /// The JetStream stream (tests use their own).
     #[arg(long, default_value = steward_stream::DEFAULT_STREAM, hide = true)]
     pub nats_stream: String,
@@ -62,6 +66,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         claim_interval: Duration::from_secs_f64(args.claim_interval.clamp(0.05, 3600.0)),
         ack_wait: Duration::from_secs(args.ack_wait),
         campaign_stage: !args.no_campaign_stage,
+        audit_checkpoint_interval: Duration::from_secs_f64(args.audit_checkpoint_interval.clamp(1.0, 86_400.0)),
     };
     steward_worker::run(options, policy)?;
     Ok(ExitCode::SUCCESS)

@@ -102,6 +102,7 @@ pub use locks::lock_class;
 
 use consume::{Owned, ack};
 use locks::{Locks, fence_key};
+use steward_store::Chain;
 use steward_store::fence::Fence;
 
 /// What `steward worker` is given.
@@ -123,6 +124,8 @@ pub struct Options {
     /// Stand for election as the campaign stage ([`campaign`]). Every worker should, so that
     /// one always runs; a worker that does not only judges the stage's findings.
     pub campaign_stage: bool,
+    /// Between checkpoints of the audit chains' heads (see [`Worker::checkpoint`]).
+    pub audit_checkpoint_interval: Duration,
 }
 
 /// The stream config a worker and a publisher with these flags agree on.
@@ -169,6 +172,14 @@ pub(crate) struct Worker {
     batch: usize,
     ack_wait: Duration,
     totals: Totals,
+    checkpoints: Checkpoints,
+}
+
+/// When the worker last recorded the audit chains' heads, and whether it moved any since.
+struct Checkpoints {
+    every: Duration,
+    last: Instant,
+    moved: bool,
 }
 
 /// Runs a worker until SIGTERM or SIGINT: claims partitions, consumes, commits, acks; then
@@ -216,6 +227,11 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         ack_wait: options.ack_wait.max(Duration::from_secs(1)),
         config,
         totals: Totals::default(),
+        checkpoints: Checkpoints {
+            every: options.audit_checkpoint_interval.max(Duration::from_secs(1)),
+            last: Instant::now(),
+            moved: false,
+        },
     };
     let claim_every = options.claim_interval.clamp(Duration::from_millis(50), Duration::from_secs(3600));
     let stage = if options.campaign_stage {
@@ -295,11 +311,36 @@ impl Worker {
                 continue;
             }
             self.totals.first.get_or_insert(began);
-            self.process(fetched);
+            self.checkpoints.moved |= self.process(fetched);
             self.totals.last = Some(Instant::now());
+            if self.checkpoints.moved && self.checkpoints.last.elapsed() >= self.checkpoints.every {
+                self.checkpoint();
+            }
         }
         self.owned.clear();
+        if self.checkpoints.moved {
+            self.checkpoint();
+        }
         Ok(())
+    }
+
+    /// Records every partition chain's head in a `chains.checkpoint` entry of the root chain
+    /// (`steward_store::chains`): once per `--audit-checkpoint-interval` while this worker's
+    /// batches move heads, and at shutdown. Each worker records all heads, not only its own:
+    /// one entry is then enough to anchor them all, and no worker need be elected for it. The
+    /// root's signed checkpoints (`--audit-key` of `steward serve` or `ingest`) anchor it in
+    /// turn. A failure is logged and tried again at the next batch.
+    fn checkpoint(&mut self) {
+        self.checkpoints.last = Instant::now();
+        match self.store.checkpoint_chains(chrono::Utc::now()) {
+            Ok(entry) => {
+                self.checkpoints.moved = false;
+                if let Some(e) = entry {
+                    tracing::debug!(seq = e.seq, "audit chain heads recorded: {}", e.subject);
+                }
+            }
+            Err(e) => tracing::warn!("cannot record the audit chains' heads: {e}"),
+        }
     }
 
     /// The next batch: the events pulled, up to `--batch`, waiting up to 100 ms for the first
@@ -402,19 +443,22 @@ fn ingest(
     fences: Vec<Fence>,
 ) -> Result<IngestOutcome, steward_engine::EngineError> {
     let mut records = Vec::new();
+    // Each record's audit chain: its partition's.
+    let mut chains = Vec::new();
     let mut findings = Vec::new();
     let mut unreadable = Vec::new();
     // In the stream's order across partitions, as a single box would take them: a fact-check
     // in one partition comes before the posts after it in the others.
-    let mut messages: Vec<&Message> = fetched.iter().flat_map(|(_, ms)| ms.iter()).collect();
-    messages.sort_by_cached_key(|m| m.info().map_or(0, |i| i.stream_sequence));
-    for (i, m) in messages.into_iter().enumerate() {
+    let mut messages: Vec<(u32, &Message)> = fetched.iter().flat_map(|(p, ms)| ms.iter().map(|m| (*p, m))).collect();
+    messages.sort_by_cached_key(|(_, m)| m.info().map_or(0, |i| i.stream_sequence));
+    for (i, (p, m)) in messages.into_iter().enumerate() {
         if !campaign::is_finding(&m.subject) {
             records.push(RawRecord { bytes: &m.payload, line: None });
+            chains.push(Chain::partition(p));
             continue;
         }
         match serde_json::from_slice::<campaign::Finding>(&m.payload) {
-            Ok(f) => findings.push(f.into()),
+            Ok(f) => findings.push((Chain::partition(p), f.into())),
             Err(e) => unreadable.push(Rejection {
                 index: i,
                 line: None,
@@ -425,7 +469,7 @@ fn ingest(
     }
     let mut group = Group::default();
     group.fence(fences);
-    engine.stage(&mut group, &records)?;
+    engine.stage_on(&mut group, &records, &chains)?;
     if !findings.is_empty() {
         engine.stage_signals(&mut group, findings)?;
     }
