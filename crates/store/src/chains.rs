@@ -175,10 +175,11 @@ pub(crate) fn row_condition<'c>(chain: &'c Chain, third: &str) -> (String, Optio
 }
 
 /// The heads of every partition chain, by a skip scan of `audit (chain, seq)`: one index
-/// probe per chain, not a read of the log. Same text for both backends.
+/// probe per chain, not a read of the log (`chain > ''` starts the scan past the root's
+/// entries, where `<>` would walk them). Same text for both backends.
 pub(crate) const HEADS_SQL: &str = "
 WITH RECURSIVE c(chain) AS (
-    SELECT min(chain) FROM audit WHERE chain <> ''
+    SELECT min(chain) FROM audit WHERE chain > ''
     UNION ALL
     SELECT (SELECT min(a.chain) FROM audit a WHERE a.chain > c.chain) FROM c WHERE c.chain IS NOT NULL
 )
@@ -188,11 +189,12 @@ SELECT chain,
 FROM c WHERE chain IS NOT NULL ORDER BY chain";
 
 /// The partition chains that have rows in `table` (a covered table, or `audit`), by a skip
-/// scan of its `(chain, seq)` index.
+/// scan of its `(chain, seq)` index (`<> ''` names the partial indexes' condition, `> ''`
+/// bounds the scan).
 pub(crate) fn distinct_chains_sql(table: &str) -> String {
     format!(
         "WITH RECURSIVE c(chain) AS (
-            SELECT min(chain) FROM {table} WHERE chain <> ''
+            SELECT min(chain) FROM {table} WHERE chain > '' AND chain <> ''
             UNION ALL
             SELECT (SELECT min(t.chain) FROM {table} t WHERE t.chain > c.chain AND t.chain <> '')
             FROM c WHERE c.chain IS NOT NULL

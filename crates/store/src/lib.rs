@@ -5,9 +5,10 @@
 //! (when a `postgres://` URL is configured). Both run the same versioned migrations and pass
 //! the same test suite. Every write goes through [`Store::commit`], which writes a whole
 //! [`Batch`] atomically, including its entries in the hash-chained audit log and one entry
-//! covering every row it adds to the append-only tables ([`coverage`]). The head of the log
-//! can be signed outside the database ([`checkpoint`]), and [`audit::verify`] checks the
-//! chain, the rows and the signed heads together.
+//! covering every row it adds to the append-only tables ([`coverage`]), on the audit chain of
+//! each of its parts ([`chains`]: the root, or a partition's in distributed mode). The head of
+//! the log can be signed outside the database ([`checkpoint`]), and [`audit::verify`] checks
+//! every chain, the rows and the signed heads together.
 //!
 //! ```no_run
 //! let store = steward_store::open(std::path::Path::new("steward-data"), None).unwrap();
@@ -38,6 +39,7 @@ pub mod review;
 mod rows;
 mod sqlite_store;
 pub mod transparency;
+mod verify;
 
 pub use audit::{AuditBody, AuditEntry, AuditRecord, ChainBreak};
 pub use chains::{Chain, ChainHead};

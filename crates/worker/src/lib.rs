@@ -72,6 +72,14 @@
 //! teaches them again whenever it rebuilds its detectors from the store, which may not hold
 //! them yet. A batch runs in stream order across its partitions, as a single box would.
 //!
+//! # The audit log
+//!
+//! Each event is audited on its partition's chain (`steward_store::chains`), with what it
+//! decides: a batch's commit locks the heads of its partitions' chains only, so workers owning
+//! different partitions do not wait for each other on the audit log. A worker records every
+//! partition chain's head on the root chain once per `--audit-checkpoint-interval` while its
+//! batches move them, and at shutdown.
+//!
 //! # Not done in this first cut
 //!
 //! - Per-account state rebuild on claim: the worker keeps one engine for all its partitions;
@@ -80,7 +88,7 @@
 //! - A fact-check that arrives after posts it debunks flags them on one box (it re-checks the
 //!   recent window); in distributed mode a worker learns it from the stream without that
 //!   re-check, so only the posts after it are flagged.
-//! - Metrics, `steward cluster status`, per-partition audit chains.
+//! - Metrics, `steward cluster status`.
 
 pub mod campaign;
 mod consume;
@@ -124,7 +132,7 @@ pub struct Options {
     /// Stand for election as the campaign stage ([`campaign`]). Every worker should, so that
     /// one always runs; a worker that does not only judges the stage's findings.
     pub campaign_stage: bool,
-    /// Between checkpoints of the audit chains' heads (see [`Worker::checkpoint`]).
+    /// Between the records of every partition audit chain's head on the root chain (module docs).
     pub audit_checkpoint_interval: Duration,
 }
 

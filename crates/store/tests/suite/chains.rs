@@ -257,3 +257,51 @@ fn postgres_partition_chains_do_not_wait_for_each_other() {
     let v = audit::verify(&*store).unwrap();
     assert_eq!((v.chains, v.rows.events), (2, 6));
 }
+
+/// PostgreSQL, measured by hand (`-- --ignored --nocapture`): two writers committing batches
+/// of events with a decision each, on the root chain (one head, so one at a time) and on a
+/// partition chain each.
+#[test]
+#[ignore]
+fn postgres_two_writers_throughput() {
+    use std::time::Instant;
+    const BATCHES: u32 = 60;
+    const EVENTS: u32 = 200;
+    for on_partitions in [false, true] {
+        let Some(db) = PgDb::new() else { return };
+        let stores: Vec<std::sync::Arc<dyn Store>> = (0..2).map(|_| std::sync::Arc::from(db.open().unwrap())).collect();
+        let start = Instant::now();
+        let writers: Vec<_> = stores
+            .into_iter()
+            .enumerate()
+            .map(|(w, store)| {
+                std::thread::spawn(move || {
+                    for b in 0..BATCHES {
+                        let mut batch = Batch::default();
+                        if on_partitions {
+                            batch.audit_on(&Chain::partition(w as u32));
+                        }
+                        for i in 0..EVENTS {
+                            let id = format!("w{w}-b{b}-e{i}");
+                            batch.events.push(event(&id, &format!("a{w}"), &format!("p-{id}"), t0()));
+                            let (d, c) = decision(&id, "ai", &format!("a{w}"), Some(&format!("p-{id}")), t0());
+                            batch.restrictions.extend(d.restrictions.iter().cloned());
+                            batch.credits.push(c);
+                            batch.audit.push(record("decision.made", &d.id, json!({})));
+                            batch.decisions.push(d);
+                        }
+                        store.commit(&batch).unwrap();
+                    }
+                })
+            })
+            .collect();
+        writers.into_iter().for_each(|w| w.join().unwrap());
+        let secs = start.elapsed().as_secs_f64();
+        let events = f64::from(2 * BATCHES * EVENTS);
+        let store = db.open().unwrap();
+        let v = audit::verify(&*store).unwrap();
+        assert_eq!(v.rows.events, 2 * u64::from(BATCHES * EVENTS));
+        let mode = if on_partitions { "a partition chain each" } else { "the root chain" };
+        println!("two writers on {mode}: {events} events in {secs:.2} s, {:.0} events/s", events / secs);
+    }
+}
