@@ -81,10 +81,18 @@ fn partition_chains_verify(db: &dyn Db) {
     let v = audit::verify(&*store).unwrap();
     assert_eq!((v.entries, v.chains, v.chain_entries), (2, 2, 10));
     assert_eq!((v.rows.events, v.rows.decisions, v.rows.restrictions, v.rows.credits), (6, 6, 12, 6));
+    // A batch repeating a stored event: the new one alone is covered, on its chain.
+    let mut again = Batch::default();
+    again.audit_on(&Chain::partition(0));
+    again.events.push(event("r1-e0", "a0", "post-r1-e0", t0()));
+    again.events.push(event("late", "a0", "post-late", t0()));
+    assert_eq!(store.commit(&again).unwrap(), 1);
+    let last = store.chain_entries(&Chain::partition(0), 5, 10).unwrap();
+    assert_eq!((last.len(), last[0].subject.as_str()), (1, "1 events"));
     // A page at a time, and a root commit of rows beside them.
     store.commit(&decisions_batch(&[decision("root-e", "ai", "a9", None, t0())])).unwrap();
     let v = audit::verify_with(&*store, &[], 1).unwrap();
-    assert_eq!((v.entries, v.chain_entries, v.rows.decisions), (4, 10, 7));
+    assert_eq!((v.entries, v.chain_entries, v.rows.events, v.rows.decisions), (4, 11, 7, 7));
 }
 
 fn a_changed_partition_entry_is_named(db: &dyn Db) {
