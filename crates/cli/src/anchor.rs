@@ -139,5 +139,9 @@ pub fn summary(v: &Verified) -> String {
         ),
         None => "; unanchored".to_string(),
     };
-    format!("audit log ok: {} entries, chain intact; rows covered: {}{anchored}", v.entries, v.rows)
+    let chains = match v.chains {
+        0 => String::new(),
+        n => format!(", and {n} partition chains of {} entries intact", v.chain_entries),
+    };
+    format!("audit log ok: {} entries, chain intact{chains}; rows covered: {}{anchored}", v.entries, v.rows)
 }

@@ -47,6 +47,10 @@ pub struct WorkerArgs {
     /// and reaches NATS and PostgreSQL, else 503 naming what is down). Off by default.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Seconds between the checkpoints in which this worker records every partition audit
+    /// chain's head on the root chain (also at shutdown), while its batches move them.
+    #[arg(long, default_value_t = 60.0)]
+    pub audit_checkpoint_interval: f64,
     /// The JetStream stream (tests use their own).
     #[arg(long, default_value = steward_stream::DEFAULT_STREAM, hide = true)]
     pub nats_stream: String,
@@ -87,6 +91,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         ack_wait: Duration::from_secs(args.ack_wait),
         campaign_stage: !args.no_campaign_stage,
         metrics_listen: args.metrics_listen,
+        audit_checkpoint_interval: Duration::from_secs_f64(args.audit_checkpoint_interval.clamp(1.0, 86_400.0)),
     };
     steward_worker::run(options, policy)?;
     Ok(ExitCode::SUCCESS)

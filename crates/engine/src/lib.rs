@@ -37,7 +37,7 @@ use steward_model::{
 };
 use steward_policy::{EvalError, EvalErrorKind, Input, Match, Mode, Policy, PolicyErrors, Schema, SignalSpec};
 use steward_store::{
-    AuditRecord, Batch, BreakerChange, EntityRow, PolicyVersion, Store, StoreError, StoredEvent, TrippedBreaker,
+    AuditRecord, Batch, BreakerChange, Chain, EntityRow, PolicyVersion, Store, StoreError, StoredEvent, TrippedBreaker,
 };
 
 pub mod breaker;
@@ -485,9 +485,17 @@ impl Engine {
     /// others there by [`Engine::commit_group`]. Memory moves on at once: should the group
     /// not be committed, the engine reloads from the store before its next batch.
     pub fn stage(&mut self, group: &mut Group, records: &[RawRecord]) -> Result<(), EngineError> {
+        self.stage_on(group, records, &[])
+    }
+
+    /// [`Engine::stage`], each record audited on its own chain (`chains[i]` for `records[i]`,
+    /// e.g. its partition's in distributed mode; see `steward_store::chains`): what it writes
+    /// (its event, decisions, restrictions, credits, audit entries) goes to that chain. A
+    /// record beyond `chains` goes to the chain of the record before it, the first to the root.
+    pub fn stage_on(&mut self, group: &mut Group, records: &[RawRecord], chains: &[Chain]) -> Result<(), EngineError> {
         let parsed = parse_records(records, &self.options.limits, (self.options.clock)());
         let from = group.batch.decisions.len();
-        match self.prepare_into(parsed, &mut group.batch, &mut group.seen) {
+        match self.prepare_into(parsed, &mut group.batch, &mut group.seen, chains) {
             Ok(outcome) => {
                 group.parts.push((outcome, from..group.batch.decisions.len()));
                 Ok(())
@@ -502,12 +510,18 @@ impl Engine {
     /// Judges signals found elsewhere about stored posts (the campaign stage's, in distributed
     /// mode) into `group`, each as the engine judges a detector's signal about an earlier post:
     /// against that post as it stands, one decision per rule however often it is signalled.
-    /// The post's event may be in the group already.
-    pub fn stage_signals(&mut self, group: &mut Group, signals: Vec<EarlierSignal>) -> Result<(), EngineError> {
+    /// The post's event may be in the group already. Each is audited on the chain given with
+    /// it (its post's partition's, as [`Engine::stage_on`]).
+    pub fn stage_signals(
+        &mut self,
+        group: &mut Group,
+        signals: Vec<(Chain, EarlierSignal)>,
+    ) -> Result<(), EngineError> {
         let now = (self.options.clock)();
         let from = group.batch.decisions.len();
         let mut outcome = IngestOutcome::default();
-        for signal in signals {
+        for (chain, signal) in signals {
+            group.batch.audit_on(&chain);
             if let Err(e) = self.judge_earlier(signal, now, &mut group.batch, &mut outcome) {
                 self.stale = true;
                 return Err(e);
@@ -610,17 +624,18 @@ impl Engine {
     /// updated at once; a failed commit marks it stale.
     fn prepare(&mut self, parsed: Vec<Parsed>) -> Result<(Batch, IngestOutcome), EngineError> {
         let mut batch = Batch::default();
-        let outcome = self.prepare_into(parsed, &mut batch, &mut HashSet::new())?;
+        let outcome = self.prepare_into(parsed, &mut batch, &mut HashSet::new(), &[])?;
         Ok((batch, outcome))
     }
 
     /// [`Engine::prepare`] into a batch that may hold other records already; `seen` holds
-    /// the event ids there.
+    /// the event ids there. Each record is audited on its chain in `chains`, if given.
     fn prepare_into(
         &mut self,
         parsed: Vec<Parsed>,
         batch: &mut Batch,
         seen: &mut HashSet<String>,
+        chains: &[Chain],
     ) -> Result<IngestOutcome, EngineError> {
         let now = (self.options.clock)();
         if self.stale {
@@ -665,6 +680,9 @@ impl Engine {
                 let error = format!("{field}: {error}");
                 outcome.rejected.push(Rejection { index, line, field, error });
                 continue;
+            }
+            if let Some(chain) = chains.get(index) {
+                batch.audit_on(chain);
             }
             // The event goes into the batch first: a detector may signal it again at once.
             batch.events.push(StoredEvent {

@@ -11,6 +11,11 @@
 //! checks the log against them. And the rows of the tables the log speaks for are covered by
 //! entries of their own ([`crate::coverage`]), which [`verify`] checks row by row.
 //!
+//! In distributed mode the log is several chains: the root, and one per partition
+//! ([`crate::chains`]). Each is chained and verified on its own; the root records the
+//! partition chains' heads, and [`verify`] checks each partition chain against the last head
+//! recorded, as the signed checkpoints check the root.
+//!
 //! Times are kept to the microsecond (what both backends store); [`chain`] truncates `at`
 //! before hashing, so a stored entry hashes the same after a round trip.
 
@@ -19,15 +24,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::checkpoint::Checkpoint;
-use crate::coverage::{Checker, RowCounts};
-use crate::{Store, StoreError};
+use crate::StoreError;
+use crate::chains::Chain;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// How many entries (and rows of each covered table) [`verify`] reads at a time.
 pub const VERIFY_PAGE: usize = 10_000;
+
+pub use crate::verify::{Verified, verify, verify_with};
 
 /// Something to audit, as callers append it (in a [`crate::Batch`] or by the store itself).
 #[derive(Debug, Clone, PartialEq)]
@@ -143,20 +149,23 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
-/// Why the audit log does not verify: the first problem found, named.
+/// Why the audit log does not verify: the first problem found, named with its chain
+/// ([`crate::chains`]; the root chain's are named as before chains existed).
 #[derive(Debug, thiserror::Error)]
 pub enum ChainBreak {
     /// The first entry that does not fit the chain.
-    #[error("the audit chain is broken at entry {seq}: {reason}")]
-    Broken { seq: u64, reason: String },
-    /// The log does not hold what a signed checkpoint signed: entries were cut off its end,
-    /// or the chain was rewritten and its hashes computed again.
-    #[error("the audit log does not match a signed checkpoint: {reason}")]
-    Checkpoint { seq: u64, reason: String },
+    #[error("the audit chain{} is broken at entry {seq}: {reason}", label(chain))]
+    Broken { chain: Chain, seq: u64, reason: String },
+    /// The log does not hold what a checkpoint recorded: a signed checkpoint of the root
+    /// chain, or a `chains.checkpoint` entry of the root recording a partition chain's head.
+    /// Entries were cut off its end, or the chain was rewritten and its hashes computed again.
+    #[error("{}: {reason}", checkpoint_noun(chain))]
+    Checkpoint { chain: Chain, seq: u64, reason: String },
     /// A row of a covered table is missing, was added or differs from what the entry
     /// covering it recorded.
-    #[error("the {table} table does not match the audit log: {} {id} {reason}", noun(table))]
+    #[error("the {table} table does not match the audit log{}: {} {id} {reason}", in_chain(chain), noun(table))]
     Rows {
+        chain: Chain,
         table: &'static str,
         /// The row's id (for restrictions and credits, their decision's).
         id: String,
@@ -173,6 +182,22 @@ fn noun(table: &str) -> &'static str {
     crate::coverage::Table::ALL.into_iter().find(|t| t.name() == table).map_or("row", |t| t.noun())
 }
 
+fn label(chain: &Chain) -> String {
+    if chain.is_root() { String::new() } else { format!(" {chain}") }
+}
+
+fn in_chain(chain: &Chain) -> String {
+    if chain.is_root() { String::new() } else { format!(" (chain {chain})") }
+}
+
+fn checkpoint_noun(chain: &Chain) -> String {
+    if chain.is_root() {
+        "the audit log does not match a signed checkpoint".to_string()
+    } else {
+        format!("the audit chain {chain} does not match the head a root checkpoint recorded")
+    }
+}
+
 impl ChainBreak {
     /// The entry at fault, if one is: the broken entry, the entry a checkpoint disagrees
     /// with, or the entry covering a row that differs.
@@ -180,6 +205,16 @@ impl ChainBreak {
         match self {
             ChainBreak::Broken { seq, .. } | ChainBreak::Checkpoint { seq, .. } => Some(*seq),
             ChainBreak::Rows { entry, .. } => *entry,
+            ChainBreak::Store(_) => None,
+        }
+    }
+
+    /// The chain at fault, if one is.
+    pub fn chain(&self) -> Option<&Chain> {
+        match self {
+            ChainBreak::Broken { chain, .. }
+            | ChainBreak::Checkpoint { chain, .. }
+            | ChainBreak::Rows { chain, .. } => Some(chain),
             ChainBreak::Store(_) => None,
         }
     }
@@ -284,130 +319,6 @@ pub(crate) fn chain<'a>(
             }
         })
         .collect()
-}
-
-/// What [`verify`] checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verified {
-    /// Entries in the log, all chained.
-    pub entries: u64,
-    /// Rows of the covered tables, each matching the entry that covers it.
-    pub rows: RowCounts,
-    /// Signed checkpoints checked against the log.
-    pub checkpoints: usize,
-    /// The checkpoint with the highest `seq`: entries up to it are anchored.
-    pub anchored: Option<Checkpoint>,
-}
-
-impl Verified {
-    /// Entries after the last checkpoint, not anchored yet (all of them without checkpoints).
-    pub fn unanchored(&self) -> u64 {
-        self.entries - self.anchored.as_ref().map_or(0, |c| c.seq.min(self.entries))
-    }
-}
-
-/// Checks the whole audit log, [`VERIFY_PAGE`] entries at a time, and every row it covers:
-/// returns what was checked, or the first problem, named (see [`ChainBreak`]). Without
-/// checkpoints, a chain computed again after a change, and entries cut off its end that
-/// covered no rows, are not seen: see [`verify_with`].
-pub fn verify(store: &dyn Store) -> Result<Verified, ChainBreak> {
-    verify_with(store, &[], VERIFY_PAGE)
-}
-
-/// [`verify`], also checking the log against signed `checkpoints` (their signatures already
-/// checked, see [`crate::checkpoint::read`]): the entry at each one's `seq` must be there
-/// with the hash it signed. Reads `page` entries and rows at a time.
-///
-/// In order: the chain (a sequence gap, a `prev_hash` that is not the hash of the entry
-/// before, a `hash` that does not match its entry), each checkpoint as its entry is
-/// reached, the rows each covering entry covers as it is reached; at the end, checkpoints
-/// past the end of the log, then rows no entry covers.
-pub fn verify_with(store: &dyn Store, checkpoints: &[Checkpoint], page: usize) -> Result<Verified, ChainBreak> {
-    let page = page.max(1);
-    let mut signed: std::collections::BTreeMap<u64, Vec<&Checkpoint>> = Default::default();
-    for c in checkpoints {
-        signed.entry(c.seq).or_default().push(c);
-    }
-    let mut rows = Checker::new(store, page);
-    let mut last_seq = 0u64;
-    let mut prev_hash = GENESIS_HASH.to_string();
-    let mut read_ahead = None;
-    loop {
-        let entries = match read_ahead.take() {
-            Some(entries) => entries,
-            None => store.audit_entries(last_seq, page)?,
-        };
-        let n = entries.len();
-        for e in entries {
-            let expected = last_seq + 1;
-            if e.seq != expected {
-                let reason = if e.seq > expected {
-                    format!("entry {expected} is missing (next stored entry is {})", e.seq)
-                } else {
-                    format!("out of order after entry {last_seq}")
-                };
-                return Err(ChainBreak::Broken { seq: expected.min(e.seq), reason });
-            }
-            if e.prev_hash != prev_hash {
-                return Err(ChainBreak::Broken {
-                    seq: e.seq,
-                    reason: format!("prev_hash {} is not the hash of the entry before ({prev_hash})", e.prev_hash),
-                });
-            }
-            let computed = entry_hash(&e.prev_hash, e.seq, e.at, &e.action, &e.subject, &e.body);
-            if e.hash != computed {
-                return Err(ChainBreak::Broken {
-                    seq: e.seq,
-                    reason: format!("stored hash {} does not match its contents (hash {computed})", e.hash),
-                });
-            }
-            for c in signed.get(&e.seq).into_iter().flatten() {
-                if c.hash != e.hash {
-                    return Err(ChainBreak::Checkpoint {
-                        seq: e.seq,
-                        reason: format!(
-                            "entry {} hash differs from the signed checkpoint of {}: the log was rewritten at or \
-                             before entry {} (signed {}, stored {})",
-                            e.seq,
-                            c.at.to_rfc3339(),
-                            e.seq,
-                            c.hash,
-                            e.hash
-                        ),
-                    });
-                }
-            }
-            rows.entry(&e)?;
-            last_seq = e.seq;
-            prev_hash = e.hash;
-        }
-        if n == page {
-            continue;
-        }
-        // The end of the log as read. On a live store, rows read after it may have been
-        // committed since, with the entries covering them: read on when rows are left.
-        if !rows.rows_left()? {
-            break;
-        }
-        let more = store.audit_entries(last_seq, page)?;
-        if more.is_empty() {
-            break;
-        }
-        read_ahead = Some(more);
-    }
-    if let Some((&seq, cs)) = signed.range(last_seq + 1..).next() {
-        return Err(ChainBreak::Checkpoint {
-            seq: last_seq + 1,
-            reason: format!(
-                "entry {} missing: checkpoint of {} signed head seq {seq}, and the log ends at entry {last_seq}",
-                last_seq + 1,
-                cs[0].at.to_rfc3339()
-            ),
-        });
-    }
-    let rows = rows.finish()?;
-    let anchored = signed.into_iter().next_back().and_then(|(_, cs)| cs.first().map(|c| (*c).clone()));
-    Ok(Verified { entries: last_seq, rows, checkpoints: checkpoints.len(), anchored })
 }
 
 #[cfg(test)]

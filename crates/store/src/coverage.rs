@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use steward_model::{CreditEntry, Decision, Restriction};
 
 use crate::audit::{AuditBody, AuditEntry, AuditRecord, CanonicalObject, ChainBreak};
+use crate::chains::Chain;
 use crate::{Store, StoredEvent};
 
 /// The action of the entry covering the rows of one commit.
@@ -353,6 +354,36 @@ impl Coverage {
     }
 }
 
+/// The rows one commit adds, by audit chain: each chain's are covered by an entry of its own.
+#[derive(Default)]
+pub(crate) struct Covered(std::collections::BTreeMap<Chain, Coverage>);
+
+impl Covered {
+    pub(crate) fn on(&mut self, chain: &Chain) -> &mut Coverage {
+        if !self.0.contains_key(chain) {
+            self.0.insert(chain.clone(), Coverage::default());
+        }
+        self.0.get_mut(chain).unwrap_or_else(|| unreachable!("inserted above"))
+    }
+
+    /// The entry covering `chain`'s rows, if it has any.
+    pub(crate) fn record(&mut self, chain: &Chain) -> Option<AuditRecord> {
+        self.0.remove(chain).and_then(|c| c.record(COMMITTED))
+    }
+
+    /// Covers the batch's events that were stored: all of them, or those whose ids are in
+    /// `stored` (the others were stored before), each once.
+    pub(crate) fn events(&mut self, batch: &crate::Batch, stored: Option<&std::collections::HashSet<String>>) {
+        let chains = crate::chains::item_chains(batch, |o| o.events, batch.events.len());
+        let mut covered = std::collections::HashSet::new();
+        for (chain, e) in chains.into_iter().zip(&batch.events) {
+            if stored.is_none_or(|s| s.contains(&e.id) && covered.insert(e.id.as_str())) {
+                self.on(chain).event(e);
+            }
+        }
+    }
+}
+
 /// Covers every row of the tables (read with `read`, a page at a time) with one entry.
 pub(crate) fn adopt(
     mut read: impl FnMut(Table, i64, usize) -> crate::Result<Vec<TableRow>>,
@@ -407,6 +438,15 @@ impl RowCounts {
     }
 }
 
+impl std::ops::AddAssign for RowCounts {
+    fn add_assign(&mut self, other: RowCounts) {
+        self.events += other.events;
+        self.decisions += other.decisions;
+        self.restrictions += other.restrictions;
+        self.credits += other.credits;
+    }
+}
+
 impl std::fmt::Display for RowCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -421,6 +461,7 @@ impl std::fmt::Display for RowCounts {
 /// it is reached: on a live store, rows come with the entries that cover them.
 struct Cursor {
     table: Table,
+    chain: Chain,
     after: i64,
     rows: VecDeque<TableRow>,
     /// The name of the last row taken.
@@ -428,13 +469,13 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn new(table: Table) -> Cursor {
-        Cursor { table, after: 0, rows: VecDeque::new(), previous: String::new() }
+    fn new(table: Table, chain: &Chain) -> Cursor {
+        Cursor { table, chain: chain.clone(), after: 0, rows: VecDeque::new(), previous: String::new() }
     }
 
     fn fill(&mut self, store: &dyn Store, page: usize) -> crate::Result<()> {
         if self.rows.is_empty() {
-            let rows = store.table_rows(self.table, self.after, page)?;
+            let rows = store.table_rows(self.table, &self.chain, self.after, page)?;
             if let Some(last) = rows.last() {
                 self.after = last.seq();
             }
@@ -454,9 +495,10 @@ impl Cursor {
     }
 }
 
-/// Checks the covered tables against the log's covering entries, entry by entry, in order.
+/// Checks the rows of one audit chain against its covering entries, entry by entry, in order.
 pub(crate) struct Checker<'s> {
     store: &'s dyn Store,
+    chain: Chain,
     page: usize,
     cursors: [Cursor; 4],
     /// `decision.created` entries since the last covering entry, by decision id: what a
@@ -466,11 +508,13 @@ pub(crate) struct Checker<'s> {
 }
 
 impl<'s> Checker<'s> {
-    pub(crate) fn new(store: &'s dyn Store, page: usize) -> Checker<'s> {
+    pub(crate) fn new(store: &'s dyn Store, chain: &Chain, page: usize) -> Checker<'s> {
         Checker {
             store,
+            chain: chain.clone(),
             page: page.max(1),
-            cursors: [Table::Events, Table::Decisions, Table::Restrictions, Table::Credits].map(Cursor::new),
+            cursors: [Table::Events, Table::Decisions, Table::Restrictions, Table::Credits]
+                .map(|t| Cursor::new(t, chain)),
             created: HashMap::new(),
             counts: RowCounts::default(),
         }
@@ -485,16 +529,23 @@ impl<'s> Checker<'s> {
         if e.action != COMMITTED && e.action != ADOPTED {
             return Ok(());
         }
-        let mut sections: HashMap<String, SectionBody> = serde_json::from_str(&e.body).map_err(|err| {
-            ChainBreak::Broken { seq: e.seq, reason: format!("its body does not say which rows it covers: {err}") }
-        })?;
+        let mut sections: HashMap<String, SectionBody> =
+            serde_json::from_str(&e.body).map_err(|err| ChainBreak::Broken {
+                chain: self.chain.clone(),
+                seq: e.seq,
+                reason: format!("its body does not say which rows it covers: {err}"),
+            })?;
         for table in Table::ALL {
             if let Some(section) = sections.remove(table.name()) {
                 self.section(table, &section, e.seq)?;
             }
         }
         if let Some(other) = sections.keys().next() {
-            return Err(ChainBreak::Broken { seq: e.seq, reason: format!("it covers an unknown table {other:?}") });
+            return Err(ChainBreak::Broken {
+                chain: self.chain.clone(),
+                seq: e.seq,
+                reason: format!("it covers an unknown table {other:?}"),
+            });
         }
         self.created.clear();
         Ok(())
@@ -516,6 +567,7 @@ impl<'s> Checker<'s> {
         for cursor in &self.cursors {
             if let Some(row) = cursor.rows.front() {
                 return Err(ChainBreak::Rows {
+                    chain: self.chain.clone(),
                     table: cursor.table.name(),
                     id: row.name().to_string(),
                     entry: None,
@@ -535,6 +587,7 @@ impl<'s> Checker<'s> {
         let tags = section.rows.as_bytes();
         if tags.len() != n.saturating_mul(TAG_HEX) {
             return Err(ChainBreak::Broken {
+                chain: self.chain.clone(),
                 seq: entry,
                 reason: format!("it lists {} row hashes for {} {}", tags.len() / TAG_HEX, n, table.name()),
             });
@@ -547,6 +600,7 @@ impl<'s> Checker<'s> {
             let Some(row) = cursor.next(self.store, self.page)? else {
                 let missing = if i + 1 == n { section.last.clone() } else { nth(section, i, &cursor.previous) };
                 return Err(ChainBreak::Rows {
+                    chain: self.chain.clone(),
                     table: table.name(),
                     id: missing,
                     entry: Some(entry),
@@ -569,6 +623,7 @@ impl<'s> Checker<'s> {
         }
         if hex::encode(digest.finalize()) != section.digest {
             return Err(ChainBreak::Rows {
+                chain: self.chain.clone(),
                 table: table.name(),
                 id: format!("{} … {}", section.first, section.last),
                 entry: Some(entry),
@@ -597,6 +652,7 @@ impl<'s> Checker<'s> {
         if next_expected == Some(tag) || (i + 1 == n && row.name() != section.last) {
             let missing = if i + 1 == n { section.last.clone() } else { nth(section, i, &previous) };
             return ChainBreak::Rows {
+                chain: self.chain.clone(),
                 table: table.name(),
                 id: missing,
                 entry: Some(entry),
@@ -612,6 +668,7 @@ impl<'s> Checker<'s> {
         });
         if follows.as_deref() == Some(expected) {
             return ChainBreak::Rows {
+                chain: self.chain.clone(),
                 table: table.name(),
                 id: row.name().to_string(),
                 entry: Some(entry),
@@ -632,6 +689,7 @@ impl<'s> Checker<'s> {
             TableRow::Event { .. } => "its id, type, time or record was changed".to_string(),
         };
         ChainBreak::Rows {
+            chain: self.chain.clone(),
             table: table.name(),
             id: row.name().to_string(),
             entry: Some(entry),

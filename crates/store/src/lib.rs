@@ -5,9 +5,10 @@
 //! (when a `postgres://` URL is configured). Both run the same versioned migrations and pass
 //! the same test suite. Every write goes through [`Store::commit`], which writes a whole
 //! [`Batch`] atomically, including its entries in the hash-chained audit log and one entry
-//! covering every row it adds to the append-only tables ([`coverage`]). The head of the log
-//! can be signed outside the database ([`checkpoint`]), and [`audit::verify`] checks the
-//! chain, the rows and the signed heads together.
+//! covering every row it adds to the append-only tables ([`coverage`]), on the audit chain of
+//! each of its parts ([`chains`]: the root, or a partition's in distributed mode). The head of
+//! the log can be signed outside the database ([`checkpoint`]), and [`audit::verify`] checks
+//! every chain, the rows and the signed heads together.
 //!
 //! ```no_run
 //! let store = steward_store::open(std::path::Path::new("steward-data"), None).unwrap();
@@ -26,6 +27,7 @@ use steward_model::{
 };
 
 pub mod audit;
+pub mod chains;
 pub mod checkpoint;
 pub mod coverage;
 pub mod crash;
@@ -38,8 +40,10 @@ pub mod review;
 mod rows;
 mod sqlite_store;
 pub mod transparency;
+mod verify;
 
 pub use audit::{AuditBody, AuditEntry, AuditRecord, ChainBreak};
+pub use chains::{Chain, ChainHead};
 pub use coverage::{DecisionRow, Table, TableRow};
 pub use postgres_store::PostgresStore;
 pub use review::ReviewWrite;
@@ -192,9 +196,25 @@ pub struct Batch {
     pub notices: Vec<Notice>,
     /// Fences the commit holds under ([`fence`]): when one has moved on, nothing is written.
     pub fences: Vec<fence::Fence>,
+    /// The audit chain of each part of the batch ([`chains`]); none: all of it is the root's.
+    /// Set with [`Batch::audit_on`].
+    pub chains: Vec<chains::ChainSpan>,
 }
 
 impl Batch {
+    /// What is added to the batch from now on (events, decisions, restrictions, credits and
+    /// audit records) goes to `chain`'s audit log ([`chains`]).
+    pub fn audit_on(&mut self, chain: &chains::Chain) {
+        let from = chains::Offsets::of(self);
+        match self.chains.last_mut() {
+            Some(last) if last.chain == *chain => {}
+            // Nothing was added on the last span's chain: it is replaced.
+            Some(last) if last.from == from => last.chain = chain.clone(),
+            None if chain.is_root() => {}
+            _ => self.chains.push(chains::ChainSpan { chain: chain.clone(), from }),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
             && self.entities.is_empty()
@@ -298,15 +318,31 @@ pub trait Store: Send + Sync {
     /// revocation. Returns the key as it now is, or `None` when there is no such key.
     fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<Option<ApiKey>>;
 
-    /// Audit entries with `seq > after`, in order, at most `limit`.
-    fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+    /// Entries of the root audit chain with `seq > after`, in order, at most `limit`.
+    fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.chain_entries(&Chain::root(), after, limit)
+    }
 
-    /// The last entry of the audit log, if any.
+    /// Entries of an audit chain with `seq > after`, in order, at most `limit`.
+    fn chain_entries(&self, chain: &Chain, after: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// The last entry of the root audit chain, if any.
     fn audit_head(&self) -> Result<Option<AuditEntry>>;
 
-    /// Rows of an append-only table with `seq > after`, in order, at most `limit`, as
-    /// stored: for checking them against the audit entries that cover them.
-    fn table_rows(&self, table: Table, after: i64, limit: usize) -> Result<Vec<TableRow>>;
+    /// The head of every partition chain ([`chains`]), by chain.
+    fn chain_heads(&self) -> Result<Vec<ChainHead>>;
+
+    /// Every partition chain with entries or covered rows, by name.
+    fn chains(&self) -> Result<Vec<Chain>>;
+
+    /// Appends to the root chain a `chains.checkpoint` entry recording every partition
+    /// chain's head, while no partition writer can move one; returns it (`None` without
+    /// partition chains).
+    fn checkpoint_chains(&self, at: DateTime<Utc>) -> Result<Option<AuditEntry>>;
+
+    /// Rows of an append-only table on `chain` with `seq > after`, in order, at most
+    /// `limit`, as stored: for checking them against the audit entries that cover them.
+    fn table_rows(&self, table: Table, chain: &Chain, after: i64, limit: usize) -> Result<Vec<TableRow>>;
 
     /// Members of a group, oldest post first, at most `limit`.
     fn group_members(&self, kind: &str, group_id: &str, limit: usize) -> Result<Vec<GroupMember>>;

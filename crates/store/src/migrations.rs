@@ -23,6 +23,22 @@ pub(crate) struct Migration {
     pub postgres: &'static str,
 }
 
+/// Migration 13's columns and indexes on the covered tables, the same for both backends.
+macro_rules! chained_rows {
+    () => {
+        r#"
+ALTER TABLE events ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+ALTER TABLE decisions ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+ALTER TABLE restrictions ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+ALTER TABLE credits ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_chain ON events (chain, seq) WHERE chain <> '';
+CREATE INDEX decisions_chain ON decisions (chain, seq) WHERE chain <> '';
+CREATE INDEX restrictions_chain ON restrictions (chain, seq) WHERE chain <> '';
+CREATE INDEX credits_chain ON credits (chain, seq) WHERE chain <> '';
+"#
+    };
+}
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -419,6 +435,41 @@ CREATE INDEX appeals_filed ON appeals (filed_at);
         description: "fences: partition owners' epochs, checked by each of their commits (distributed mode)",
         sqlite: crate::fence::SCHEMA,
         postgres: crate::fence::SCHEMA,
+    },
+    Migration {
+        version: 13,
+        description: "audit chains: one per partition in distributed mode; entries and covered rows name theirs (the root's, '', holds all stored before)",
+        // SQLite cannot change a primary key: the log is copied into a table keyed by chain
+        // and seq. Only partition rows are indexed by chain, so the single-box write path
+        // keeps its indexes; the root's rows are read in `seq` order as before.
+        sqlite: concat!(
+            r#"
+CREATE TABLE audit_chained (
+    chain       TEXT    NOT NULL DEFAULT '',
+    seq         INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    action      TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    body        TEXT    NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL,
+    PRIMARY KEY (chain, seq)
+);
+INSERT INTO audit_chained (seq, at, action, subject, body, prev_hash, hash)
+    SELECT seq, at, action, subject, body, prev_hash, hash FROM audit ORDER BY seq;
+DROP TABLE audit;
+ALTER TABLE audit_chained RENAME TO audit;
+"#,
+            chained_rows!()
+        ),
+        postgres: concat!(
+            r#"
+ALTER TABLE audit ADD COLUMN chain TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit DROP CONSTRAINT audit_pkey;
+ALTER TABLE audit ADD CONSTRAINT audit_pkey PRIMARY KEY (chain, seq);
+"#,
+            chained_rows!()
+        ),
     },
 ];
 

@@ -7,6 +7,7 @@ use serde_json::json;
 use steward_model::{Decision, RestrictionKind, Role};
 
 use crate::audit::AuditRecord;
+use crate::chains::{Chain, item_chains};
 use crate::{ApiKey, Batch, EntityRow, Result, StoreError};
 
 /// Entity kinds the engine writes, so reading one back needs no allocation.
@@ -94,20 +95,45 @@ pub(crate) fn referenced_decisions(batch: &Batch) -> Vec<&str> {
 
 /// What to insert given the decision ids already stored before the batch: new decisions
 /// (the first of any repeated id), and the restrictions and credits whose decision is not
-/// already stored, so committing a batch again never duplicates them.
+/// already stored, so committing a batch again never duplicates them. Each with its audit
+/// chain.
 pub(crate) struct NewRows<'a> {
-    pub decisions: Vec<&'a Decision>,
-    pub restrictions: Vec<&'a steward_model::Restriction>,
-    pub credits: Vec<&'a steward_model::CreditEntry>,
+    pub decisions: Vec<(&'a Chain, &'a Decision)>,
+    pub restrictions: Vec<(&'a Chain, &'a steward_model::Restriction)>,
+    pub credits: Vec<(&'a Chain, &'a steward_model::CreditEntry)>,
 }
 
 pub(crate) fn new_rows<'a>(batch: &'a Batch, existing: &HashSet<String>) -> NewRows<'a> {
     let mut seen = HashSet::new();
+    let decisions = item_chains(batch, |o| o.decisions, batch.decisions.len());
+    let restrictions = item_chains(batch, |o| o.restrictions, batch.restrictions.len());
+    let credits = item_chains(batch, |o| o.credits, batch.credits.len());
     NewRows {
-        decisions: batch.decisions.iter().filter(|d| !existing.contains(&d.id) && seen.insert(d.id.as_str())).collect(),
-        restrictions: batch.restrictions.iter().filter(|r| !existing.contains(&r.decision_id)).collect(),
-        credits: batch.credits.iter().filter(|c| !existing.contains(&c.decision_id)).collect(),
+        decisions: decisions
+            .into_iter()
+            .zip(&batch.decisions)
+            .filter(|(_, d)| !existing.contains(&d.id) && seen.insert(d.id.as_str()))
+            .collect(),
+        restrictions: restrictions
+            .into_iter()
+            .zip(&batch.restrictions)
+            .filter(|(_, r)| !existing.contains(&r.decision_id))
+            .collect(),
+        credits: credits.into_iter().zip(&batch.credits).filter(|(_, c)| !existing.contains(&c.decision_id)).collect(),
     }
+}
+
+/// The batch's audit records by chain, in the order the chains are appended to (each chain
+/// of the batch, records or not: its rows' covering entry follows them).
+pub(crate) fn audit_by_chain(batch: &Batch) -> Vec<(Chain, Vec<&AuditRecord>)> {
+    let mut by_chain: Vec<(Chain, Vec<&AuditRecord>)> =
+        crate::chains::batch_chains(batch).into_iter().map(|c| (c, Vec::new())).collect();
+    for (chain, record) in item_chains(batch, |o| o.audit, batch.audit.len()).into_iter().zip(&batch.audit) {
+        if let Ok(i) = by_chain.binary_search_by(|(c, _)| c.cmp(chain)) {
+            by_chain[i].1.push(record);
+        }
+    }
+    by_chain
 }
 
 /// The audit record of what last happened to a key: its revocation once revoked, else its

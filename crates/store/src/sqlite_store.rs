@@ -27,7 +27,8 @@ use steward_model::{
 };
 
 use crate::audit::{self, AuditEntry, AuditRecord};
-use crate::coverage::{self, Coverage, DecisionRow, Table, TableRow};
+use crate::chains::{self, Chain, ChainHead};
+use crate::coverage::{self, Covered, DecisionRow, Table, TableRow};
 use crate::outbox::sqlite as outbox;
 use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
@@ -247,19 +248,29 @@ pub(crate) fn insert_rows<T>(
     Ok(changed)
 }
 
+/// The root chain's last entry.
 fn head(tx: &Connection) -> Result<Option<AuditEntry>> {
-    Ok(collect(tx, &format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1"), [], audit_row)?.pop())
+    let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE chain = '' ORDER BY seq DESC LIMIT 1");
+    Ok(collect(tx, &sql, [], audit_row)?.pop())
 }
 
-/// Reads the head of the chain and appends `records`, inside the caller's transaction.
-pub(crate) fn append_audit<'a>(tx: &Transaction<'_>, records: impl IntoIterator<Item = &'a AuditRecord>) -> Result<()> {
+fn chain_heads(conn: &Connection) -> Result<Vec<ChainHead>> {
+    collect(conn, chains::HEADS_SQL, [], |r| chains::head_from_db(r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+/// Reads the head of `chain` and appends `records`, inside the caller's transaction.
+pub(crate) fn append_audit<'a>(
+    tx: &Transaction<'_>,
+    chain: &Chain,
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+) -> Result<()> {
     let mut records = records.into_iter().peekable();
     if records.peek().is_none() {
         return Ok(());
     }
     let head = tx
-        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .prepare_cached("SELECT seq, hash FROM audit WHERE chain = ?1 ORDER BY seq DESC LIMIT 1")?
+        .query_row([chain.as_str()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         .optional()?;
     let head = match head {
         Some((seq, hash)) => Some((u64_from_db(seq, "audit seq")?, hash)),
@@ -269,7 +280,9 @@ pub(crate) fn append_audit<'a>(tx: &Transaction<'_>, records: impl IntoIterator<
     if entries.last().is_some_and(|e| i64::try_from(e.seq).is_err()) {
         return Err(StoreError::Corrupt("audit seq overflow".into()));
     }
-    insert_rows(tx, "INSERT INTO audit (seq, at, action, subject, body, prev_hash, hash)", 7, "", &entries, |b, e| {
+    let into = "INSERT INTO audit (chain, seq, at, action, subject, body, prev_hash, hash)";
+    insert_rows(tx, into, 8, "", &entries, |b, e| {
+        b.bind(chain.as_str())?;
         b.bind(e.seq as i64)?;
         b.bind(micros(e.at))?;
         b.bind(&e.action)?;
@@ -295,13 +308,17 @@ fn audit_row(r: &Row<'_>) -> Result<AuditEntry> {
     })
 }
 
-/// Rows of a covered table with `seq > after`, in order, at most `n`.
-pub(crate) fn table_rows(conn: &Connection, table: Table, after: i64, n: usize) -> Result<Vec<TableRow>> {
-    let params = params![after, limit(n)];
+/// Rows of a covered table on `chain` with `seq > after`, in order, at most `n`.
+pub(crate) fn table_rows(c: &Connection, table: Table, chain: &Chain, after: i64, n: usize) -> Result<Vec<TableRow>> {
+    let (on_chain, name) = chains::row_condition(chain, "?3");
+    let n = limit(n);
+    let mut params: Vec<&dyn ToSql> = vec![&after, &n];
+    params.extend(name.as_ref().map(|name| name as &dyn ToSql));
+    let params = params.as_slice();
     match table {
         Table::Events => collect(
-            conn,
-            "SELECT seq, id, type, at, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            c,
+            &format!("SELECT seq, id, type, at, body FROM events WHERE {on_chain} AND seq > ?1 ORDER BY seq LIMIT ?2"),
             params,
             |r| {
                 let event = StoredEvent { id: r.get(1)?, event_type: r.get(2)?, at: time(r.get(3)?)?, body: r.get(4)? };
@@ -309,9 +326,11 @@ pub(crate) fn table_rows(conn: &Connection, table: Table, after: i64, n: usize) 
             },
         ),
         Table::Decisions => collect(
-            conn,
-            "SELECT seq, id, event_id, account_id, post_id, rule_id, decided_at, body, shadow FROM decisions
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            c,
+            &format!(
+                "SELECT seq, id, event_id, account_id, post_id, rule_id, decided_at, body, shadow FROM decisions
+                 WHERE {on_chain} AND seq > ?1 ORDER BY seq LIMIT ?2"
+            ),
             params,
             |r| {
                 Ok(TableRow::Decision(DecisionRow {
@@ -328,14 +347,16 @@ pub(crate) fn table_rows(conn: &Connection, table: Table, after: i64, n: usize) 
             },
         ),
         Table::Restrictions => collect(
-            conn,
-            &format!("SELECT {RESTRICTION_COLUMNS}, seq FROM restrictions WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            c,
+            &format!(
+                "SELECT {RESTRICTION_COLUMNS}, seq FROM restrictions WHERE {on_chain} AND seq > ?1 ORDER BY seq LIMIT ?2"
+            ),
             params,
             |r| Ok(TableRow::Restriction { seq: r.get(7)?, restriction: restriction_row(r)? }),
         ),
         Table::Credits => collect(
-            conn,
-            &format!("SELECT {CREDIT_COLUMNS}, seq FROM credits WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            c,
+            &format!("SELECT {CREDIT_COLUMNS}, seq FROM credits WHERE {on_chain} AND seq > ?1 ORDER BY seq LIMIT ?2"),
             params,
             |r| Ok(TableRow::Credit { seq: r.get(5)?, credit: credit_row(r)? }),
         ),
@@ -345,8 +366,9 @@ pub(crate) fn table_rows(conn: &Connection, table: Table, after: i64, n: usize) 
 /// Covers the rows already stored with one `rows.adopted` entry (see [`coverage`]), inside
 /// the migration's transaction.
 pub(crate) fn adopt_rows(tx: &Transaction<'_>) -> Result<()> {
-    let record = coverage::adopt(|table, after, n| table_rows(tx, table, after, n))?;
-    append_audit(tx, record.as_ref())
+    let root = Chain::root();
+    let record = coverage::adopt(|table, after, n| table_rows(tx, table, &root, after, n))?;
+    append_audit(tx, &root, record.as_ref())
 }
 
 fn entity_row(row: &Row<'_>) -> Result<EntityRow> {
@@ -525,31 +547,32 @@ impl Store for SqliteStore {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         crate::fence::check_sqlite(&tx, &batch.fences)?;
+        let events: Vec<_> =
+            chains::item_chains(batch, |o| o.events, batch.events.len()).into_iter().zip(&batch.events).collect();
+        let before: i64 = tx.prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?.query_row([], |r| r.get(0))?;
         let new_events = insert_rows(
             &tx,
-            "INSERT INTO events (id, type, at, body)",
-            4,
+            "INSERT INTO events (id, type, at, body, chain)",
+            5,
             "ON CONFLICT (id) DO NOTHING",
-            &batch.events,
-            |b, e| {
+            &events,
+            |b, (chain, e)| {
                 b.bind(&e.id)?;
                 b.bind(&e.event_type)?;
                 b.bind(micros(e.at))?;
-                b.bind(&e.body)
+                b.bind(&e.body)?;
+                b.bind(chain.as_str())
             },
         )?;
-        let mut covered = Coverage::default();
+        let mut covered = Covered::default();
         if new_events == batch.events.len() {
-            batch.events.iter().for_each(|e| covered.event(e));
+            covered.events(batch, None);
         } else {
-            // Some were stored already: cover the rows this commit added, the last ones.
-            let n = new_events.try_into().unwrap_or(i64::MAX);
-            let after: i64 = tx
-                .prepare_cached(
-                    "SELECT coalesce(min(seq), 0) - 1 FROM (SELECT seq FROM events ORDER BY seq DESC LIMIT ?1)",
-                )?
-                .query_row([n], |r| r.get(0))?;
-            table_rows(&tx, Table::Events, after, new_events)?.iter().for_each(|r| covered.row(r));
+            // Some were stored already: cover the rows this commit added (one writer: the
+            // rows after the last one before it).
+            let stored =
+                collect(&tx, "SELECT id FROM events WHERE seq > ?1", [before], |r| Ok(r.get::<_, String>(0)?))?;
+            covered.events(batch, Some(&stored.into_iter().collect()));
         }
         upsert_entities(&tx, &batch.entities)?;
         let referenced = rows::referenced_decisions(batch);
@@ -564,18 +587,18 @@ impl Store for SqliteStore {
                 }
             }
             let new = rows::new_rows(batch, &existing);
-            let bodies = new.decisions.iter().map(|d| rows::decision_json(d)).collect::<Result<Vec<_>>>()?;
+            let bodies = new.decisions.iter().map(|(_, d)| rows::decision_json(d)).collect::<Result<Vec<_>>>()?;
             let decisions: Vec<_> = new.decisions.iter().zip(&bodies).collect();
-            decisions.iter().for_each(|(d, body)| covered.decision(d, body));
-            new.restrictions.iter().for_each(|r| covered.restriction(r));
-            new.credits.iter().for_each(|c| covered.credit(c));
+            decisions.iter().for_each(|((chain, d), body)| covered.on(chain).decision(d, body));
+            new.restrictions.iter().for_each(|(chain, r)| covered.on(chain).restriction(r));
+            new.credits.iter().for_each(|(chain, c)| covered.on(chain).credit(c));
             insert_rows(
                 &tx,
-                "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow)",
-                8,
+                "INSERT INTO decisions (id, event_id, account_id, post_id, rule_id, decided_at, body, shadow, chain)",
+                9,
                 "",
                 &decisions,
-                |b, (d, body)| {
+                |b, ((chain, d), body)| {
                     b.bind(&d.id)?;
                     b.bind(&d.event_id)?;
                     b.bind(&d.account_id)?;
@@ -583,37 +606,40 @@ impl Store for SqliteStore {
                     b.bind(&d.rule_id)?;
                     b.bind(micros(d.decided_at))?;
                     b.bind(body)?;
-                    b.bind(d.shadow)
+                    b.bind(d.shadow)?;
+                    b.bind(chain.as_str())
                 },
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO restrictions (decision_id, account_id, post_id, kind, detail, start_at, end_at)",
-                7,
+                "INSERT INTO restrictions (decision_id, account_id, post_id, kind, detail, start_at, end_at, chain)",
+                8,
                 "",
                 &new.restrictions,
-                |b, r| {
+                |b, (chain, r)| {
                     b.bind(&r.decision_id)?;
                     b.bind(&r.account_id)?;
                     b.bind(&r.post_id)?;
                     b.bind(r.kind.as_str())?;
                     b.bind(&r.detail)?;
                     b.bind(micros(r.start))?;
-                    b.bind(r.end.map(micros))
+                    b.bind(r.end.map(micros))?;
+                    b.bind(chain.as_str())
                 },
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO credits (decision_id, account_id, at, points, restores_at)",
-                5,
+                "INSERT INTO credits (decision_id, account_id, at, points, restores_at, chain)",
+                6,
                 "",
                 &new.credits,
-                |b, c| {
+                |b, (chain, c)| {
                     b.bind(&c.decision_id)?;
                     b.bind(&c.account_id)?;
                     b.bind(micros(c.at))?;
                     b.bind(c.points)?;
-                    b.bind(c.restores_at.map(micros))
+                    b.bind(c.restores_at.map(micros))?;
+                    b.bind(chain.as_str())
                 },
             )?;
         }
@@ -621,7 +647,9 @@ impl Store for SqliteStore {
         write_policy_changes(&tx, batch)?;
         review::sqlite::write(&tx, &batch.review)?;
         outbox::insert(&tx, &batch.notices)?;
-        append_audit(&tx, batch.audit.iter().chain(&covered.record(coverage::COMMITTED)))?;
+        for (chain, records) in rows::audit_by_chain(batch) {
+            append_audit(&tx, &chain, records.into_iter().chain(&covered.record(&chain)))?;
+        }
         crate::crash::reach(crate::crash::CrashPoint::InTransaction);
         tx.commit()?;
         Ok(new_events)
@@ -843,7 +871,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.prepare_cached("INSERT INTO api_keys (id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![key.id, key.hash, key.role.as_str(), micros(key.created_at)])?;
-        append_audit(&tx, &[rows::key_audit(key)])?;
+        append_audit(&tx, &Chain::root(), &[rows::key_audit(key)])?;
         tx.commit()?;
         Ok(())
     }
@@ -869,30 +897,55 @@ impl Store for SqliteStore {
             .execute(params![id, micros(at)])?;
         let key = collect(&tx, &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"), [id], key_row)?.pop();
         if let (1, Some(key)) = (revoked, &key) {
-            append_audit(&tx, &[rows::key_audit(key)])?;
+            append_audit(&tx, &Chain::root(), &[rows::key_audit(key)])?;
         }
         tx.commit()?;
         Ok(key)
     }
 
-    fn audit_entries(&self, after: u64, n: usize) -> Result<Vec<AuditEntry>> {
+    fn chain_entries(&self, chain: &Chain, after: u64, n: usize) -> Result<Vec<AuditEntry>> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         self.read(|conn| {
             collect(
                 conn,
-                &format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
-                params![after, limit(n)],
+                &format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE chain = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"),
+                params![after, limit(n), chain.as_str()],
                 audit_row,
             )
         })
+    }
+
+    fn chain_heads(&self) -> Result<Vec<ChainHead>> {
+        self.read(|conn| chain_heads(conn))
+    }
+
+    fn chains(&self) -> Result<Vec<Chain>> {
+        self.read(|conn| {
+            let mut out = std::collections::BTreeSet::new();
+            for table in chains::CHAINED_TABLES {
+                let names = collect(conn, &chains::distinct_chains_sql(table), [], |r| Ok(r.get::<_, String>(0)?))?;
+                out.extend(names.into_iter().map(Chain::named));
+            }
+            Ok(out.into_iter().collect())
+        })
+    }
+
+    fn checkpoint_chains(&self, at: DateTime<Utc>) -> Result<Option<AuditEntry>> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(record) = chains::checkpoint_record(&chain_heads(&tx)?, at) else { return Ok(None) };
+        append_audit(&tx, &Chain::root(), [&record])?;
+        let entry = head(&tx)?;
+        tx.commit()?;
+        Ok(entry)
     }
 
     fn audit_head(&self) -> Result<Option<AuditEntry>> {
         self.read(|conn| head(conn))
     }
 
-    fn table_rows(&self, table: Table, after: i64, n: usize) -> Result<Vec<TableRow>> {
-        self.read(|conn| table_rows(conn, table, after, n))
+    fn table_rows(&self, table: Table, chain: &Chain, after: i64, n: usize) -> Result<Vec<TableRow>> {
+        self.read(|conn| table_rows(conn, table, chain, after, n))
     }
 
     fn group_members(&self, kind: &str, group_id: &str, n: usize) -> Result<Vec<GroupMember>> {

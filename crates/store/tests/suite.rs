@@ -1188,6 +1188,9 @@ mod review;
 #[path = "suite/tamper.rs"]
 mod tamper;
 
+#[path = "suite/chains.rs"]
+mod chains;
+
 #[path = "suite/outbox.rs"]
 mod outbox;
 

@@ -73,6 +73,14 @@
 //! teaches them again whenever it rebuilds its detectors from the store, which may not hold
 //! them yet. A batch runs in stream order across its partitions, as a single box would.
 //!
+//! # The audit log
+//!
+//! Each event is audited on its partition's chain (`steward_store::chains`), with what it
+//! decides: a batch's commit locks the heads of its partitions' chains only, so workers owning
+//! different partitions do not wait for each other on the audit log. A worker records every
+//! partition chain's head on the root chain once per `--audit-checkpoint-interval` while its
+//! batches move them, and at shutdown.
+//!
 //! # Not done in this first cut
 //!
 //! - Per-account state rebuild on claim: the worker keeps one engine for all its partitions;
@@ -81,7 +89,6 @@
 //! - A fact-check that arrives after posts it debunks flags them on one box (it re-checks the
 //!   recent window); in distributed mode a worker learns it from the stream without that
 //!   re-check, so only the posts after it are flagged.
-//! - Per-partition audit chains.
 //!
 //! # Operations
 //!
@@ -114,6 +121,7 @@ pub use locks::lock_class;
 
 use consume::{Owned, ack};
 use locks::{Locks, fence_key};
+use steward_store::Chain;
 use steward_store::crash::{self, CrashPoint};
 use steward_store::fence::Fence;
 
@@ -142,6 +150,8 @@ pub struct Options {
     pub campaign_stage: bool,
     /// Where to serve `/metrics` and `/healthz` ([`metrics`]), if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Between the records of every partition audit chain's head on the root chain (module docs).
+    pub audit_checkpoint_interval: Duration,
 }
 
 /// The stream config a worker and a publisher with these flags agree on.
@@ -191,6 +201,14 @@ pub(crate) struct Worker {
     ack_wait: Duration,
     totals: Totals,
     metrics: Arc<metrics::Metrics>,
+    checkpoints: Checkpoints,
+}
+
+/// When the worker last recorded the audit chains' heads, and whether it moved any since.
+struct Checkpoints {
+    every: Duration,
+    last: Instant,
+    moved: bool,
 }
 
 /// Runs a worker until SIGTERM or SIGINT: claims partitions, consumes, commits, acks; then
@@ -239,6 +257,11 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         config,
         totals: Totals::default(),
         metrics: Arc::new(metrics::Metrics::default()),
+        checkpoints: Checkpoints {
+            every: options.audit_checkpoint_interval.max(Duration::from_secs(1)),
+            last: Instant::now(),
+            moved: false,
+        },
     };
     worker.ensure_dead_letters();
     if let Some(addr) = options.metrics_listen {
@@ -342,11 +365,36 @@ impl Worker {
             }
             self.totals.first.get_or_insert(began);
             crash::reach(CrashPoint::Fetched);
-            self.process(fetched);
+            self.checkpoints.moved |= self.process(fetched);
             self.totals.last = Some(Instant::now());
+            if self.checkpoints.moved && self.checkpoints.last.elapsed() >= self.checkpoints.every {
+                self.checkpoint();
+            }
         }
         self.owned.clear();
+        if self.checkpoints.moved {
+            self.checkpoint();
+        }
         Ok(())
+    }
+
+    /// Records every partition chain's head in a `chains.checkpoint` entry of the root chain
+    /// (`steward_store::chains`): once per `--audit-checkpoint-interval` while this worker's
+    /// batches move heads, and at shutdown. Each worker records all heads, not only its own:
+    /// one entry is then enough to anchor them all, and no worker need be elected for it. The
+    /// root's signed checkpoints (`--audit-key` of `steward serve` or `ingest`) anchor it in
+    /// turn. A failure is logged and tried again at the next batch.
+    fn checkpoint(&mut self) {
+        self.checkpoints.last = Instant::now();
+        match self.store.checkpoint_chains(chrono::Utc::now()) {
+            Ok(entry) => {
+                self.checkpoints.moved = false;
+                if let Some(e) = entry {
+                    tracing::debug!(seq = e.seq, "audit chain heads recorded: {}", e.subject);
+                }
+            }
+            Err(e) => tracing::warn!("cannot record the audit chains' heads: {e}"),
+        }
     }
 
     /// The next batch: the events pulled, up to `--batch`, waiting up to 100 ms for the first
@@ -476,19 +524,22 @@ fn ingest(
     fences: Vec<Fence>,
 ) -> Result<IngestOutcome, steward_engine::EngineError> {
     let mut records = Vec::new();
+    // Each record's audit chain: its partition's.
+    let mut chains = Vec::new();
     let mut findings = Vec::new();
     let mut unreadable = Vec::new();
     // In the stream's order across partitions, as a single box would take them: a fact-check
     // in one partition comes before the posts after it in the others.
-    let mut messages: Vec<&Message> = fetched.iter().flat_map(|(_, ms)| ms.iter()).collect();
-    messages.sort_by_cached_key(|m| m.info().map_or(0, |i| i.stream_sequence));
-    for (i, m) in messages.into_iter().enumerate() {
+    let mut messages: Vec<(u32, &Message)> = fetched.iter().flat_map(|(p, ms)| ms.iter().map(|m| (*p, m))).collect();
+    messages.sort_by_cached_key(|(_, m)| m.info().map_or(0, |i| i.stream_sequence));
+    for (i, (p, m)) in messages.into_iter().enumerate() {
         if !campaign::is_finding(&m.subject) {
             records.push(RawRecord { bytes: &m.payload, line: None });
+            chains.push(Chain::partition(p));
             continue;
         }
         match serde_json::from_slice::<campaign::Finding>(&m.payload) {
-            Ok(f) => findings.push(f.into()),
+            Ok(f) => findings.push((Chain::partition(p), f.into())),
             Err(e) => unreadable.push(Rejection {
                 index: i,
                 line: None,
@@ -499,7 +550,7 @@ fn ingest(
     }
     let mut group = Group::default();
     group.fence(fences);
-    engine.stage(&mut group, &records)?;
+    engine.stage_on(&mut group, &records, &chains)?;
     if !findings.is_empty() {
         engine.stage_signals(&mut group, findings)?;
     }

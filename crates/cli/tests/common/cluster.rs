@@ -310,9 +310,45 @@ pub fn event_ids(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The log verifies, every chain of it; the workers audited on their partitions' chains
+/// (decisions and events, none on the root), and the last worker to stop recorded every
+/// partition chain's head on the root.
 pub fn audit_verifies(db: &str) {
     let out = Command::new(STEWARD).args(["audit", "verify", "--database-url", db]).output().unwrap();
     assert!(out.status.success(), "audit verify: {}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains(" partition chains of "), "{summary}");
+    let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    let on_root: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM audit WHERE chain = '' AND action = 'decision.created')
+                  + (SELECT count(*) FROM events WHERE chain = '')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(on_root, 0, "a worker audited on the root chain");
+    let heads: BTreeSet<(String, i64, String)> = c
+        .query("SELECT DISTINCT ON (chain) chain, seq, hash FROM audit WHERE chain <> '' ORDER BY chain, seq DESC", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let body: String = c
+        .query_one(
+            "SELECT body FROM audit WHERE chain = '' AND action = 'chains.checkpoint' ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let recorded: BTreeSet<(String, i64, String)> = body["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["chain"].as_str().unwrap().into(), h["seq"].as_i64().unwrap(), h["hash"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(recorded, heads, "the last checkpoint does not record the chains' heads");
 }
 
 /// Waits until `n` events are stored (the worker logging to `log` is at work).

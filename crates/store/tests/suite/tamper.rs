@@ -227,7 +227,7 @@ fn recompute_chain(db: &dyn Db, store: &dyn Store, from: u64) {
 /// Rewrites a covering entry's decisions as the table now holds them (`rows`: the
 /// decisions it covers, by position in the table).
 fn forge_cover(db: &dyn Db, store: &dyn Store, entry: &AuditEntry, rows: std::ops::Range<usize>) {
-    let decisions = store.table_rows(Table::Decisions, 0, 1000).unwrap();
+    let decisions = store.table_rows(Table::Decisions, &steward_store::Chain::root(), 0, 1000).unwrap();
     let mut tags = String::new();
     let mut digest = Sha256::new();
     for row in &decisions[rows] {
@@ -279,6 +279,7 @@ fn rows_stored_before_coverage_are_adopted(db: &dyn Db) {
     // A store as an older steward left it: rows, and a log that does not cover them.
     drop(filled(db));
     // It had none of the tables of the versions from 6 on either.
+    super::chains::before_chains(db);
     db.exec(
         "DELETE FROM audit; DELETE FROM schema_migrations WHERE version >= 6;
          DROP TABLE cases; DROP TABLE case_log; DROP TABLE case_reports; DROP TABLE appeals;
