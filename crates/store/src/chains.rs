@@ -91,26 +91,22 @@ pub struct ChainSpan {
 }
 
 /// The chain of each item of one of a batch's lists (`at` picks the list's offset).
-pub(crate) fn item_chains(batch: &Batch, at: fn(&Offsets) -> usize, len: usize) -> Vec<&Chain> {
-    static ROOT: std::sync::OnceLock<Chain> = std::sync::OnceLock::new();
-    let root = ROOT.get_or_init(Chain::root);
-    let mut out = Vec::with_capacity(len);
-    let mut current = root;
+pub(crate) fn item_chains(batch: &Batch, at: fn(&Offsets) -> usize, len: usize) -> impl Iterator<Item = &Chain> {
+    static ROOT: Chain = Chain(String::new());
+    let mut current = &ROOT;
     let mut spans = batch.chains.iter().peekable();
-    for i in 0..len {
+    (0..len).map(move |i| {
         while let Some(span) = spans.next_if(|s| at(&s.from) <= i) {
             current = &span.chain;
         }
-        out.push(current);
-    }
-    out
+        current
+    })
 }
 
 /// The chains a batch appends to, in the order their heads are locked and appended to.
 pub(crate) fn batch_chains(batch: &Batch) -> BTreeSet<Chain> {
     let mut chains: BTreeSet<Chain> = batch.chains.iter().map(|s| s.chain.clone()).collect();
-    let first = batch.chains.first().map_or(Offsets::default(), |s| s.from);
-    if batch.chains.is_empty() || first != Offsets::default() {
+    if batch.chains.first().is_none_or(|s| s.from != Offsets::default()) {
         chains.insert(Chain::root());
     }
     chains
@@ -229,8 +225,7 @@ mod tests {
         batch.audit_on(&Chain::partition(3));
         batch.audit_on(&Chain::partition(1));
         batch.events.push(event("e3"));
-        let chains = item_chains(&batch, |o| o.events, batch.events.len());
-        let names: Vec<&str> = chains.iter().map(|c| c.as_str()).collect();
+        let names: Vec<&str> = item_chains(&batch, |o| o.events, batch.events.len()).map(|c| c.as_str()).collect();
         assert_eq!(names, ["", "p3", "p3", "p1"]);
         let all: Vec<Chain> = batch_chains(&batch).into_iter().collect();
         assert_eq!(all, [Chain::root(), Chain::partition(1), Chain::partition(3)]);

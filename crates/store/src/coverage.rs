@@ -376,7 +376,7 @@ impl Covered {
     pub(crate) fn events(&mut self, batch: &crate::Batch, stored: Option<&std::collections::HashSet<String>>) {
         let chains = crate::chains::item_chains(batch, |o| o.events, batch.events.len());
         let mut covered = std::collections::HashSet::new();
-        for (chain, e) in chains.into_iter().zip(&batch.events) {
+        for (chain, e) in chains.zip(&batch.events) {
             if stored.is_none_or(|s| s.contains(&e.id) && covered.insert(e.id.as_str())) {
                 self.on(chain).event(e);
             }

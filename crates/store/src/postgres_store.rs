@@ -109,12 +109,12 @@ impl PostgresStore {
             tx.batch_execute("LOCK TABLE audit IN EXCLUSIVE MODE")?;
         } else {
             tx.batch_execute("LOCK TABLE audit IN ROW EXCLUSIVE MODE")?;
-            for chain in chains {
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('steward.audit.chain'), hashtext($1))",
-                    &[&chain.as_str()],
-                )?;
-            }
+            // One statement, the locks taken in the array's (chain) order.
+            let names: Vec<&str> = chains.iter().map(Chain::as_str).collect();
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('steward.audit.chain'), hashtext(c)) FROM unnest($1::text[]) AS u(c)",
+                &[&names],
+            )?;
         }
         let out = f(&mut tx)?;
         tx.commit()?;
@@ -159,6 +159,13 @@ pub(crate) fn append_audit<'a>(
 }
 
 const AUDIT_COLUMNS: &str = "seq, at, action, subject, body, prev_hash, hash";
+
+/// The root chain's last entry.
+fn root_head(c: &mut impl GenericClient) -> Result<Option<AuditEntry>> {
+    let row =
+        c.query_opt(&format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE chain = '' ORDER BY seq DESC LIMIT 1"), &[])?;
+    row.as_ref().map(audit_row).transpose()
+}
 
 fn chain_heads(c: &mut impl GenericClient) -> Result<Vec<ChainHead>> {
     c.query(chains::HEADS_SQL, &[])?.iter().map(|r| chains::head_from_db(r.get(0), r.get(1), r.get(2))).collect()
@@ -776,10 +783,7 @@ impl Store for PostgresStore {
     }
 
     fn audit_head(&self) -> Result<Option<AuditEntry>> {
-        let row = self
-            .read()?
-            .query_opt(&format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE chain = '' ORDER BY seq DESC LIMIT 1"), &[])?;
-        row.as_ref().map(audit_row).transpose()
+        root_head(&mut *self.read()?)
     }
 
     fn chain_heads(&self) -> Result<Vec<ChainHead>> {
@@ -802,11 +806,7 @@ impl Store for PostgresStore {
         self.write(|tx| {
             let Some(record) = chains::checkpoint_record(&chain_heads(tx)?, at) else { return Ok(None) };
             append_audit(tx, &Chain::root(), [&record])?;
-            let head = tx.query_one(
-                &format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE chain = '' ORDER BY seq DESC LIMIT 1"),
-                &[],
-            )?;
-            audit_row(&head).map(Some)
+            root_head(tx)
         })
     }
 

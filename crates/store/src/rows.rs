@@ -1,6 +1,6 @@
 //! Conversions and batch logic shared by both backends.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use serde_json::json;
@@ -105,32 +105,30 @@ pub(crate) struct NewRows<'a> {
 
 pub(crate) fn new_rows<'a>(batch: &'a Batch, existing: &HashSet<String>) -> NewRows<'a> {
     let mut seen = HashSet::new();
-    let decisions = item_chains(batch, |o| o.decisions, batch.decisions.len());
-    let restrictions = item_chains(batch, |o| o.restrictions, batch.restrictions.len());
-    let credits = item_chains(batch, |o| o.credits, batch.credits.len());
     NewRows {
-        decisions: decisions
-            .into_iter()
+        decisions: item_chains(batch, |o| o.decisions, batch.decisions.len())
             .zip(&batch.decisions)
             .filter(|(_, d)| !existing.contains(&d.id) && seen.insert(d.id.as_str()))
             .collect(),
-        restrictions: restrictions
-            .into_iter()
+        restrictions: item_chains(batch, |o| o.restrictions, batch.restrictions.len())
             .zip(&batch.restrictions)
             .filter(|(_, r)| !existing.contains(&r.decision_id))
             .collect(),
-        credits: credits.into_iter().zip(&batch.credits).filter(|(_, c)| !existing.contains(&c.decision_id)).collect(),
+        credits: item_chains(batch, |o| o.credits, batch.credits.len())
+            .zip(&batch.credits)
+            .filter(|(_, c)| !existing.contains(&c.decision_id))
+            .collect(),
     }
 }
 
 /// The batch's audit records by chain, in the order the chains are appended to (each chain
 /// of the batch, records or not: its rows' covering entry follows them).
-pub(crate) fn audit_by_chain(batch: &Batch) -> Vec<(Chain, Vec<&AuditRecord>)> {
-    let mut by_chain: Vec<(Chain, Vec<&AuditRecord>)> =
+pub(crate) fn audit_by_chain(batch: &Batch) -> BTreeMap<Chain, Vec<&AuditRecord>> {
+    let mut by_chain: BTreeMap<Chain, Vec<&AuditRecord>> =
         crate::chains::batch_chains(batch).into_iter().map(|c| (c, Vec::new())).collect();
-    for (chain, record) in item_chains(batch, |o| o.audit, batch.audit.len()).into_iter().zip(&batch.audit) {
-        if let Ok(i) = by_chain.binary_search_by(|(c, _)| c.cmp(chain)) {
-            by_chain[i].1.push(record);
+    for (chain, record) in item_chains(batch, |o| o.audit, batch.audit.len()).zip(&batch.audit) {
+        if let Some(records) = by_chain.get_mut(chain) {
+            records.push(record);
         }
     }
     by_chain

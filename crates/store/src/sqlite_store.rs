@@ -547,9 +547,7 @@ impl Store for SqliteStore {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         crate::fence::check_sqlite(&tx, &batch.fences)?;
-        let events: Vec<_> =
-            chains::item_chains(batch, |o| o.events, batch.events.len()).into_iter().zip(&batch.events).collect();
-        let before: i64 = tx.prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?.query_row([], |r| r.get(0))?;
+        let events: Vec<_> = chains::item_chains(batch, |o| o.events, batch.events.len()).zip(&batch.events).collect();
         let new_events = insert_rows(
             &tx,
             "INSERT INTO events (id, type, at, body, chain)",
@@ -569,9 +567,10 @@ impl Store for SqliteStore {
             covered.events(batch, None);
         } else {
             // Some were stored already: cover the rows this commit added (one writer: the
-            // rows after the last one before it).
+            // last ones).
+            let n = i64::try_from(new_events).unwrap_or(i64::MAX);
             let stored =
-                collect(&tx, "SELECT id FROM events WHERE seq > ?1", [before], |r| Ok(r.get::<_, String>(0)?))?;
+                collect(&tx, "SELECT id FROM events ORDER BY seq DESC LIMIT ?1", [n], |r| Ok(r.get::<_, String>(0)?))?;
             covered.events(batch, Some(&stored.into_iter().collect()));
         }
         upsert_entities(&tx, &batch.entities)?;
