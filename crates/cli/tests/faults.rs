@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cluster::*;
-use common::{STEWARD, database_url, nats_url};
+use common::STEWARD;
 
 const CRASH_POINTS: [&str; 4] = ["fetched", "in-transaction", "committed", "acked"];
 
@@ -102,18 +102,13 @@ fn wait_exit(child: &mut std::process::Child, within: Duration) -> Option<std::p
 #[ignore = "kills processes and prints a report: run by scripts/cluster-test.sh"]
 fn workers_killed_at_each_crash_point() {
     let test = "workers_killed_at_each_crash_point";
-    let Some(url) = nats_url(test) else { return };
     let mut report = Vec::new();
     for seed in seeds(3) {
-        let tag = unique(&format!("fk_{}", seed & 0xff));
-        let Some(db) = database_url(test, &tag) else { return };
-        let stream = tag.replace('_', "-");
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("events.jsonl");
-        let lines = workload(&stream, 150, 1500, seed);
-        write(&file, &lines);
-        let rt = runtime();
-        let js = rt.block_on(jetstream_at(&url));
+        let Some(Case { url, db, stream, dir, file, lines, rt, js }) =
+            case(test, &format!("fk_{}", seed & 0xff), 150, 1500, seed)
+        else {
+            return;
+        };
         // `steward ingest --nats` exits 0 only when the stream acknowledged every event.
         publish(&url, &stream, &file);
 
@@ -223,17 +218,14 @@ fn clients(
 #[ignore = "takes nats-server nodes down and prints a report: run by scripts/cluster-test.sh"]
 fn nats_nodes_killed_and_restarted_one_at_a_time() {
     let test = "nats_nodes_killed_and_restarted_one_at_a_time";
-    let Some(url) = nats_url(test) else { return };
     let mut report = Vec::new();
     for seed in seeds(2) {
-        let tag = unique(&format!("fn_{}", seed & 0xff));
-        let Some(db) = database_url(test, &tag) else { return };
-        let stream = tag.replace('_', "-");
-        let dir = tempfile::tempdir().unwrap();
-        let lines = workload(&stream, 200, 4000, seed);
+        let Some(Case { url, db, stream, dir, lines, rt, js, .. }) =
+            case(test, &format!("fn_{}", seed & 0xff), 200, 4000, seed)
+        else {
+            return;
+        };
         let by_id: HashMap<String, &String> = event_ids(&lines).into_iter().zip(&lines).collect();
-        let rt = runtime();
-        let js = rt.block_on(jetstream_at(&url));
         // The stream exists (R3) before the first kill: the first request creates it.
         let (first, rest) = lines.split_at(20);
         write(&dir.path().join("first.jsonl"), first);

@@ -23,9 +23,8 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream;
 use cluster::*;
-use common::{STEWARD, database_url, free_port, nats_url};
+use common::{STEWARD, database_url, free_port};
 
 /// A worker's `/metrics` text.
 fn scrape(port: u16) -> String {
@@ -52,34 +51,6 @@ fn cluster_status(url: &str, db: &str, stream: &str) -> serde_json::Value {
         .unwrap();
     assert!(out.status.success(), "cluster status: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// What each test starts with: the services, its own stream and schema (named after `tag`),
-/// and a seeded workload written to a file.
-struct Case {
-    url: String,
-    db: String,
-    stream: String,
-    dir: tempfile::TempDir,
-    file: std::path::PathBuf,
-    lines: Vec<String>,
-    rt: tokio::runtime::Runtime,
-    js: jetstream::Context,
-}
-
-/// `None` (the test skipped) without NATS or PostgreSQL.
-fn case(test: &str, tag: &str, accounts: usize, posts: usize, seed: u64) -> Option<Case> {
-    let url = nats_url(test)?;
-    let tag = unique(tag);
-    let db = database_url(test, &tag)?;
-    let stream = tag.replace('_', "-");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("events.jsonl");
-    let lines = workload(&stream, accounts, posts, seed);
-    write(&file, &lines);
-    let rt = runtime();
-    let js = rt.block_on(jetstream_at(&url));
-    Some(Case { url, db, stream, dir, file, lines, rt, js })
 }
 
 #[test]

@@ -175,6 +175,11 @@ impl StreamConfig {
         format!("steward events; partitions={}", self.partitions)
     }
 
+    /// The partition count a stream's description (as [`StreamConfig`] writes it) gives.
+    pub fn described_partitions(description: &str) -> Option<u32> {
+        description.split("partitions=").nth(1)?.trim().parse().ok()
+    }
+
     fn validate(&self, retry: &RetryPolicy) -> Result<(), ConnectError> {
         let bad = |m: String| Err(ConnectError::InvalidConfig(m));
         let token_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');

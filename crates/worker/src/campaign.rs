@@ -134,8 +134,7 @@ pub fn consumer_name(config: &StreamConfig) -> String {
 /// The stage while this worker leads: its consumer and the detectors' state.
 struct Leading {
     consumer: pull::Stream,
-    /// The consumer sequence the next delivery must carry: acks are cumulative, so a delivery
-    /// missed (answered to an inbox no longer read) must not be acknowledged by a later one.
+    /// The consumer sequence the next delivery must carry ([`crate::consume::in_turn`]).
     next_delivery: u64,
     detectors: Detectors,
     seen: Seen,
@@ -336,13 +335,12 @@ impl Stage {
             return Ok(());
         }
         for m in &messages {
-            let delivery = m.info().map_or(0, |i| i.consumer_sequence);
-            anyhow::ensure!(
-                delivery == lead.next_delivery,
-                "delivery {delivery} came where {} was due (one was lost on the way)",
-                lead.next_delivery
-            );
-            lead.next_delivery += 1;
+            if let Err(delivery) = crate::consume::in_turn(m, &mut lead.next_delivery) {
+                anyhow::bail!(
+                    "delivery {delivery} came where {} was due (one was lost on the way)",
+                    lead.next_delivery
+                );
+            }
         }
         let mut findings = Findings::default();
         let mut out: Vec<Finding> = Vec::new();

@@ -9,6 +9,7 @@ use anyhow::Result;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, Message};
 use futures_util::StreamExt;
+use steward_stream::StreamConfig;
 
 use crate::Worker;
 
@@ -68,8 +69,7 @@ impl Worker {
                                     break;
                                 }
                             };
-                            let delivery = m.info().map_or(0, |i| i.consumer_sequence);
-                            if delivery != next {
+                            if let Err(delivery) = in_turn(&m, &mut next) {
                                 tracing::warn!(
                                     partition = p,
                                     "delivery {delivery} came where {next} was due; starting again at the ack floor"
@@ -77,7 +77,6 @@ impl Worker {
                                 at_gap.store(true, Ordering::SeqCst);
                                 return;
                             }
-                            next += 1;
                             if tx.send((p, m)).await.is_err() {
                                 return;
                             }
@@ -125,11 +124,28 @@ impl Worker {
 
     /// The partition's durable consumer, at its ack floor when events are pending ([`durable`]).
     pub(crate) async fn rewind(&self, p: u32) -> Result<Durable> {
-        let name = format!("{}-p{p}", self.config.name);
+        let name = partition_consumer(&self.config, p);
         let max_ack_pending = (self.batch * 2).max(1024) as i64;
         durable(&self.js, &self.config.name, &name, self.config.partition_filter(p), self.ack_wait, max_ack_pending)
             .await
     }
+}
+
+/// The durable consumer of partition `p`: `<stream>-p<p>`.
+pub(crate) fn partition_consumer(config: &StreamConfig, p: u32) -> String {
+    format!("{}-p{p}", config.name)
+}
+
+/// Whether `m` is the delivery due, `next` (a consumer numbers its deliveries 1, 2, ...);
+/// `next` moves on when it is. Acks are cumulative, so a delivery missed on the way must not be
+/// acknowledged with a later one: `Err` gives the delivery that came instead.
+pub(crate) fn in_turn(m: &Message, next: &mut u64) -> Result<(), u64> {
+    let delivery = m.info().map_or(0, |i| i.consumer_sequence);
+    if delivery != *next {
+        return Err(delivery);
+    }
+    *next += 1;
+    Ok(())
 }
 
 /// A durable consumer as [`durable`] leaves it.

@@ -187,9 +187,10 @@ pub(crate) async fn refresh(
         tokio::time::sleep(REFRESH).await;
         let owned: Vec<u32> = metrics.owned.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
         let Ok(stream) = js.get_stream(&config.name).await else { continue };
-        let lags =
-            futures_util::future::join_all(owned.iter().map(|p| stream.consumer_info(format!("{}-p{p}", config.name))))
-                .await;
+        let lags = futures_util::future::join_all(
+            owned.iter().map(|p| stream.consumer_info(crate::consume::partition_consumer(&config, *p))),
+        )
+        .await;
         // Only the partitions still owned: one given up meanwhile has no gauge any more.
         let still = metrics.owned.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for (p, info) in owned.into_iter().zip(lags) {

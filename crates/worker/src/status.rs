@@ -113,8 +113,7 @@ async fn jetstream(nats: &str, name: &str) -> Result<Figures> {
         .config
         .description
         .as_deref()
-        .and_then(|d| d.split("partitions=").nth(1))
-        .and_then(|n| n.trim().parse().ok())
+        .and_then(StreamConfig::described_partitions)
         .unwrap_or(steward_stream::DEFAULT_PARTITIONS);
     let messages = info.state.messages;
     let lag = |consumer: String| {
@@ -127,8 +126,10 @@ async fn jetstream(nats: &str, name: &str) -> Result<Figures> {
             })
         }
     };
-    let lags = futures_util::future::join_all((0..partitions).map(|p| lag(format!("{name}-p{p}")))).await;
     let config = StreamConfig { name: name.to_string(), ..Default::default() };
+    let lags =
+        futures_util::future::join_all((0..partitions).map(|p| lag(crate::consume::partition_consumer(&config, p))))
+            .await;
     let stage = lag(crate::campaign::consumer_name(&config)).await;
     let dead_letters = match js.get_stream(config.dead_letter_stream()).await {
         Ok(mut dead) => Some(dead.info().await.map(|i| i.state.messages).unwrap_or(0)),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream;
 
-use crate::common::STEWARD;
+use crate::common::{STEWARD, database_url, nats_url};
 
 pub fn unique(tag: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
@@ -376,4 +376,32 @@ pub fn dead_letters(rt: &tokio::runtime::Runtime, js: &jetstream::Context, strea
             Err(_) => 0,
         }
     })
+}
+
+/// What each test starts with: the services, its own stream and schema (named after `tag`),
+/// and a seeded workload written to a file.
+pub struct Case {
+    pub url: String,
+    pub db: String,
+    pub stream: String,
+    pub dir: tempfile::TempDir,
+    pub file: std::path::PathBuf,
+    pub lines: Vec<String>,
+    pub rt: tokio::runtime::Runtime,
+    pub js: jetstream::Context,
+}
+
+/// `None` (the test skipped) without NATS or PostgreSQL.
+pub fn case(test: &str, tag: &str, accounts: usize, posts: usize, seed: u64) -> Option<Case> {
+    let url = nats_url(test)?;
+    let tag = unique(tag);
+    let db = database_url(test, &tag)?;
+    let stream = tag.replace('_', "-");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    let lines = workload(&stream, accounts, posts, seed);
+    write(&file, &lines);
+    let rt = runtime();
+    let js = rt.block_on(jetstream_at(&url));
+    Some(Case { url, db, stream, dir, file, lines, rt, js })
 }
