@@ -90,6 +90,7 @@ fn worker_decides_as_the_single_box_and_redelivery_changes_nothing() {
     let campaign_decisions = single.iter().filter(|d| d.1 == "copy-campaign").count();
     assert!(campaign_decisions > 0 && !members.is_empty(), "the workload makes no campaign");
     assert_eq!(pg_campaign_members(&db), members, "the campaign stage's campaigns differ from the single box's");
+    assert_eq!(pg_cases(&db), sqlite_cases(&dir.path().join("single")), "the worker's cases");
     eprintln!(
         "equivalent: {} decisions ({campaign_decisions} of copy campaigns, {} campaign members); single box {single_rate:.0} events/s; one worker {:.0} events/s (first fetch to last \
          ack), {:.0} events/s (busy: engine, commit, acks), {:.0} events/s (wall, process start to drained)",
@@ -267,6 +268,11 @@ fn two_workers_share_the_partitions() {
     let debunked = single.iter().filter(|d| d.1 == "debunked-claim").count();
     assert!(debunked >= 25, "{debunked} debunked-claim decisions");
     same_decisions(&pg_decisions(&db), &single, "two workers' decisions");
+    // Both owners add their accounts' decisions to a campaign's one case, neither overwriting
+    // the other's.
+    let cases = sqlite_cases(&dir.path().join("single"));
+    assert!(cases.iter().any(|c| c.0 == "campaign" && c.2.len() > 1), "no campaign case of several decisions");
+    assert_eq!(pg_cases(&db), cases, "two workers' cases");
     drop_streams(&rt, &js, &stream);
 }
 

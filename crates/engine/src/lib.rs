@@ -214,6 +214,8 @@ pub struct Group {
     seen: HashSet<String>,
     /// Each part's outcome and the range of the batch's decisions it made.
     parts: Vec<(IngestOutcome, std::ops::Range<usize>)>,
+    /// Decisions to join to their cases at commit ([`Engine::join_cases`]).
+    joins: Vec<review::Join>,
 }
 
 impl Group {
@@ -248,6 +250,8 @@ pub struct Engine {
     /// What [`Engine::learn`] taught, in order, taught again whenever the detectors are
     /// rebuilt from the store (which may not hold it yet).
     learnt: Vec<Event>,
+    /// Decisions of the records being prepared that ask for review ([`Engine::join_cases`]).
+    joins: Vec<review::Join>,
 }
 
 struct InFlight {
@@ -257,6 +261,10 @@ struct InFlight {
 
 /// Events read per page when detectors rebuild their window at start.
 const REPLAY_PAGE: usize = 5000;
+
+/// Commits of one group whose cases other writers kept changing before it gives up
+/// ([`Engine::commit_group`]).
+const JOIN_ATTEMPTS: u32 = 10;
 
 impl Engine {
     /// Opens the engine over a store, rebuilding in-memory state from it, and records the
@@ -277,6 +285,7 @@ impl Engine {
             in_flight: Default::default(),
             findings: Findings::default(),
             learnt: Vec::new(),
+            joins: Vec::new(),
         };
         engine.sync_stats();
         let by = engine.options.activated_by.clone();
@@ -498,10 +507,12 @@ impl Engine {
         match self.prepare_into(parsed, &mut group.batch, &mut group.seen, chains) {
             Ok(outcome) => {
                 group.parts.push((outcome, from..group.batch.decisions.len()));
+                group.joins.append(&mut self.joins);
                 Ok(())
             }
             Err(e) => {
                 self.stale = true;
+                self.joins.clear();
                 Err(e)
             }
         }
@@ -524,22 +535,53 @@ impl Engine {
             group.batch.audit_on(&chain);
             if let Err(e) = self.judge_earlier(signal, now, &mut group.batch, &mut outcome) {
                 self.stale = true;
+                self.joins.clear();
                 return Err(e);
             }
         }
         group.parts.push((outcome, from..group.batch.decisions.len()));
+        group.joins.append(&mut self.joins);
         Ok(())
     }
 
     /// Commits everything staged in `group` in one transaction (group commit). Returns each
     /// part's outcome, in the order staged, with its live decisions.
+    ///
+    /// The decisions that join cases do so last, and when another writer changed one of those
+    /// cases since it was read ([`StoreError::Stale`]), they join its new version and the
+    /// batch is committed again: nothing else in it depends on a case, so the engine's memory
+    /// holds (a batch of one campaign's posts in several partitions, committed by their
+    /// owners at once, needs no reload).
     pub fn commit_group(&mut self, group: Group) -> Result<Vec<IngestOutcome>, EngineError> {
-        let Group { batch, parts, .. } = group;
+        let Group { mut batch, parts, joins, .. } = group;
         if parts.is_empty() {
             return Ok(Vec::new());
         }
-        if !batch.is_empty() {
-            self.commit(&batch)?;
+        let before = (batch.audit.len(), batch.review.len(), batch.chains.clone());
+        if let Err(e) = self.join_cases(&joins, &mut batch) {
+            self.stale = true;
+            return Err(e);
+        }
+        let mut attempts = 1;
+        while !batch.is_empty() {
+            match self.store.commit(&batch) {
+                Ok(_) => break,
+                Err(StoreError::Stale(why)) if !joins.is_empty() && attempts < JOIN_ATTEMPTS => {
+                    tracing::debug!("a case changed under the batch ({why}); joining its new version");
+                    attempts += 1;
+                    batch.audit.truncate(before.0);
+                    batch.review.truncate(before.1);
+                    batch.chains.clone_from(&before.2);
+                    if let Err(e) = self.join_cases(&joins, &mut batch) {
+                        self.stale = true;
+                        return Err(e);
+                    }
+                }
+                Err(e) => {
+                    self.stale = true;
+                    return Err(e.into());
+                }
+            }
         }
         let mut decisions = batch.decisions.into_iter();
         let mut taken = 0;
@@ -624,8 +666,13 @@ impl Engine {
     /// updated at once; a failed commit marks it stale.
     fn prepare(&mut self, parsed: Vec<Parsed>) -> Result<(Batch, IngestOutcome), EngineError> {
         let mut batch = Batch::default();
-        let outcome = self.prepare_into(parsed, &mut batch, &mut HashSet::new(), &[])?;
-        Ok((batch, outcome))
+        let outcome = self.prepare_into(parsed, &mut batch, &mut HashSet::new(), &[]);
+        let joins = std::mem::take(&mut self.joins);
+        let outcome = outcome.and_then(|outcome| self.join_cases(&joins, &mut batch).map(|()| outcome));
+        if outcome.is_err() {
+            self.stale = true;
+        }
+        Ok((batch, outcome?))
     }
 
     /// [`Engine::prepare`] into a batch that may hold other records already; `seen` holds
@@ -859,7 +906,7 @@ impl Engine {
             batch.credits.extend(o.credits);
             for action in &o.decision.actions {
                 if let Action::QueueReview { queue } = action {
-                    self.queue_decision(&o.decision, queue, now, batch)?;
+                    self.queue_decision(&o.decision, queue, now, batch);
                 }
             }
             batch.notices.extend(notice::decision(&o.decision));

@@ -14,7 +14,7 @@ use steward_model::{
     AppealFiled, AppealState, Audience, Case, CaseAction, CaseEntry, CaseReport, CaseState, Claim, Decision, Event,
     NoticeKind, Report, ReportState, ReporterMute, Reversal, Subject, SubjectKind, Visibility, parse_event,
 };
-use steward_store::{AuditRecord, Batch, ReviewWrite, Store, StoreError};
+use steward_store::{AuditRecord, Batch, Chain, ReviewWrite, Store, StoreError};
 
 use steward_policy::{
     CaseInput, DEFAULT_CLAIM_MINUTES, QUEUE_APPEALS as APPEALS_QUEUE, QUEUE_ESCALATED as ESCALATED_QUEUE,
@@ -26,6 +26,21 @@ use crate::{Engine, EngineError, notice};
 
 /// The actor of what the engine does.
 pub const ENGINE_ACTOR: &str = "steward";
+
+/// A decision waiting to join its subject's case ([`Engine::join_cases`]).
+pub(crate) struct Join {
+    subject: Subject,
+    /// The case is about the decision's account alone (not a campaign's).
+    one_account: bool,
+    decision_id: String,
+    rule_id: String,
+    category: String,
+    account_id: Option<String>,
+    queue: String,
+    at: DateTime<Utc>,
+    /// The audit chain of the decision's event.
+    chain: Chain,
+}
 
 /// Why a review request was refused; nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -225,16 +240,9 @@ impl Engine {
         batch.review.push(ReviewWrite::Entry(entry));
     }
 
-    /// A live decision whose actions ask for review opens a case on its subject, or joins
-    /// the one open. A queue named by a decision takes the case out of the generic reports
-    /// queue.
-    pub(crate) fn queue_decision(
-        &self,
-        d: &Decision,
-        queue: &str,
-        now: DateTime<Utc>,
-        batch: &mut Batch,
-    ) -> Result<(), EngineError> {
+    /// A live decision whose actions ask for review: it joins its subject's case once its
+    /// batch is complete ([`Engine::join_cases`]).
+    pub(crate) fn queue_decision(&mut self, d: &Decision, queue: &str, now: DateTime<Utc>, batch: &Batch) {
         // A decision about a post of a campaign is reviewed with the campaign's others: one
         // case gathers them, however many accounts posted.
         let campaign =
@@ -243,28 +251,49 @@ impl Engine {
             (Some(campaign), ..) => Subject::new(SubjectKind::Campaign, campaign),
             (None, Some(post), _) => Subject::new(SubjectKind::Post, post),
             (None, None, Some(account)) => Subject::new(SubjectKind::Account, account),
-            (None, None, None) => return Ok(()),
+            (None, None, None) => return,
         };
-        let one_account = if campaign.is_some() { None } else { d.account_id.as_deref() };
-        let mut case = match self.open_case_in(&subject, batch)? {
-            Some(c) => c,
-            None => self.new_case(subject, &d.id, queue, one_account, now),
-        };
-        if case.decisions.contains(&d.id) {
-            return Ok(());
+        self.joins.push(Join {
+            one_account: campaign.is_none(),
+            subject,
+            decision_id: d.id.clone(),
+            rule_id: d.rule_id.clone(),
+            category: d.category.clone(),
+            account_id: d.account_id.clone(),
+            queue: queue.to_string(),
+            at: now,
+            chain: batch.chains.last().map_or_else(Chain::root, |span| span.chain.clone()),
+        });
+    }
+
+    /// Joins decisions to their subjects' cases, in order: each opens the case, or joins the
+    /// one open as the store and `batch` leave it. They come last in a batch because a case
+    /// can be shared by writers (a campaign's, by the owners of its accounts' partitions):
+    /// when another commits first, [`Engine::commit_group`] makes them again on its version.
+    pub(crate) fn join_cases(&self, joins: &[Join], batch: &mut Batch) -> Result<(), EngineError> {
+        for j in joins {
+            batch.audit_on(&j.chain);
+            let one_account = if j.one_account { j.account_id.as_deref() } else { None };
+            let mut case = match self.open_case_in(&j.subject, batch)? {
+                Some(c) => c,
+                None => self.new_case(j.subject.clone(), &j.decision_id, &j.queue, one_account, j.at),
+            };
+            if case.decisions.contains(&j.decision_id) {
+                continue;
+            }
+            let followers = j.account_id.as_deref().and_then(|a| self.state.accounts.get(a)).map_or(0, |a| a.followers);
+            case.reach = case.reach.max(followers);
+            if case.queue == REPORTS_QUEUE {
+                case.queue = j.queue.clone();
+            }
+            if case.category.is_empty() {
+                case.category = j.category.clone();
+            }
+            case.decisions.push(j.decision_id.clone());
+            self.route(&mut case, batch)?;
+            let detail = json!({ "decision_id": j.decision_id, "rule_id": j.rule_id });
+            Self::log(&mut case, batch, ENGINE_ACTOR, "decision", "", detail, j.at);
         }
-        let followers = d.account_id.as_deref().and_then(|a| self.state.accounts.get(a)).map_or(0, |a| a.followers);
-        case.reach = case.reach.max(followers);
-        if case.queue == REPORTS_QUEUE {
-            case.queue = queue.to_string();
-        }
-        if case.category.is_empty() {
-            case.category = d.category.clone();
-        }
-        case.decisions.push(d.id.clone());
-        self.route(&mut case, batch)?;
-        let detail = json!({ "decision_id": d.id, "rule_id": d.rule_id });
-        Self::log(&mut case, batch, ENGINE_ACTOR, "decision", "", detail, now);
         Ok(())
     }
 

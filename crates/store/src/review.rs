@@ -50,6 +50,12 @@ fn written(rows: usize, c: &Case) -> Result<()> {
     Ok(())
 }
 
+/// A new case on a subject that has another open one: another writer opened it since this
+/// one looked. Like a case changed under its writer, [`StoreError::Stale`].
+fn opened_elsewhere(c: &Case) -> StoreError {
+    StoreError::Stale(format!("case {} ({} {} has another open case)", c.id, c.subject.kind.as_str(), c.subject.id))
+}
+
 pub(crate) fn parse<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored {what} does not read back: {e}")))
 }
@@ -153,7 +159,15 @@ pub(crate) mod sqlite {
                         micros(c.opened_at),
                         json("case", c)?,
                         previous_version(c)
-                    ])?;
+                    ])
+                    .map_err(|e| match &e {
+                        rusqlite::Error::SqliteFailure(f, Some(m))
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation && m.contains("cases.subject_kind") =>
+                        {
+                            opened_elsewhere(c)
+                        }
+                        _ => e.into(),
+                    })?;
                     written(written_rows, c)?;
                 }
                 ReviewWrite::Entry(e) => {
@@ -377,7 +391,11 @@ pub(crate) mod postgres {
                             &json("case", c)?,
                             &previous_version(c),
                         ],
-                    )?;
+                    )
+                    .map_err(|e| match e.as_db_error().and_then(|d| d.constraint()) {
+                        Some("cases_open_subject") => opened_elsewhere(c),
+                        _ => e.into(),
+                    })?;
                     written(rows as usize, c)?;
                 }
                 ReviewWrite::Entry(e) => {

@@ -208,6 +208,31 @@ pub fn sqlite_campaign_members(dir: &Path) -> BTreeSet<(String, String)> {
     q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
+/// The cases as review sees them: each subject's decisions (a campaign's, gathered from every
+/// partition), whatever order they joined in.
+pub type CaseRow = (String, String, BTreeSet<String>);
+
+fn case_row(kind: String, id: String, body: &str) -> CaseRow {
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    let decisions = body["decisions"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect();
+    (kind, id, decisions)
+}
+
+pub fn pg_cases(db: &str) -> BTreeSet<CaseRow> {
+    let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    let rows = c.query("SELECT subject_kind, subject_id, body FROM cases", &[]).unwrap();
+    rows.iter().map(|r| case_row(r.get(0), r.get(1), r.get(2))).collect()
+}
+
+pub fn sqlite_cases(dir: &Path) -> BTreeSet<CaseRow> {
+    let db = rusqlite::Connection::open(dir.join("steward.db")).unwrap();
+    let mut q = db.prepare("SELECT subject_kind, subject_id, body FROM cases").unwrap();
+    q.query_map([], |r| Ok(case_row(r.get(0)?, r.get(1)?, &r.get::<_, String>(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 pub fn sqlite_decisions(dir: &Path) -> BTreeSet<DecisionRow> {
     let db = rusqlite::Connection::open(dir.join("steward.db")).unwrap();
     let mut q = db.prepare("SELECT id, rule_id, account_id, shadow FROM decisions").unwrap();

@@ -62,10 +62,17 @@ fn cases_round_trip_and_one_is_open_per_subject(db: &dyn Db) {
     assert_eq!(store.case("c1").unwrap(), Some(c.clone()));
     assert_eq!(store.open_case(&c.subject).unwrap(), Some(c.clone()));
     assert_eq!(store.case_entries("c1").unwrap(), vec![entry]);
-    // A second open case on the same subject is refused, and nothing of its batch stays.
+    // A second open case on the same subject is refused as another writer's (the batch can be
+    // made again on it), and nothing of its batch stays.
     let other = case("c2", "p1", "reports", 1.0, t0());
-    assert!(commit(store.as_ref(), vec![ReviewWrite::Case(other)]).is_err());
+    let refused = commit(store.as_ref(), vec![ReviewWrite::Case(other)]);
+    assert!(matches!(refused, Err(StoreError::Stale(_))), "{refused:?}");
     assert_eq!(store.case("c2").unwrap(), None);
+    // So is a write of a version that does not follow the stored one.
+    let skipped = Case { version: 3, reach: 99, ..c.clone() };
+    let refused = commit(store.as_ref(), vec![ReviewWrite::Case(skipped)]);
+    assert!(matches!(refused, Err(StoreError::Stale(_))), "{refused:?}");
+    assert_eq!(store.case("c1").unwrap(), Some(c.clone()));
     // Once resolved, the subject may have a new case.
     let resolved = Case { state: CaseState::Resolved, version: 2, outcome: Some("upheld".into()), ..c.clone() };
     commit(store.as_ref(), vec![ReviewWrite::Case(resolved)]).unwrap();
