@@ -195,7 +195,13 @@ fn two_workers_share_the_partitions() {
     let Some(Case { url, db, stream, dir, file, lines, rt, js }) = case(test, "wk_two", 300, 6000, 0x5eed_0003) else {
         return;
     };
-    publish(&url, &stream, &file);
+    // The workload's second half comes once the first is judged: the posts that repeated the
+    // claim refuted halfway are stored by then, and judged again when its fact-check comes.
+    let late = lines.iter().position(|l| l.contains("-fc-late\"")).expect("a late fact-check");
+    let halves = [dir.path().join("first.jsonl"), dir.path().join("second.jsonl")];
+    write(&halves[0], &lines[..late]);
+    write(&halves[1], &lines[late..]);
+    publish(&url, &stream, &halves[0]);
     let logs = [dir.path().join("1.log"), dir.path().join("2.log")];
     let ports = [free_port(), free_port()];
     let workers: Vec<Child> = logs
@@ -206,6 +212,9 @@ fn two_workers_share_the_partitions() {
             worker(&url, &db, &stream, log, &["--partitions-per-worker", "32", "--metrics-listen", &listen])
         })
         .collect();
+    wait_drained(&rt, &js, &stream, Duration::from_secs(300));
+    let before_late = pg_decisions(&db).iter().filter(|d| d.1 == "debunked-claim").count();
+    publish(&url, &stream, &halves[1]);
     wait_drained(&rt, &js, &stream, Duration::from_secs(300));
 
     // While both run: each owns 32 partitions, none behind; one leads the campaign stage.
@@ -267,6 +276,14 @@ fn two_workers_share_the_partitions() {
     // fact-check's partition: they know it from the stream's knowledge feed.
     let debunked = single.iter().filter(|d| d.1 == "debunked-claim").count();
     assert!(debunked >= 25, "{debunked} debunked-claim decisions");
+    // The ten posts that repeated the late claim before it was refuted, judged again by the
+    // owners of their partitions (most are not the fact-check's).
+    let rechecked = |d: &&DecisionRow| {
+        d.1 == "debunked-claim"
+            && d.0.rsplit("-e").next().and_then(|i| i.parse::<usize>().ok()).is_some_and(|i| i % 100 == 40 && i < 3000)
+    };
+    assert_eq!(single.iter().filter(rechecked).count(), 10, "the single box's rechecks");
+    assert!(before_late < pg_decisions(&db).iter().filter(|d| d.1 == "debunked-claim").count());
     same_decisions(&pg_decisions(&db), &single, "two workers' decisions");
     // Both owners add their accounts' decisions to a campaign's one case, neither overwriting
     // the other's.

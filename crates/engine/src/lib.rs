@@ -464,9 +464,15 @@ impl Engine {
     /// Teaches the detectors an upsert they learn from, accepted anywhere in the cluster (its
     /// owner stores and judges it): a partitioned engine's knowledge base and registry follow
     /// every change. Learning the same upsert twice changes nothing.
-    pub fn learn(&mut self, event: &Event) {
-        teach(&mut self.detectors, event);
+    ///
+    /// Returns the signals it raises about earlier posts this engine judged (a fact-check
+    /// matching posts of the claims window), for the caller to judge in its next batch with
+    /// [`Engine::stage_signals`], as a single box judges them with the fact-check.
+    pub fn learn(&mut self, event: &Event) -> Vec<EarlierSignal> {
+        let mut findings = Findings::default();
+        teach(&mut self.detectors, event, &mut findings);
         self.learnt.push(event.clone());
+        findings.earlier
     }
 
     pub fn options(&self) -> &EngineOptions {
@@ -692,8 +698,9 @@ impl Engine {
             self.breakers = Breakers::with_tripped(self.store.tripped_breakers()?);
             self.sync_stats();
             restore_knowledge(self.store.as_ref(), &mut self.detectors)?;
+            // Before the window's posts: they raise nothing to judge again.
             for event in &self.learnt {
-                teach(&mut self.detectors, event);
+                teach(&mut self.detectors, event, &mut Findings::default());
             }
             self.replay_window()?;
             self.stale = false;
@@ -1017,9 +1024,9 @@ impl Engine {
 }
 
 /// Teaches the detectors an upsert event of an entity kind they learn from.
-fn teach(detectors: &mut Detectors, event: &Event) {
+fn teach(detectors: &mut Detectors, event: &Event, findings: &mut Findings) {
     let kind = event.payload.event_type().split('.').next().unwrap_or_default();
-    detectors.learn(kind, &Context { event, account: None }, &mut Findings::default());
+    detectors.learn(kind, &Context { event, account: None }, findings);
 }
 
 /// Gives detectors the stored state of the entities they learn from (fact-checks, protected

@@ -9,12 +9,17 @@
 //! accepted before the worker started but not yet stored by its owner is known too. Upserts
 //! are learnt in stream order: the last state of each entity wins, and one learnt twice (in
 //! the store and in the stream) changes nothing.
+//!
+//! A fact-check learnt this way is also checked against the posts the worker judged lately,
+//! as a single box checks it against its own: the posts it matches in partitions the worker
+//! still owns are judged again in its next batch, under those partitions' fences.
 
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::{self};
 use futures_util::StreamExt;
+use steward_detect::EarlierSignal;
 use steward_engine::Engine;
 use steward_stream::{StreamConfig, subject_token};
 use tokio::sync::mpsc;
@@ -118,18 +123,16 @@ async fn follow_one(
 }
 
 impl Feed {
-    /// Teaches the engine whatever has arrived. Returns how many.
-    pub(crate) fn teach(&mut self, engine: &mut Engine) -> usize {
-        let mut n = 0;
+    /// Teaches the engine whatever has arrived. Returns what it raised about posts the engine
+    /// judged before (a fact-check matching them: [`Engine::learn`]).
+    pub(crate) fn teach(&mut self, engine: &mut Engine) -> Vec<EarlierSignal> {
+        let mut earlier = Vec::new();
         while let Ok(payload) = self.rx.try_recv() {
             match steward_model::parse_event(&payload, &engine.options().limits, chrono::Utc::now()) {
-                Ok(event) => {
-                    engine.learn(&event);
-                    n += 1;
-                }
+                Ok(event) => earlier.extend(engine.learn(&event)),
                 Err(e) => tracing::warn!("a knowledge event that does not parse: {e}"),
             }
         }
-        n
+        earlier
     }
 }

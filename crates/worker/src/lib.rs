@@ -86,9 +86,6 @@
 //! - Per-account state rebuild on claim: the worker keeps one engine for all its partitions;
 //!   whenever it claims partitions it re-opens the engine, reloading the whole store's state
 //!   and detector window (coarse, not per account; its cost grows with the store).
-//! - A fact-check that arrives after posts it debunks flags them on one box (it re-checks the
-//!   recent window); in distributed mode a worker learns it from the stream without that
-//!   re-check, so only the posts after it are flagged.
 //!
 //! # Operations
 //!
@@ -106,13 +103,14 @@ mod locks;
 pub mod metrics;
 pub mod status;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use async_nats::jetstream::{self, Message};
+use steward_detect::EarlierSignal;
 use steward_engine::input::RawRecord;
 use steward_engine::{Engine, EngineOptions, Group, IngestOutcome, Rejection};
 use steward_stream::{Publisher, StreamConfig};
@@ -194,6 +192,9 @@ pub(crate) struct Worker {
     fences: BTreeMap<u32, i64>,
     /// Fact-checks, identities and credentials from every partition, for the engine to learn.
     knowledge: Option<knowledge::Feed>,
+    /// What learning them raised about posts of owned partitions judged before, with the
+    /// partition: judged in the next batch that commits ([`knowledge`]).
+    rechecks: Vec<(u32, EarlierSignal)>,
     pulled_tx: tokio::sync::mpsc::Sender<Pulled>,
     pulled: tokio::sync::mpsc::Receiver<Pulled>,
     max_owned: usize,
@@ -249,6 +250,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         owned: BTreeMap::new(),
         fences: BTreeMap::new(),
         knowledge: None,
+        rechecks: Vec::new(),
         pulled_tx,
         pulled,
         max_owned: options.partitions_per_worker.unwrap_or(partitions).clamp(1, partitions) as usize,
@@ -352,7 +354,12 @@ impl Worker {
                 }
             }
             if let (Some(feed), Some(engine)) = (self.knowledge.as_mut(), self.engine.as_mut()) {
-                feed.teach(engine);
+                for signal in feed.teach(engine) {
+                    let p = steward_stream::partition(&signal.account_id, self.config.partitions);
+                    if self.owned.contains_key(&p) {
+                        self.rechecks.push((p, signal));
+                    }
+                }
             }
             let gaps: Vec<u32> = self.owned.iter().filter(|(_, o)| o.at_gap()).map(|(p, _)| *p).collect();
             if !gaps.is_empty() {
@@ -360,7 +367,7 @@ impl Worker {
             }
             let began = Instant::now();
             let fetched = self.next_batch();
-            if fetched.is_empty() {
+            if fetched.is_empty() && self.rechecks.is_empty() {
                 continue;
             }
             self.totals.first.get_or_insert(began);
@@ -478,20 +485,26 @@ impl Worker {
         true
     }
 
-    /// The events through the engine, under the fences of their partitions; `None` before the
-    /// engine is open.
+    /// The events through the engine, and the posts to judge again, under the fences of their
+    /// partitions; `None` before the engine is open.
     fn commit(
         &mut self,
         fetched: &[(u32, Vec<Message>)],
     ) -> Option<Result<IngestOutcome, steward_engine::EngineError>> {
         let engine = self.engine.as_mut()?;
-        let fences: Vec<Fence> = fetched
-            .iter()
-            .filter_map(|(p, _)| {
-                self.fences.get(p).map(|&epoch| Fence { key: fence_key(&self.config.name, *p), epoch })
-            })
+        let owned = &self.owned;
+        self.rechecks.retain(|(p, _)| owned.contains_key(p));
+        let partitions: BTreeSet<u32> =
+            fetched.iter().map(|(p, _)| *p).chain(self.rechecks.iter().map(|(p, _)| *p)).collect();
+        let fences: Vec<Fence> = partitions
+            .into_iter()
+            .filter_map(|p| self.fences.get(&p).map(|&epoch| Fence { key: fence_key(&self.config.name, p), epoch }))
             .collect();
-        let result = ingest(engine, fetched, fences);
+        let rechecks = self.rechecks.iter().map(|(p, s)| (Chain::partition(*p), s.clone()));
+        let result = ingest(engine, fetched, rechecks.collect(), fences);
+        if result.is_ok() {
+            self.rechecks.clear();
+        }
         // A store that answered, even to refuse, is up.
         let down = matches!(&result, Err(steward_engine::EngineError::Store(steward_store::StoreError::Postgres(e))) if e.as_db_error().is_none());
         self.metrics.store_up.store(!down, Ordering::Relaxed);
@@ -516,11 +529,12 @@ impl Worker {
 
 /// One batch through the engine in one transaction: the events, then the campaign stage's
 /// findings about stored posts (after their posts in each partition's order, so a finding's
-/// post is stored by then, in an earlier batch or this one). A finding that does not parse is
-/// reported like a rejected event.
+/// post is stored by then, in an earlier batch or this one), then `rechecks`. A finding that
+/// does not parse is reported like a rejected event.
 fn ingest(
     engine: &mut Engine,
     fetched: &[(u32, Vec<Message>)],
+    rechecks: Vec<(Chain, EarlierSignal)>,
     fences: Vec<Fence>,
 ) -> Result<IngestOutcome, steward_engine::EngineError> {
     let mut records = Vec::new();
@@ -551,6 +565,7 @@ fn ingest(
     let mut group = Group::default();
     group.fence(fences);
     engine.stage_on(&mut group, &records, &chains)?;
+    findings.extend(rechecks);
     if !findings.is_empty() {
         engine.stage_signals(&mut group, findings)?;
     }

@@ -41,6 +41,9 @@ pub fn workload(prefix: &str, accounts: usize, posts: usize, seed: u64) -> Vec<S
         (0..24).map(|_| chars[(next() % chars.len() as u64) as usize]).collect()
     };
     let claims: Vec<String> = (0..3).map(|_| draw(&mut next)).collect();
+    // A claim refuted only halfway through: the posts that repeated it before are judged
+    // when its fact-check comes, by their partitions' owners.
+    let late = draw(&mut next);
     let published = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for (f, claim) in claims.iter().enumerate() {
         lines.push(format!(
@@ -49,6 +52,11 @@ pub fn workload(prefix: &str, accounts: usize, posts: usize, seed: u64) -> Vec<S
     }
     for i in 0..posts {
         let at = (start + chrono::Duration::seconds(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if i == posts / 2 {
+            lines.push(format!(
+                r#"{{"id":"{prefix}-fc-late","type":"factcheck.upserted","at":"{at}","factcheck":{{"id":"{prefix}-f-late","claim":"{late}","verdict":"false","publisher":"辟谣平台","published_at":"{at}"}}}}"#
+            ));
+        }
         let a = (next() % accounts as u64) as usize;
         let account = format!("{prefix}-a{a}");
         if known.insert(a) {
@@ -60,6 +68,9 @@ pub fn workload(prefix: &str, accounts: usize, posts: usize, seed: u64) -> Vec<S
         let mut text: String = (0..40).map(|_| chars[(next() % chars.len() as u64) as usize]).collect();
         if i % 200 == 130 {
             text = format!("{}，大家转发", claims[i / 200 % claims.len()]);
+        }
+        if i % 100 == 40 && i + 1000 > posts / 2 && i < posts / 2 + 1000 {
+            text = format!("{late}，速看");
         }
         // A copy campaign every 150 posts: 7 accounts that post nothing else copy one text, a
         // word changed in each, within seconds. Its accounts fall in different partitions.

@@ -563,7 +563,9 @@ impl KnowledgeBase {
                 (term, Some(self.char_keys[p.ch as usize]))
             })
             .collect();
-        StoredScorer { steps, keys, claim_info: self.weights.claim_info[index as usize] }
+        let entry = &self.entries[index as usize];
+        let terms = entry.terms.iter().map(|&t| self.term_keys[t as usize]).collect();
+        StoredScorer { steps, keys, terms, claim_info: self.weights.claim_info[index as usize] }
     }
 }
 
@@ -580,13 +582,21 @@ pub struct StoredScorer {
     /// stored by.
     steps: Vec<Step>,
     keys: Vec<(Option<u32>, Option<u32>)>,
+    /// The keys of the claim's terms: a text with none of them is not one search proposes.
+    terms: Vec<u32>,
     claim_info: f32,
 }
 
 impl StoredScorer {
-    /// The score of a stored text, from its sorted keys and its length in positions.
+    /// The score of a stored text, from its sorted keys and its length in positions; 0 for a
+    /// text that shares no word or bigram with the claim, as [`KnowledgeBase::search`] never
+    /// proposes it (lone characters alone do not make a match), so that a post is judged
+    /// alike whether the fact-check came before it or after.
     pub fn score(&self, keys: &[u32], length: u32) -> f32 {
         let has = |k: Option<u32>| k.is_some_and(|k| keys.binary_search(&k).is_ok());
+        if !self.terms.iter().any(|&t| has(Some(t))) {
+            return 0.0;
+        }
         let steps: Vec<Step> = self
             .steps
             .iter()

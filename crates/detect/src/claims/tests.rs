@@ -191,6 +191,20 @@ fn recent_posts_score_as_a_search_would_score_them() {
     assert!((f.earlier[0].signal.score - f64::from(searched.score)).abs() < 2e-3, "{f:?} {searched:?}");
 }
 
+#[test]
+fn a_post_sharing_only_lone_characters_with_a_later_claim_is_not_flagged() {
+    // Common characters in another order: no bigram or word of the claim, only characters.
+    let claim = "常个活件动外统见社其象别起只者着解或它得资";
+    let text = "自来任业工品解期学然第级工被及只以得它们天意都平间者放任品在月边变社先象资一而被";
+    let mut m = template_matcher();
+    inspect(&mut m, &post_event("p1", "a1", None, text, t0() - Duration::hours(1)));
+    let f = inspect(&mut m, &fact_check_event(fact_check("fc-chars", claim, Verdict::False, Some(t0())), t0()));
+    assert!(f.earlier.is_empty(), "{f:?}");
+    // The same post after the fact-check: search does not propose it either.
+    let after = inspect(&mut m, &post_event("p2", "a2", None, text, t0() + Duration::hours(1)));
+    assert!(after.signals.is_empty(), "{after:?}");
+}
+
 /// [`matcher`] with made-up English rulings on made-up rumours, published at t0.
 fn english_matcher() -> ClaimMatcher {
     let mut m = matcher();
