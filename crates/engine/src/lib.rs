@@ -252,6 +252,8 @@ pub struct Engine {
     learnt: Vec<Event>,
     /// Decisions of the records being prepared that ask for review ([`Engine::join_cases`]).
     joins: Vec<review::Join>,
+    /// The audit chains of the partitions a partitioned engine owns ([`Engine::own`]).
+    owned: Vec<Chain>,
 }
 
 struct InFlight {
@@ -271,7 +273,7 @@ impl Engine {
     /// policy in force in the audit log when it changed.
     pub fn open(store: Arc<dyn Store>, policy: Arc<Policy>, options: EngineOptions) -> Result<Engine, EngineError> {
         let now = (options.clock)();
-        let state = State::load(store.as_ref(), now)?;
+        let state = State::for_engine(store.as_ref(), &options, now)?;
         let breakers = Breakers::with_tripped(store.tripped_breakers()?);
         let mut engine = Engine {
             detectors: detectors_for(&policy, &options),
@@ -286,6 +288,7 @@ impl Engine {
             findings: Findings::default(),
             learnt: Vec::new(),
             joins: Vec::new(),
+            owned: Vec::new(),
         };
         engine.sync_stats();
         let by = engine.options.activated_by.clone();
@@ -423,6 +426,9 @@ impl Engine {
     /// Rebuilds the detectors' state from the stored events of their window, in received
     /// order, as if they had just run.
     fn replay_window(&mut self) -> Result<(), EngineError> {
+        if self.options.partitioned && self.owned.is_empty() {
+            return Ok(());
+        }
         let (Some(window), Some(latest)) = (self.detectors.window(), self.store.latest_event_at()?) else {
             return Ok(());
         };
@@ -434,7 +440,7 @@ impl Engine {
         // upsert replayed now would undo a newer one.
         let learnt = self.detectors.knowledge();
         loop {
-            let page = self.store.events_since(since, after, REPLAY_PAGE)?;
+            let page = self.store.events_since(since, after, REPLAY_PAGE, &self.owned)?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
             for (_, stored) in &page {
@@ -477,6 +483,14 @@ impl Engine {
 
     pub fn options(&self) -> &EngineOptions {
         &self.options
+    }
+
+    /// The partitions a partitioned engine owns now, by their audit chains: before its next
+    /// batch it rebuilds its detectors' window from their events alone, and loads accounts
+    /// afresh as their events come (another owner may have changed them since).
+    pub fn own(&mut self, chains: Vec<Chain>) {
+        self.owned = chains;
+        self.stale = true;
     }
 
     pub fn policy(&self) -> &Arc<Policy> {
@@ -537,6 +551,11 @@ impl Engine {
         let now = (self.options.clock)();
         let from = group.batch.decisions.len();
         let mut outcome = IngestOutcome::default();
+        let accounts = signals.iter().map(|(_, s)| s.account_id.as_str());
+        if let Err(e) = self.state.load_accounts(self.store.as_ref(), accounts, now) {
+            self.stale = true;
+            return Err(e.into());
+        }
         for (chain, signal) in signals {
             group.batch.audit_on(&chain);
             if let Err(e) = self.judge_earlier(signal, now, &mut group.batch, &mut outcome) {
@@ -692,7 +711,7 @@ impl Engine {
     ) -> Result<IngestOutcome, EngineError> {
         let now = (self.options.clock)();
         if self.stale {
-            self.state = State::load(self.store.as_ref(), now)?;
+            self.state = State::for_engine(self.store.as_ref(), &self.options, now)?;
             self.in_flight.clear();
             self.detectors = detectors_for(&self.policy, &self.options);
             self.breakers = Breakers::with_tripped(self.store.tripped_breakers()?);
@@ -718,6 +737,8 @@ impl Engine {
                 }),
             }
         }
+        let accounts = events.iter().filter_map(|(_, _, e, _)| e.payload.account_id());
+        self.state.load_accounts(self.store.as_ref(), accounts, now)?;
         let ids: Vec<&str> = events.iter().map(|(_, _, e, _)| e.id.as_str()).collect();
         let stored = if ids.is_empty() { HashSet::new() } else { self.store.existing_event_ids(&ids)? };
         seen.reserve(events.len());

@@ -1,7 +1,8 @@
 //! What the engine keeps in memory between events, rebuilt from the store at start: the
-//! current accounts and the enforcement that has not lapsed yet.
+//! current accounts and the enforcement that has not lapsed yet. A partitioned engine (a
+//! worker's) starts empty and loads each account's as its first event comes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use steward_model::{Account, CreditEntry, Restriction, Reversal, Standing};
@@ -12,6 +13,8 @@ use steward_store::{EntityRow, Store, StoreError};
 pub(crate) struct State {
     pub accounts: HashMap<String, Account>,
     pub enforcement: HashMap<String, Enforcement>,
+    /// The accounts loaded, when not all are ([`State::partial`]).
+    loaded: Option<HashSet<String>>,
 }
 
 /// An account's restrictions and credit entries that may still matter.
@@ -44,6 +47,54 @@ impl State {
             state.reverse(&r);
         }
         Ok(state)
+    }
+
+    /// A partitioned engine's: no account yet, each loaded by [`State::load_accounts`] before
+    /// its events. Any other's: every account's, loaded now.
+    pub fn for_engine(
+        store: &dyn Store,
+        options: &crate::EngineOptions,
+        now: DateTime<Utc>,
+    ) -> Result<State, StoreError> {
+        if options.partitioned {
+            return Ok(State { loaded: Some(HashSet::new()), ..State::default() });
+        }
+        State::load(store, now)
+    }
+
+    /// Loads the accounts among `ids` not loaded yet, with their enforcement in force at `now`
+    /// and the reversals of their decisions. Nothing to do when every account is loaded.
+    pub fn load_accounts<'a>(
+        &mut self,
+        store: &dyn Store,
+        ids: impl IntoIterator<Item = &'a str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(loaded) = &self.loaded else { return Ok(()) };
+        let mut new: Vec<&str> = ids.into_iter().filter(|id| !loaded.contains(*id)).collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        new.sort_unstable();
+        new.dedup();
+        let states = store.account_states(&new, now)?;
+        for row in &states.accounts {
+            let account = account_of(row)?;
+            self.accounts.insert(account.id.clone(), account);
+        }
+        for r in states.restrictions {
+            self.enforcement.entry(r.account_id.clone()).or_default().restrictions.push(r);
+        }
+        for c in states.credits {
+            self.enforcement.entry(c.account_id.clone()).or_default().credits.push(c);
+        }
+        for r in &states.reversals {
+            self.reverse(r);
+        }
+        if let Some(loaded) = &mut self.loaded {
+            loaded.extend(new.into_iter().map(str::to_string));
+        }
+        Ok(())
     }
 
     /// Ends the enforcement of a decision a person overturned, from the reversal on.

@@ -109,6 +109,15 @@ pub struct EntityRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What the engine keeps in memory about some accounts ([`Store::account_states`]).
+#[derive(Debug, Default)]
+pub struct AccountStates {
+    pub accounts: Vec<EntityRow>,
+    pub restrictions: Vec<Restriction>,
+    pub credits: Vec<CreditEntry>,
+    pub reversals: Vec<Reversal>,
+}
+
 /// An API key; only the SHA-256 of the secret is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKey {
@@ -389,12 +398,34 @@ pub trait Store: Send + Sync {
     /// The reversals of an account's decisions, or of all, in the order made.
     fn reversals(&self, account_id: Option<&str>) -> Result<Vec<Reversal>>;
 
+    /// What the engine keeps about the accounts `ids` (a partitioned engine loads it as their
+    /// events come, not every account's at start): their rows, their restrictions and credit
+    /// entries in force at `at`, and the reversals of their decisions, each account's in the
+    /// order stored. This default asks one account at a time.
+    fn account_states(&self, ids: &[&str], at: DateTime<Utc>) -> Result<AccountStates> {
+        let mut states = AccountStates::default();
+        for id in ids {
+            states.accounts.extend(self.entity("account", id)?);
+            states.restrictions.extend(self.restrictions_for(id)?.into_iter().filter(|r| r.end.is_none_or(|e| e > at)));
+            states.credits.extend(self.credits_for(id)?.into_iter().filter(|c| c.restores_at.is_none_or(|r| r > at)));
+            states.reversals.extend(self.reversals(Some(id))?);
+        }
+        Ok(states)
+    }
+
     /// The latest event time stored.
     fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>>;
 
     /// Events with time `at` or later and received order `seq > after`, in received order,
-    /// at most `limit`, each with its `seq`: detectors rebuild their window from these.
-    fn events_since(&self, at: DateTime<Utc>, after: i64, limit: usize) -> Result<Vec<(i64, StoredEvent)>>;
+    /// at most `limit`, each with its `seq`: detectors rebuild their window from these. With
+    /// `chains`, only the events audited on them (a partitioned engine's partitions).
+    fn events_since(
+        &self,
+        at: DateTime<Utc>,
+        after: i64,
+        limit: usize,
+        chains: &[Chain],
+    ) -> Result<Vec<(i64, StoredEvent)>>;
 
     /// The notices to `recipient`, newest first, at most `limit`, with their delivery.
     fn notices_for(&self, recipient: &str, limit: usize) -> Result<Vec<StoredNotice>>;

@@ -30,8 +30,8 @@ use crate::review;
 use crate::rows::{self, u32_from_db, u64_from_db};
 use crate::transparency::{self, TransparencyCounts};
 use crate::{
-    ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError, StoredEvent,
-    TrippedBreaker, migrations,
+    AccountStates, ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, Result, RuleHits, Store, StoreError,
+    StoredEvent, TrippedBreaker, migrations,
 };
 
 /// The PostgreSQL store. Cheap to share between threads.
@@ -880,15 +880,56 @@ impl Store for PostgresStore {
         review::postgres::reversals(&mut *self.read()?, account_id)
     }
 
+    fn account_states(&self, ids: &[&str], at: DateTime<Utc>) -> Result<AccountStates> {
+        let mut client = self.read()?;
+        // One snapshot for the four lists, one query each for all the accounts.
+        let mut tx =
+            client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
+        let accounts = tx
+            .query(
+                "SELECT kind, id, account_id, body, deleted, updated_at FROM entities WHERE kind = 'account' AND id = ANY($1)",
+                &[&ids],
+            )?
+            .iter()
+            .map(entity_row)
+            .collect();
+        let sql = format!(
+            "SELECT {RESTRICTION_COLUMNS} FROM restrictions WHERE account_id = ANY($1) AND (end_at IS NULL OR end_at > $2) ORDER BY seq"
+        );
+        let restrictions = tx.query(&sql, &[&ids, &at])?.iter().map(restriction_row).collect::<Result<_>>()?;
+        let sql = format!(
+            "SELECT {CREDIT_COLUMNS} FROM credits WHERE account_id = ANY($1) AND (restores_at IS NULL OR restores_at > $2) ORDER BY seq"
+        );
+        let credits = tx.query(&sql, &[&ids, &at])?.iter().map(credit_row).collect::<Result<_>>()?;
+        let reversals = review::postgres::reversals_of(&mut tx, ids)?;
+        tx.commit()?;
+        Ok(AccountStates { accounts, restrictions, credits, reversals })
+    }
+
     fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>> {
         Ok(self.read()?.query_one("SELECT max(at) FROM events", &[])?.get(0))
     }
 
-    fn events_since(&self, at: DateTime<Utc>, after: i64, n: usize) -> Result<Vec<(i64, StoredEvent)>> {
-        let rows = self.read()?.query(
-            "SELECT seq, id, type, at, body FROM events WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[&at, &after, &limit(n)],
-        )?;
+    fn events_since(
+        &self,
+        at: DateTime<Utc>,
+        after: i64,
+        n: usize,
+        chains: &[Chain],
+    ) -> Result<Vec<(i64, StoredEvent)>> {
+        let rows = if chains.is_empty() {
+            self.read()?.query(
+                "SELECT seq, id, type, at, body FROM events WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[&at, &after, &limit(n)],
+            )?
+        } else {
+            let chains: Vec<&str> = chains.iter().map(Chain::as_str).collect();
+            self.read()?.query(
+                "SELECT seq, id, type, at, body FROM events WHERE chain = ANY($4) AND at >= $1 AND seq > $2
+                 ORDER BY seq LIMIT $3",
+                &[&at, &after, &limit(n), &chains],
+            )?
+        };
         Ok(rows
             .iter()
             .map(|r| (r.get(0), StoredEvent { id: r.get(1), event_type: r.get(2), at: r.get(3), body: r.get(4) }))

@@ -560,4 +560,8 @@ pub(crate) mod postgres {
             &[&account_id],
         )
     }
+
+    pub(crate) fn reversals_of(c: &mut impl GenericClient, accounts: &[&str]) -> Result<Vec<Reversal>> {
+        bodies(c, "reversal", "SELECT body FROM reversals WHERE account_id = ANY($1) ORDER BY seq", &[&accounts])
+    }
 }

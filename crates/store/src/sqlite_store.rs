@@ -1023,12 +1023,23 @@ impl Store for SqliteStore {
         })
     }
 
-    fn events_since(&self, at: DateTime<Utc>, after: i64, n: usize) -> Result<Vec<(i64, StoredEvent)>> {
+    fn events_since(
+        &self,
+        at: DateTime<Utc>,
+        after: i64,
+        n: usize,
+        chains: &[Chain],
+    ) -> Result<Vec<(i64, StoredEvent)>> {
+        // Every chain, or those in the JSON array.
+        let chains = (!chains.is_empty())
+            .then(|| serde_json::json!(chains.iter().map(Chain::as_str).collect::<Vec<_>>()).to_string());
         self.read(|conn| {
             collect(
                 conn,
-                "SELECT seq, id, type, at, body FROM events WHERE at >= ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-                params![micros(at), after, limit(n)],
+                "SELECT seq, id, type, at, body FROM events
+                 WHERE at >= ?1 AND seq > ?2 AND (?4 IS NULL OR chain IN (SELECT value FROM json_each(?4)))
+                 ORDER BY seq LIMIT ?3",
+                params![micros(at), after, limit(n), chains],
                 |r| {
                     let event =
                         StoredEvent { id: r.get(1)?, event_type: r.get(2)?, at: time(r.get(3)?)?, body: r.get(4)? };

@@ -14,8 +14,8 @@ use steward_model::{
 };
 use steward_store::audit::{self, AuditRecord, ChainBreak};
 use steward_store::{
-    ApiKey, Batch, BreakerChange, EntityRow, PolicyVersion, PostgresStore, RuleHits, SqliteStore, Store, StoreError,
-    StoredEvent, TrippedBreaker,
+    ApiKey, Batch, BreakerChange, Chain, EntityRow, PolicyVersion, PostgresStore, ReviewWrite, RuleHits, SqliteStore,
+    Store, StoreError, StoredEvent, TrippedBreaker,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -497,7 +497,7 @@ fn large_batches_keep_order_and_repeats(db: &dyn Db) {
     assert_eq!(store.commit(&batch).unwrap(), 150);
     assert_eq!(store.commit(&batch).unwrap(), 0);
     assert_eq!(store.event_count().unwrap(), 150);
-    let events = store.events_since(at, 0, 1000).unwrap();
+    let events = store.events_since(at, 0, 1000, &[]).unwrap();
     let ids: Vec<String> = events.into_iter().map(|(_, e)| e.id).collect();
     assert_eq!(ids, (0..150).map(|i| format!("e{i}")).collect::<Vec<_>>());
     for a in 0..3 {
@@ -774,12 +774,37 @@ fn enforcement_in_force_filters_by_time(db: &dyn Db) {
     assert_eq!(rs, vec![ends_soon, forever.clone(), future.clone()]);
     assert_eq!(cs, vec![never.clone(), later]);
     let (rs, cs) = store.enforcement_in_force(now + day * 100).unwrap();
-    assert_eq!(rs, vec![forever]);
-    assert_eq!(cs, vec![never]);
+    assert_eq!(rs, vec![forever.clone()]);
+    assert_eq!(cs, vec![never.clone()]);
     let (rs, cs) = store.enforcement_in_force(now - day * 1000).unwrap();
     assert_eq!(rs.len(), 5);
     assert_eq!(cs.len(), 3);
     assert!(cs.contains(&restored));
+
+    // Some accounts' alone, as a partitioned engine loads them: rows, enforcement in force,
+    // reversals.
+    let reversal = steward_model::Reversal {
+        decision_id: "d5".into(),
+        account_id: Some("a1".into()),
+        at: now,
+        by: "k_m1".into(),
+        reason: "not AI".into(),
+        case_id: "c1".into(),
+    };
+    let batch = Batch {
+        entities: vec![account_row("a1", now), account_row("a2", now)],
+        review: vec![ReviewWrite::Reversal(reversal.clone())],
+        ..Batch::default()
+    };
+    store.commit(&batch).unwrap();
+    let mut states = store.account_states(&["a1", "a3", "nobody"], now).unwrap();
+    assert_eq!(states.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a1"]);
+    // Each account's in the order stored; the accounts' in any order.
+    states.restrictions.sort_by(|a, b| a.decision_id.cmp(&b.decision_id));
+    assert_eq!(states.restrictions, vec![forever, future]);
+    assert_eq!(states.credits, vec![never]);
+    assert_eq!(states.reversals, vec![reversal]);
+    assert!(store.account_states(&[], now).unwrap().accounts.is_empty());
 }
 
 fn keys(db: &dyn Db) {
@@ -878,13 +903,29 @@ fn events_since_pages_in_received_order(db: &dyn Db) {
     assert_eq!(store.latest_event_at().unwrap(), Some(at + Duration::hours(3)));
 
     let since = at + Duration::hours(1);
-    let first = store.events_since(since, 0, 2).unwrap();
+    let first = store.events_since(since, 0, 2, &[]).unwrap();
     let ids: Vec<&str> = first.iter().map(|(_, e)| e.id.as_str()).collect();
     assert_eq!(ids, ["e0", "e2"]);
-    let rest = store.events_since(since, first[1].0, 10).unwrap();
+    let rest = store.events_since(since, first[1].0, 10, &[]).unwrap();
     let ids: Vec<&str> = rest.iter().map(|(_, e)| e.id.as_str()).collect();
     assert_eq!(ids, ["e3"]);
-    assert!(store.events_since(since, rest[0].0, 10).unwrap().is_empty());
+    assert!(store.events_since(since, rest[0].0, 10, &[]).unwrap().is_empty());
+
+    // Those of some audit chains alone (a partitioned engine's partitions).
+    let on = |chain: u32, id: &str| {
+        let mut batch = Batch::default();
+        batch.audit_on(&Chain::partition(chain));
+        batch.events.push(event(id, "a2", &format!("p-{id}"), at + Duration::hours(4)));
+        store.commit(&batch).unwrap();
+    };
+    on(3, "x3");
+    on(5, "x5");
+    on(7, "x7");
+    let ids = |chains: &[Chain]| -> Vec<String> {
+        store.events_since(since, 0, 10, chains).unwrap().into_iter().map(|(_, e)| e.id).collect()
+    };
+    assert_eq!(ids(&[Chain::partition(7), Chain::partition(3)]), ["x3", "x7"]);
+    assert_eq!(ids(&[]), ["e0", "e2", "e3", "x3", "x5", "x7"]);
 }
 
 fn audit_chain_verifies_after_many_commits(db: &dyn Db) {

@@ -71,7 +71,9 @@
 //! partition, but every worker's detectors need it. Each worker follows those event types on
 //! the whole stream ([`knowledge`]) and teaches its engine before each batch; the engine
 //! teaches them again whenever it rebuilds its detectors from the store, which may not hold
-//! them yet. A batch runs in stream order across its partitions, as a single box would.
+//! them yet. A batch runs in stream order across its partitions, as a single box would. A
+//! fact-check learnt this way is checked against the posts the worker judged lately, and those
+//! it matches are judged again in the next batch.
 //!
 //! # The audit log
 //!
@@ -81,11 +83,16 @@
 //! partition chain's head on the root chain once per `--audit-checkpoint-interval` while its
 //! batches move them, and at shutdown.
 //!
-//! # Not done in this first cut
+//! # State
 //!
-//! - Per-account state rebuild on claim: the worker keeps one engine for all its partitions;
-//!   whenever it claims partitions it re-opens the engine, reloading the whole store's state
-//!   and detector window (coarse, not per account; its cost grows with the store).
+//! The worker keeps one engine for all its partitions, opened once. It holds what it has read
+//! of its partitions, not the whole store's: an account's state (its row, the enforcement in
+//! force, reversals) is loaded with the first batch that has an event of it, and the detectors'
+//! window is rebuilt from the events of the owned partitions alone (their audit chains). When
+//! it claims partitions, whose accounts another owner may have changed, or after a batch that
+//! was not committed, the engine starts again from the store in the same way
+//! ([`Engine::own`]). A batch that loses a race on a campaign's case (another owner added to
+//! it first) does not: its decisions join the case's new version and it commits again.
 //!
 //! # Operations
 //!
@@ -328,29 +335,30 @@ impl Worker {
         while !stop.load(Ordering::SeqCst) {
             if last_claim.is_none_or(|t| t.elapsed() >= claim_every) {
                 last_claim = Some(Instant::now());
-                if self.claim()? > 0 || self.engine.is_none() {
-                    // The accounts of the partitions claimed may have been written by their last
-                    // owner since this engine loaded its state: load it again, the whole store's
-                    // (first cut; per-account loading is not done).
-                    self.engine = None;
+                let claimed = self.claim()?;
+                if self.engine.is_none() {
                     let options = EngineOptions { partitioned: true, ..Default::default() };
                     let engine = match Engine::open(self.store.clone(), self.policy.clone(), options) {
                         Ok(engine) => engine,
                         Err(e) => {
                             // E.g. PostgreSQL restarted: the store reconnects at its next use.
-                            tracing::error!("cannot load the engine's state from the store: {e}; trying again");
+                            tracing::error!("cannot open the engine over the store: {e}; trying again");
                             self.metrics.store_up.store(false, Ordering::Relaxed);
                             std::thread::sleep(Duration::from_secs(1));
                             last_claim = None;
                             continue;
                         }
                     };
-                    // What the old engine learnt from the feed and no owner has stored yet would
-                    // be lost with it: the new one reads the stream's knowledge again.
-                    self.knowledge = None;
                     let types = engine.knowledge_event_types();
                     self.knowledge = Some(knowledge::follow(&self.runtime, &self.js, &self.config, &types));
                     self.engine = Some(engine);
+                }
+                if claimed > 0
+                    && let Some(engine) = self.engine.as_mut()
+                {
+                    // Their accounts may have changed under their last owner: the engine loads
+                    // them afresh, and the owned partitions' window, before its next batch.
+                    engine.own(self.owned.keys().map(|&p| Chain::partition(p)).collect());
                 }
             }
             if let (Some(feed), Some(engine)) = (self.knowledge.as_mut(), self.engine.as_mut()) {
