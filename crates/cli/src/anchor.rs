@@ -25,7 +25,8 @@ pub struct AnchorArgs {
     #[arg(long, env = "STEWARD_AUDIT_KEY")]
     audit_key: Option<PathBuf>,
     /// File the signed checkpoints are appended to (JSON lines); copy it away or publish it
-    /// [default: DATA_DIR/audit-checkpoints.jsonl].
+    /// [default: audit-checkpoints.jsonl in the data directory; a worker's, in the working
+    /// directory].
     #[arg(long, env = "STEWARD_AUDIT_CHECKPOINTS")]
     checkpoints: Option<PathBuf>,
     /// Seconds between checkpoints while running.
@@ -63,8 +64,8 @@ pub fn keygen(out: &Path) -> Result<ExitCode> {
     let public = AuditKey::create(out).with_context(|| format!("writing a new audit key to {}", out.display()))?;
     println!("{public}");
     eprintln!(
-        "secret key written to {} (readable by its owner only), public key to {}: run `steward serve` and \
-         `steward ingest` with --audit-key {0}, keep the key out of the data directory and its backups, and give \
+        "secret key written to {} (readable by its owner only), public key to {}: run `steward serve`, \
+         `steward ingest` and `steward worker` with --audit-key {0}, keep the key out of the data directory and its backups, and give \
          the public key to whoever checks the log",
         out.display(),
         checkpoint::public_path(out).display()

@@ -379,8 +379,8 @@ enum AuditCommand {
         #[arg(long, env = "STEWARD_AUDIT_PUBLIC_KEY")]
         public_key: Option<String>,
     },
-    /// Create a key that signs checkpoints of the audit log (`--audit-key` of `serve` and
-    /// `ingest`): the secret key goes to FILE, readable by its owner only, and the public key
+    /// Create a key that signs checkpoints of the audit log (`--audit-key` of `serve`, `ingest`
+    /// and `worker`): the secret key goes to FILE, readable by its owner only, and the public key
     /// to FILE.pub and, alone, to standard output. Never overwrites a key.
     Keygen {
         /// Where to write the secret key; keep it outside the data directory and its backups.

@@ -51,6 +51,11 @@ pub struct WorkerArgs {
     /// chain's head on the root chain (also at shutdown), while its batches move them.
     #[arg(long, default_value_t = 60.0)]
     pub audit_checkpoint_interval: f64,
+    /// Signed checkpoints of the root audit chain, whose entries record every partition chain's
+    /// head (--audit-checkpoint-interval): signing the root anchors them all. Without
+    /// --checkpoints they go to ./audit-checkpoints.jsonl; give each worker its own file.
+    #[command(flatten)]
+    pub anchor: crate::anchor::AnchorArgs,
     /// The JetStream stream (tests use their own).
     #[arg(long, default_value = steward_stream::DEFAULT_STREAM, hide = true)]
     pub nats_stream: String,
@@ -80,7 +85,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     let store = steward_store::open(std::path::Path::new("."), Some(&args.database_url))
         .context("opening the PostgreSQL store")?;
     let policy = crate::load_policy(store.as_ref(), args.policy.as_deref())?;
-    drop(store);
+    let checkpoints = args.anchor.start(&store, std::path::Path::new("."))?;
     let options = steward_worker::Options {
         stream: stream_config(&args.nats_stream, &args.nats_subject_prefix),
         nats: args.nats,
@@ -94,5 +99,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         audit_checkpoint_interval: Duration::from_secs_f64(args.audit_checkpoint_interval.clamp(1.0, 86_400.0)),
     };
     steward_worker::run(options, policy)?;
+    // After the worker's last commit and its record of the chains' heads.
+    crate::anchor::finish(checkpoints)?;
     Ok(ExitCode::SUCCESS)
 }

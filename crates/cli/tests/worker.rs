@@ -66,8 +66,15 @@ fn worker_decides_as_the_single_box_and_redelivery_changes_nothing() {
 
     let published = publish(&url, &stream, &file);
     eprintln!("{}", published.trim());
+    // Signing checkpoints of the root chain, which records every partition chain's head.
+    let key = dir.path().join("audit.key");
+    let keygen = Command::new(STEWARD).args(["audit", "keygen", "--out"]).arg(&key).output().unwrap();
+    assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
+    let public = String::from_utf8_lossy(&keygen.stdout).trim().to_string();
+    let signed = dir.path().join("checkpoints.jsonl");
+    let (key_arg, signed_arg) = (key.display().to_string(), signed.display().to_string());
     let log = dir.path().join("worker.log");
-    let w = worker(&url, &db, &stream, &log, &[]);
+    let w = worker(&url, &db, &stream, &log, &["--audit-key", &key_arg, "--checkpoints", &signed_arg]);
     let drained = wait_drained(&rt, &js, &stream, Duration::from_secs(600));
     let (code, stderr) = terminate(w, &log);
     assert_eq!(code, Some(0), "{stderr}");
@@ -81,6 +88,17 @@ fn worker_decides_as_the_single_box_and_redelivery_changes_nothing() {
     assert!(stderr.contains(&format!("({} accepted,", lines.len())), "{stderr}");
     check_once(&db, &event_ids(&lines));
     audit_verifies(&db);
+    // The last checkpoint, signed at shutdown, anchors the root chain to its end.
+    let verify = Command::new(STEWARD)
+        .args(["audit", "verify", "--database-url", &db, "--checkpoints", &signed_arg, "--public-key", &public])
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{summary} {}", String::from_utf8_lossy(&verify.stderr));
+    assert!(
+        summary.contains("signed checkpoints up to entry") && summary.contains(", 0 entries after it not yet"),
+        "{summary}"
+    );
 
     let (single, single_rate) = single_box(&file, &dir.path().join("single"));
     let distributed = pg_decisions(&db);

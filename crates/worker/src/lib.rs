@@ -397,7 +397,7 @@ impl Worker {
     /// (`steward_store::chains`): once per `--audit-checkpoint-interval` while this worker's
     /// batches move heads, and at shutdown. Each worker records all heads, not only its own:
     /// one entry is then enough to anchor them all, and no worker need be elected for it. The
-    /// root's signed checkpoints (`--audit-key` of `steward serve` or `ingest`) anchor it in
+    /// root's signed checkpoints (`--audit-key` of `steward worker`, `serve` or `ingest`) anchor it in
     /// turn. A failure is logged and tried again at the next batch.
     fn checkpoint(&mut self) {
         self.checkpoints.last = Instant::now();
