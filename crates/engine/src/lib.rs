@@ -485,6 +485,14 @@ impl Engine {
         &self.options
     }
 
+    /// A partitioned engine lets go of what it loaded about these accounts, whose decisions a
+    /// person overturned elsewhere (`steward serve`, sharing the store): they are loaded again,
+    /// reversal included, with their next event. An engine holding every account (one box)
+    /// reverses in memory as it overturns, and keeps them.
+    pub fn forget_accounts<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        self.state.forget(ids);
+    }
+
     /// The partitions a partitioned engine owns now, by their audit chains: before its next
     /// batch it rebuilds its detectors' window from their events alone, and loads accounts
     /// afresh as their events come (another owner may have changed them since).

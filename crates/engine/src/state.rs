@@ -97,6 +97,18 @@ impl State {
         Ok(())
     }
 
+    /// Lets go of what was loaded about `ids` (changed elsewhere): they are loaded again with
+    /// their next event. Only a partial state can; a whole one keeps them.
+    pub fn forget<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        let Some(loaded) = &mut self.loaded else { return };
+        for id in ids {
+            if loaded.remove(id) {
+                self.accounts.remove(id);
+                self.enforcement.remove(id);
+            }
+        }
+    }
+
     /// Ends the enforcement of a decision a person overturned, from the reversal on.
     pub fn reverse(&mut self, reversal: &Reversal) {
         let Some(account_id) = &reversal.account_id else { return };
@@ -129,5 +141,53 @@ impl State {
         for c in credits {
             self.enforcement.entry(c.account_id.clone()).or_default().credits.push(c.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_store::{Batch, SqliteStore};
+
+    use super::*;
+
+    fn account_row(id: &str, followers: u64) -> EntityRow {
+        let at = DateTime::<Utc>::from_timestamp(1_764_000_000, 0).unwrap();
+        let body = serde_json::json!({"id": id, "handle": id, "display_name": id, "followers": followers});
+        EntityRow {
+            kind: "account",
+            id: id.into(),
+            account_id: Some(id.into()),
+            body: body.to_string(),
+            deleted: false,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_partial_state_loads_accounts_once_and_again_after_forgetting_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.commit(&Batch { entities: vec![account_row("a1", 10)], ..Batch::default() }).unwrap();
+        let now = Utc::now();
+        let mut state = State { loaded: Some(HashSet::new()), ..State::default() };
+        state.load_accounts(&store, ["a1", "a2", "a1"], now).unwrap();
+        assert_eq!(state.accounts["a1"].followers, 10);
+        assert!(!state.accounts.contains_key("a2"));
+        // Changed elsewhere: not seen until forgotten, then loaded as stored.
+        store.commit(&Batch { entities: vec![account_row("a1", 99)], ..Batch::default() }).unwrap();
+        state.load_accounts(&store, ["a1"], now).unwrap();
+        assert_eq!(state.accounts["a1"].followers, 10);
+        state.forget(["a1"]);
+        assert!(!state.accounts.contains_key("a1"));
+        state.load_accounts(&store, ["a1"], now).unwrap();
+        assert_eq!(state.accounts["a1"].followers, 99);
+    }
+
+    #[test]
+    fn a_whole_state_keeps_what_it_holds() {
+        let mut state = State::default();
+        state.accounts.insert("a1".into(), account_of(&account_row("a1", 1)).unwrap());
+        state.forget(["a1"]);
+        assert!(state.accounts.contains_key("a1"));
     }
 }

@@ -398,6 +398,10 @@ pub trait Store: Send + Sync {
     /// The reversals of an account's decisions, or of all, in the order made.
     fn reversals(&self, account_id: Option<&str>) -> Result<Vec<Reversal>>;
 
+    /// The reversals made at `at` or later, in the order made: a partitioned engine forgets
+    /// what it loaded about their accounts, which people changed elsewhere (`steward serve`).
+    fn reversals_since(&self, at: DateTime<Utc>) -> Result<Vec<Reversal>>;
+
     /// What the engine keeps about the accounts `ids` (a partitioned engine loads it as their
     /// events come, not every account's at start): their rows, their restrictions and credit
     /// entries in force at `at`, and the reversals of their decisions, each account's in the

@@ -880,6 +880,10 @@ impl Store for PostgresStore {
         review::postgres::reversals(&mut *self.read()?, account_id)
     }
 
+    fn reversals_since(&self, at: DateTime<Utc>) -> Result<Vec<Reversal>> {
+        review::postgres::reversals_since(&mut *self.read()?, at)
+    }
+
     fn account_states(&self, ids: &[&str], at: DateTime<Utc>) -> Result<AccountStates> {
         let mut client = self.read()?;
         // One snapshot for the four lists, one query each for all the accounts.

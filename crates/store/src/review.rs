@@ -355,6 +355,10 @@ pub(crate) mod sqlite {
             [account_id],
         )
     }
+
+    pub(crate) fn reversals_since(conn: &Connection, at: i64) -> Result<Vec<Reversal>> {
+        bodies(conn, "reversal", "SELECT body FROM reversals WHERE at >= ?1 ORDER BY seq", [at])
+    }
 }
 
 pub(crate) mod postgres {
@@ -559,6 +563,10 @@ pub(crate) mod postgres {
             "SELECT body FROM reversals WHERE $1::text IS NULL OR account_id = $1 ORDER BY seq",
             &[&account_id],
         )
+    }
+
+    pub(crate) fn reversals_since(c: &mut impl GenericClient, at: DateTime<Utc>) -> Result<Vec<Reversal>> {
+        bodies(c, "reversal", "SELECT body FROM reversals WHERE at >= $1 ORDER BY seq", &[&at])
     }
 
     pub(crate) fn reversals_of(c: &mut impl GenericClient, accounts: &[&str]) -> Result<Vec<Reversal>> {

@@ -1016,6 +1016,10 @@ impl Store for SqliteStore {
         self.read(|c| review::sqlite::reversals(c, account_id))
     }
 
+    fn reversals_since(&self, at: DateTime<Utc>) -> Result<Vec<Reversal>> {
+        self.read(|c| review::sqlite::reversals_since(c, micros(at)))
+    }
+
     fn latest_event_at(&self) -> Result<Option<DateTime<Utc>>> {
         self.read(|conn| {
             let at: Option<i64> = conn.prepare_cached("SELECT max(at) FROM events")?.query_row([], |r| r.get(0))?;

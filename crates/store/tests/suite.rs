@@ -803,7 +803,10 @@ fn enforcement_in_force_filters_by_time(db: &dyn Db) {
     states.restrictions.sort_by(|a, b| a.decision_id.cmp(&b.decision_id));
     assert_eq!(states.restrictions, vec![forever, future]);
     assert_eq!(states.credits, vec![never]);
-    assert_eq!(states.reversals, vec![reversal]);
+    assert_eq!(states.reversals, vec![reversal.clone()]);
+    // Those made lately, for workers that loaded the account before.
+    assert_eq!(store.reversals_since(now).unwrap(), vec![reversal]);
+    assert!(store.reversals_since(now + Duration::microseconds(1)).unwrap().is_empty());
     assert!(store.account_states(&[], now).unwrap().accounts.is_empty());
 }
 

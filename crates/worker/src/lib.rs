@@ -110,7 +110,7 @@ mod locks;
 pub mod metrics;
 pub mod status;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -133,6 +133,10 @@ use steward_store::fence::Fence;
 /// Attempts of a batch that loses races with other workers' commits before its partitions
 /// start again at their ack floors.
 const CONFLICT_ATTEMPTS: u32 = 10;
+
+/// How far back a worker reads the reversals people made ([`Worker::follow_reversals`]):
+/// longer than any transaction takes to commit.
+const REVERSALS_LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
 
 /// What `steward worker` is given.
 pub struct Options {
@@ -202,6 +206,8 @@ pub(crate) struct Worker {
     /// What learning them raised about posts of owned partitions judged before, with the
     /// partition: judged in the next batch that commits ([`knowledge`]).
     rechecks: Vec<(u32, EarlierSignal)>,
+    /// The reversals already followed ([`Worker::follow_reversals`]), by decision, with their time.
+    reversals_seen: HashMap<String, chrono::DateTime<chrono::Utc>>,
     pulled_tx: tokio::sync::mpsc::Sender<Pulled>,
     pulled: tokio::sync::mpsc::Receiver<Pulled>,
     max_owned: usize,
@@ -258,6 +264,7 @@ pub fn run(options: Options, policy: Arc<steward_policy::Policy>) -> Result<()> 
         fences: BTreeMap::new(),
         knowledge: None,
         rechecks: Vec::new(),
+        reversals_seen: HashMap::new(),
         pulled_tx,
         pulled,
         max_owned: options.partitions_per_worker.unwrap_or(partitions).clamp(1, partitions) as usize,
@@ -360,6 +367,7 @@ impl Worker {
                     // them afresh, and the owned partitions' window, before its next batch.
                     engine.own(self.owned.keys().map(|&p| Chain::partition(p)).collect());
                 }
+                self.follow_reversals();
             }
             if let (Some(feed), Some(engine)) = (self.knowledge.as_mut(), self.engine.as_mut()) {
                 for signal in feed.teach(engine) {
@@ -391,6 +399,27 @@ impl Worker {
             self.checkpoint();
         }
         Ok(())
+    }
+
+    /// Decisions a person overturned through `steward serve` since the last look: the engine
+    /// loads their accounts afresh with their next event, so that standing no longer counts
+    /// what was overturned. Read over the last [`REVERSALS_LOOKBACK`], as transactions may
+    /// commit out of order, each followed once.
+    fn follow_reversals(&mut self) {
+        let Some(engine) = self.engine.as_mut() else { return };
+        let since = chrono::Utc::now() - REVERSALS_LOOKBACK;
+        let reversals = match self.store.reversals_since(since) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("cannot read the decisions overturned lately: {e}");
+                return;
+            }
+        };
+        let seen = &mut self.reversals_seen;
+        let new: Vec<_> = reversals.into_iter().filter(|r| !seen.contains_key(&r.decision_id)).collect();
+        engine.forget_accounts(new.iter().filter_map(|r| r.account_id.as_deref()));
+        seen.extend(new.into_iter().map(|r| (r.decision_id, r.at)));
+        seen.retain(|_, at| *at >= since);
     }
 
     /// Records every partition chain's head in a `chains.checkpoint` entry of the root chain
