@@ -590,25 +590,24 @@ impl Engine {
         if parts.is_empty() {
             return Ok(Vec::new());
         }
+        // What the joins add (audit entries, case writes, chain spans) is taken off again
+        // before they are made anew.
         let before = (batch.audit.len(), batch.review.len(), batch.chains.clone());
-        if let Err(e) = self.join_cases(&joins, &mut batch) {
-            self.stale = true;
-            return Err(e);
-        }
-        let mut attempts = 1;
-        while !batch.is_empty() {
+        for attempt in 1.. {
+            if let Err(e) = self.join_cases(&joins, &mut batch) {
+                self.stale = true;
+                return Err(e);
+            }
+            if batch.is_empty() {
+                break;
+            }
             match self.store.commit(&batch) {
                 Ok(_) => break,
-                Err(StoreError::Stale(why)) if !joins.is_empty() && attempts < JOIN_ATTEMPTS => {
+                Err(StoreError::Stale(why)) if !joins.is_empty() && attempt < JOIN_ATTEMPTS => {
                     tracing::debug!("a case changed under the batch ({why}); joining its new version");
-                    attempts += 1;
                     batch.audit.truncate(before.0);
                     batch.review.truncate(before.1);
                     batch.chains.clone_from(&before.2);
-                    if let Err(e) = self.join_cases(&joins, &mut batch) {
-                        self.stale = true;
-                        return Err(e);
-                    }
                 }
                 Err(e) => {
                     self.stale = true;

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use steward_model::{Account, CreditEntry, Restriction, Reversal, Standing};
 use steward_policy::Policy;
-use steward_store::{EntityRow, Store, StoreError};
+use steward_store::{AccountStates, EntityRow, Store, StoreError};
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -31,22 +31,34 @@ pub(crate) fn account_of(row: &EntityRow) -> Result<Account, StoreError> {
 
 impl State {
     pub fn load(store: &dyn Store, now: DateTime<Utc>) -> Result<State, StoreError> {
-        let mut state = State::default();
-        for row in store.entities("account")? {
-            let account = account_of(&row)?;
-            state.accounts.insert(account.id.clone(), account);
-        }
         let (restrictions, credits) = store.enforcement_in_force(now)?;
-        for r in restrictions {
-            state.enforcement.entry(r.account_id.clone()).or_default().restrictions.push(r);
-        }
-        for c in credits {
-            state.enforcement.entry(c.account_id.clone()).or_default().credits.push(c);
-        }
-        for r in store.reversals(None)? {
-            state.reverse(&r);
-        }
+        let all = AccountStates {
+            accounts: store.entities("account")?,
+            restrictions,
+            credits,
+            reversals: store.reversals(None)?,
+        };
+        let mut state = State::default();
+        state.add(all)?;
         Ok(state)
+    }
+
+    /// Takes in accounts as stored, with their enforcement and reversals.
+    fn add(&mut self, states: AccountStates) -> Result<(), StoreError> {
+        for row in &states.accounts {
+            let account = account_of(row)?;
+            self.accounts.insert(account.id.clone(), account);
+        }
+        for r in states.restrictions {
+            self.enforcement.entry(r.account_id.clone()).or_default().restrictions.push(r);
+        }
+        for c in states.credits {
+            self.enforcement.entry(c.account_id.clone()).or_default().credits.push(c);
+        }
+        for r in &states.reversals {
+            self.reverse(r);
+        }
+        Ok(())
     }
 
     /// A partitioned engine's: no account yet, each loaded by [`State::load_accounts`] before
@@ -77,20 +89,7 @@ impl State {
         }
         new.sort_unstable();
         new.dedup();
-        let states = store.account_states(&new, now)?;
-        for row in &states.accounts {
-            let account = account_of(row)?;
-            self.accounts.insert(account.id.clone(), account);
-        }
-        for r in states.restrictions {
-            self.enforcement.entry(r.account_id.clone()).or_default().restrictions.push(r);
-        }
-        for c in states.credits {
-            self.enforcement.entry(c.account_id.clone()).or_default().credits.push(c);
-        }
-        for r in &states.reversals {
-            self.reverse(r);
-        }
+        self.add(store.account_states(&new, now)?)?;
         if let Some(loaded) = &mut self.loaded {
             loaded.extend(new.into_iter().map(str::to_string));
         }

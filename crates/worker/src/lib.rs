@@ -195,7 +195,7 @@ pub(crate) struct Worker {
     config: StreamConfig,
     store: Arc<dyn steward_store::Store>,
     policy: Arc<steward_policy::Policy>,
-    /// Opened (again) whenever partitions are claimed.
+    /// Opened once, at the first claim check; told of every claim ([`Engine::own`]).
     engine: Option<Engine>,
     locks: Locks,
     owned: BTreeMap<u32, Owned>,
